@@ -1,0 +1,1 @@
+"""imaginepro-async: an asyncio SDK for ImaginePro's image API."""

@@ -1,0 +1,296 @@
+"""The exceptions of imaginepro-async.
+
+Everything the SDK raises on purpose derives from :class:`ImagineProError`::
+
+    ImagineProError
+    ├── APIStatusError                 the server answered, and said no (status, body, method, URL)
+    │   ├── BadRequestError            400: a parameter was refused
+    │   ├── AuthenticationError        401: bad or missing key, or not enough credits
+    │   ├── NotFoundError              404: unknown messageId
+    │   ├── RequestTooLargeError       413: the request body was too large
+    │   ├── RateLimitError             429: a rate limit was exceeded (``retry_after``)
+    │   └── ServerError                5xx: the server or its gateway failed
+    ├── APIConnectionError             the server could not be reached, or the connection broke
+    │   └── APITimeoutError            ... because a timeout passed (also a TimeoutError)
+    ├── ResponseValidationError        the server answered something we cannot understand
+    ├── JobError                       about one job (carries ``message_id`` and the last Message)
+    │   ├── JobFailedError             the job ended FAIL
+    │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
+    ├── SubmissionUncertainError       a job-creating request may or may not have been processed
+    ├── ClientClosedError              the client was used after it was closed
+    └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
+        └── InvalidMaskError           the mask is not a usable black-and-white image
+
+Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are translated into
+one of the above, with the original chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import Message
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ImagineProError",
+    "InvalidInputError",
+    "InvalidMaskError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseValidationError",
+    "ServerError",
+    "SubmissionUncertainError",
+    "status_error",
+]
+
+_BODY_PREVIEW = 500
+
+
+def _preview(body: object) -> str:
+    text = body if isinstance(body, str) else repr(body)
+    return text if len(text) <= _BODY_PREVIEW else text[:_BODY_PREVIEW] + "…"
+
+
+class ImagineProError(Exception):
+    """The base class of every error this SDK raises on purpose."""
+
+
+class InvalidInputError(ImagineProError, ValueError):
+    """A value given to the SDK was refused before any request was sent.
+
+    The message names the value and says what to do instead.
+    """
+
+
+class InvalidMaskError(InvalidInputError):
+    """The mask is not a usable black-and-white image (format, size, content, or encoding)."""
+
+
+class ClientClosedError(ImagineProError, RuntimeError):
+    """The client was used after ``aclose()`` or after its ``async with`` block ended."""
+
+
+class APIStatusError(ImagineProError):
+    """The server answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        message: the server's explanation (its ``message`` field, lists joined), or the reason.
+        body: the decoded JSON body, or the raw text when it was not JSON.
+        method: the request's method.
+        url: the request's URL (never carries the API key, which travels in a header).
+    """
+
+    def __init__(
+        self, *, status: int, message: str, body: object, method: str, url: str
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.body = body
+        self.method = method
+        self.url = url
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        return f"{self.method} {self.url} answered {self.status}: {self.message}"
+
+
+class BadRequestError(APIStatusError, ValueError):
+    """400: the server refused a parameter; ``message`` says which."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong, or the account cannot pay for the job.
+
+    ``insufficient_credits`` tells the two apart: top up the account, or fix the key.
+    """
+
+    @property
+    def insufficient_credits(self) -> bool:
+        """True when the server said the account has too few credits for the job."""
+        return "credit" in self.message.lower()
+
+    def _describe(self) -> str:
+        hint = (
+            "top up the account's credits before submitting more jobs"
+            if self.insufficient_credits
+            else "check the API key (IMAGINEPRO_API_KEY or api_key=...)"
+        )
+        return f"{super()._describe()} ({hint})"
+
+
+class NotFoundError(APIStatusError):
+    """404: the server does not know that messageId."""
+
+
+class RequestTooLargeError(APIStatusError, ValueError):
+    """413: the request body was too large (usually the mask); send a smaller image."""
+
+
+class RateLimitError(APIStatusError):
+    """429: a rate limit was exceeded. ``retry_after`` is the server's wait, in seconds, if given."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        message: str,
+        body: object,
+        method: str,
+        url: str,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status=status, message=message, body=body, method=method, url=url)
+
+
+class ServerError(APIStatusError):
+    """5xx: the server or a gateway in front of it failed."""
+
+
+class APIConnectionError(ImagineProError):
+    """The server could not be reached, or the connection broke before a full answer came.
+
+    Attributes:
+        method: the request's method.
+        url: the request's URL.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """A request took longer than its timeout."""
+
+
+class ResponseValidationError(ImagineProError):
+    """The server's answer could not be understood (not JSON, wrong types, too large).
+
+    Attributes:
+        body: the raw body (possibly truncated) that could not be understood.
+        method: the request's method.
+        url: the request's URL.
+    """
+
+    def __init__(self, message: str, *, body: str | bytes, method: str, url: str) -> None:
+        self.body = body
+        self.method = method
+        self.url = url
+        super().__init__(f"{message} ({method} {url}; body: {_preview(body)})")
+
+
+class JobError(ImagineProError):
+    """An error about one job. Carries its ``message_id`` and the last ``Message`` seen (or None)."""
+
+    def __init__(self, text: str, *, message_id: str, message: Message | None) -> None:
+        self.message_id = message_id
+        self.message = message
+        super().__init__(text)
+
+
+class JobFailedError(JobError):
+    """The job ended with status FAIL; ``error`` is the server's reason."""
+
+    def __init__(self, *, message_id: str, message: Message) -> None:
+        self.error = message.error or "no reason given"
+        super().__init__(
+            f"job {message_id} failed: {self.error}", message_id=message_id, message=message
+        )
+
+
+class JobTimeoutError(JobError, TimeoutError):
+    """A wait for a job passed its deadline. The job goes on on the server; await it again.
+
+    Attributes:
+        elapsed: seconds waited.
+        polls: progress requests made for this job so far.
+    """
+
+    def __init__(
+        self, *, message_id: str, message: Message | None, elapsed: float, polls: int
+    ) -> None:
+        self.elapsed = elapsed
+        self.polls = polls
+        last = "never seen" if message is None else f"last seen {message.status}"
+        super().__init__(
+            f"gave up waiting for job {message_id} after {elapsed:.1f} s and {polls} polls "
+            f"({last}); the job goes on on the server: await it again, or use "
+            f"client.job({message_id!r}) later",
+            message_id=message_id,
+            message=message,
+        )
+
+
+class SubmissionUncertainError(ImagineProError):
+    """A job-creating request may have reached the server, but no answer came back.
+
+    The job may exist (and may have been charged). It was **not** resent, so that it is never paid
+    for twice. Look for it by its ``ref`` in the account's history (``client.history()``), or resend
+    it yourself if you accept the risk.
+
+    Attributes:
+        method: the request's method.
+        url: the request's URL.
+        payload: the JSON body that was sent (the mask shortened).
+    """
+
+    def __init__(self, reason: str, *, method: str, url: str, payload: Mapping[str, Any]) -> None:
+        self.method = method
+        self.url = url
+        self.payload = dict(payload)
+        shown = {k: (_preview(v) if k == "mask" else v) for k, v in self.payload.items()}
+        super().__init__(
+            f"{method} {url} may have been processed, but no answer came ({reason}); it was not "
+            f"resent, to avoid paying twice. Check the account's recent jobs before resending. "
+            f"Request: {json.dumps(shown, ensure_ascii=False)[:_BODY_PREVIEW]}"
+        )
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    413: RequestTooLargeError,
+    429: RateLimitError,
+}
+
+
+def status_error(
+    *,
+    status: int,
+    message: str,
+    body: object,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Map a status code to the right exception class (the one place that does)."""
+    if status == 429:
+        return RateLimitError(
+            status=status,
+            message=message,
+            body=body,
+            method=method,
+            url=url,
+            retry_after=retry_after,
+        )
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else APIStatusError
+    return cls(status=status, message=message, body=body, method=method, url=url)
