@@ -94,9 +94,7 @@ class APIStatusError(ImagineProError):
         url: the request's URL (never carries the API key, which travels in a header).
     """
 
-    def __init__(
-        self, *, status: int, message: str, body: object, method: str, url: str
-    ) -> None:
+    def __init__(self, *, status: int, message: str, body: object, method: str, url: str) -> None:
         self.status = status
         self.message = message
         self.body = body

@@ -1,0 +1,561 @@
+"""``ImagineProClient``: submit jobs, get awaitable handles, follow thousands at once."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import os
+import random
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+import aiohttp
+import anyio
+import yarl
+
+from ._budget import Budget, RateLimit
+from ._converters import make_converter
+from ._errors import ClientClosedError, InvalidInputError
+from ._jobs import Job, JobState
+from ._models import (
+    AccountInfo,
+    Button,
+    ButtonRequest,
+    CreatedJob,
+    HistoryImage,
+    ImagineRequest,
+    Message,
+    PromptCheck,
+)
+from ._scheduler import PollPolicy, Scheduler
+from ._transport import RetryPolicy, Secret, Transport
+
+if TYPE_CHECKING:
+    from ._masks import MaskInput
+
+__all__ = ["DEFAULT_BASE_URL", "ImagineProClient"]
+
+logger = logging.getLogger("imaginepro_async")
+
+DEFAULT_BASE_URL = "https://api.imaginepro.ai"
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
+_UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
+_VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
+#: The server-side job timeout allowed by the API, in seconds (doc).
+_JOB_TIMEOUT_RANGE = (10, 900)
+_MAX_PROMPT = 8192
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_message_id(value: object, what: str = "message_id") -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"{what} must be a messageId string (or a Message), got {type(value).__name__} "
+            f"{_short(value)}"
+        )
+    if not _MESSAGE_ID.fullmatch(value):
+        raise InvalidInputError(
+            f"{what} {_short(value)} is not a messageId: expected letters, digits, '-' or '_' "
+            "(like 'd15c1541-229a-442b-9873-d3494dede12a'), as returned when a job was created"
+        )
+    return value
+
+
+def _check_prompt(value: object, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"prompt must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError("prompt is empty: describe the image you want")
+    if len(value) > _MAX_PROMPT:
+        raise InvalidInputError(
+            f"prompt is {len(value)} characters long; keep it under {_MAX_PROMPT}"
+        )
+    return value
+
+
+def _check_options(
+    *, ref: object, webhook_override: object, timeout: object, disable_cdn: object
+) -> None:
+    if ref is not None and not isinstance(ref, str):
+        raise InvalidInputError(f"ref must be a string, got {type(ref).__name__}")
+    if webhook_override is not None:
+        url = yarl.URL(webhook_override) if isinstance(webhook_override, str) else None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise InvalidInputError(
+                f"webhook_override must be an http(s) URL, got {_short(webhook_override)}"
+            )
+    if timeout is not None:
+        low, high = _JOB_TIMEOUT_RANGE
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
+            raise InvalidInputError(
+                f"timeout is the server-side job timeout in whole seconds, {low} to {high}; "
+                f"got {_short(timeout)}"
+            )
+    if disable_cdn is not None and not isinstance(disable_cdn, bool):
+        raise InvalidInputError(f"disable_cdn must be True or False, got {_short(disable_cdn)}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(value: str) -> yarl.URL:
+    url = yarl.URL(value)
+    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(
+            f"base_url must be an absolute http(s) URL like {DEFAULT_BASE_URL!r}, got {value!r}"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise InvalidInputError(
+            f"base_url {value!r} is plain http: the API key would travel unencrypted. Use https "
+            "(plain http is allowed only on a loopback address, such as the local simulator)"
+        )
+    if url.user or url.password or url.query or url.fragment:
+        raise InvalidInputError(
+            f"base_url must not carry credentials, a query or a fragment, got {url.with_user(None)}"
+        )
+    return url.with_path(url.path.rstrip("/") + "/")
+
+
+class ImagineProClient:
+    """An asyncio client for ImaginePro: submit jobs, then await their handles.
+
+    Use it as ``async with ImagineProClient(...) as client:``; leaving the block stops its background
+    work and closes the HTTP session (a session passed in is left open). One client shares one
+    request budget and one poller among all its jobs, so thousands of jobs can run at once without
+    tripping the API's rate limits.
+
+    Args:
+        api_key: the ``sk-...`` key; defaults to the ``IMAGINEPRO_API_KEY`` environment variable.
+        base_url: defaults to ``IMAGINEPRO_BASE_URL`` or ``https://api.imaginepro.ai``. Plain http
+            is refused except on loopback (the simulator).
+        session: an ``aiohttp.ClientSession`` to use; the client does not close it.
+        create_limit: the budget of job-creating and other general requests (ImaginePro: 1 per 3 s).
+        poll_limit: the budget of progress requests (ImaginePro: 10 per second).
+        poll_policy: when jobs are polled (see ``PollPolicy``).
+        retry: how transient failures of reads and safe resends of submissions are retried.
+        request_timeout: seconds any one request may take, connection included.
+        max_response_bytes: answers larger than this are refused (``ResponseValidationError``).
+        time_scale: for simulators running faster than real time: every wait the client schedules
+            (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
+        seed: seeds the jitter of retries, for reproducible runs.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        create_limit: RateLimit | None = None,
+        poll_limit: RateLimit | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        request_timeout: float = 30.0,
+        max_response_bytes: int = 2 * 1024 * 1024,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
+        if not key or not isinstance(key, str) or not key.strip():
+            raise InvalidInputError(
+                "no API key: pass api_key='sk-...' or set the IMAGINEPRO_API_KEY environment "
+                "variable"
+            )
+        if any(ch.isspace() for ch in key.strip()) or not key.isprintable():
+            raise InvalidInputError("the API key contains spaces or control characters; recopy it")
+        if not (isinstance(time_scale, int | float) and math.isfinite(time_scale)) or not (
+            time_scale > 0
+        ):
+            raise InvalidInputError(f"time_scale must be a number > 0, got {_short(time_scale)}")
+        if not request_timeout > 0:
+            raise InvalidInputError(
+                f"request_timeout must be a number of seconds > 0, got {request_timeout!r}"
+            )
+        self._api_key = Secret(key.strip())
+        self.base_url = _check_base_url(
+            base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
+        )
+        self.time_scale = float(time_scale)
+        self._own_session = session is None
+        self._session = session
+        self._converter = make_converter()
+        self._rng = random.Random(seed)
+        self._retry = retry or RetryPolicy()
+        self._request_timeout = request_timeout
+        self._max_response_bytes = max_response_bytes
+        self.create_budget = Budget(
+            create_limit or RateLimit.imaginepro_create(), time_scale=self.time_scale
+        )
+        self.poll_budget = Budget(
+            poll_limit or RateLimit.imaginepro_progress(), time_scale=self.time_scale
+        )
+        self.poll_policy = poll_policy or PollPolicy()
+        self._transport: Transport | None = None
+        self._scheduler: Scheduler | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._state = "new"
+
+    def __repr__(self) -> str:
+        return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state}>"
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise ClientClosedError(
+                "this client was already opened once; create a new ImagineProClient"
+            )
+        self._state = "open"
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
+            )
+        self._transport = Transport(
+            session=self._session,
+            base_url=self.base_url,
+            api_key=self._api_key,
+            converter=self._converter,
+            timeout=self._request_timeout,
+            max_response_bytes=self._max_response_bytes,
+            time_scale=self.time_scale,
+            retry=self._retry,
+            rng=self._rng,
+        )
+        self._scheduler = Scheduler(
+            transport=self._transport,
+            budget=self.poll_budget,
+            policy=self.poll_policy.scaled(1.0 / self.time_scale),
+        )
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            await self._task_group.start(self._scheduler.run)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop following jobs and close the session (unless it was passed in). Safe to repeat.
+
+        Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``.
+        """
+        if self._state == "closed":
+            return
+        was_open = self._state == "open"
+        self._state = "closed"
+        if self._scheduler is not None:
+            self._scheduler.close()
+        try:
+            if was_open and self._task_group is not None:
+                self._task_group.cancel_scope.cancel()
+                await self._task_group.__aexit__(None, None, None)
+        finally:
+            if self._own_session and self._session is not None:
+                await self._session.close()
+
+    def _open(self) -> tuple[Transport, Scheduler]:
+        if self._state != "open" or self._transport is None or self._scheduler is None:
+            if self._state == "closed":
+                raise ClientClosedError("the client is closed; open a new ImagineProClient")
+            raise ClientClosedError(
+                "the client is not open: use `async with ImagineProClient(...) as client:`"
+            )
+        return self._transport, self._scheduler
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def job(self, message_id: str) -> Job:
+        """A handle on an existing job, to await or follow it (after a restart, for example).
+
+        Handles for the same messageId share their polls.
+        """
+        _check_message_id(message_id)
+        _, scheduler = self._open()
+        return self._handle(scheduler.track(message_id, submitted=False))
+
+    def _handle(self, state: JobState) -> Job:
+        assert self._scheduler is not None
+        return Job(state, self._scheduler, self._cancel_job)
+
+    async def _submit(self, path: str, request: ImagineRequest | ButtonRequest) -> Job:
+        transport, scheduler = self._open()
+        body: Mapping[str, Any] = self._converter.unstructure(request)
+        data = await transport.create(path, body, self.create_budget)
+        created: CreatedJob = transport.structure(data, CreatedJob, "POST", path)
+        if not created.success:
+            raise InvalidInputError(
+                f"the server did not accept the job: {created.error or 'no reason given'}"
+            )
+        _check_message_id(created.message_id, "the messageId in the server's answer")
+        logger.info("submitted job %s", created.message_id)
+        created_at = created.created_at.timestamp() if created.created_at else None
+        state = scheduler.track(created.message_id, submitted=True, created_at=created_at)
+        return self._handle(state)
+
+    async def imagine(
+        self,
+        prompt: str,
+        *,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        timeout: int | None = None,
+        disable_cdn: bool | None = None,
+    ) -> Job:
+        """Start an image job from a prompt (``POST /api/v1/nova/imagine``); costs credits.
+
+        Returns as soon as the server accepted the job (after waiting for the submission budget).
+
+        Args:
+            prompt: what to draw; for image-to-image, start it with an image URL.
+            ref: your reference, echoed in the Message and the webhook.
+            webhook_override: where ImaginePro posts the result instead of the account's default.
+            timeout: server-side job timeout, 10 to 900 seconds.
+            disable_cdn: skip the CDN upload (``uri`` may then be absent).
+
+        Raises:
+            InvalidInputError: a bad argument (nothing was sent).
+            SubmissionUncertainError: the request may have been processed but no answer came.
+            APIStatusError: the server refused the job.
+        """
+        prompt = _check_prompt(prompt, required=True) or ""
+        _check_options(
+            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
+        )
+        self._open()
+        request = ImagineRequest(
+            prompt=prompt,
+            ref=ref,
+            webhook_override=webhook_override,
+            timeout=timeout,
+            disable_cdn=disable_cdn,
+        )
+        return await self._submit("/api/v1/nova/imagine", request)
+
+    async def press(
+        self,
+        parent: Message | str,
+        button: Button | str,
+        *,
+        prompt: str | None = None,
+        mask: str | None = None,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        timeout: int | None = None,
+        disable_cdn: bool | None = None,
+    ) -> Job:
+        """Press a button on a finished job (``POST /api/v1/nova/button``); costs credits.
+
+        Args:
+            parent: the finished job, as a ``Message`` or its messageId. With a ``Message``, the button
+                is checked against the ones it offers before anything is sent.
+            button: a ``Button`` or its exact string (case and emoji included).
+            prompt: an optional prompt for the button (for ``Vary (Region)``, what to draw).
+            mask: base64 of the mask (prefer ``inpaint``, which builds and checks it).
+            ref, webhook_override, timeout, disable_cdn: as for ``imagine``.
+
+        Raises:
+            InvalidInputError: a bad argument, or a button the parent does not offer.
+        """
+        parent_id = self._check_parent(parent, button)
+        _check_prompt(prompt, required=False)
+        _check_options(
+            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
+        )
+        if mask is not None and not isinstance(mask, str):
+            raise InvalidInputError("mask must be base64 text here; use client.inpaint for images")
+        if button == Button.VARY_REGION and mask is None:
+            raise InvalidInputError(
+                "Vary (Region) needs a mask: use client.inpaint(parent, mask, prompt=...)"
+            )
+        self._open()
+        request = ButtonRequest(
+            message_id=parent_id,
+            button=str(button),
+            mask=mask,
+            prompt=prompt,
+            ref=ref,
+            webhook_override=webhook_override,
+            timeout=timeout,
+            disable_cdn=disable_cdn,
+        )
+        return await self._submit("/api/v1/nova/button", request)
+
+    def _check_parent(self, parent: Message | str, button: Button | str) -> str:
+        if not isinstance(button, str) or not button:
+            raise InvalidInputError(f"button must be a Button or its string, got {_short(button)}")
+        if isinstance(parent, Message):
+            parent_id = _check_message_id(parent.message_id, "parent.message_id")
+            if not parent.is_terminal:
+                raise InvalidInputError(
+                    f"job {parent_id} is {parent.status.value}; buttons can be pressed only on a "
+                    "finished job: await it first"
+                )
+            if button not in parent.buttons:
+                offered = ", ".join(parent.buttons) or "none"
+                raise InvalidInputError(
+                    f"job {parent_id} does not offer the button {str(button)!r} (it offers: "
+                    f"{offered})"
+                )
+            return parent_id
+        return _check_message_id(parent, "parent")
+
+    async def upscale(
+        self,
+        parent: Message | str,
+        index: int,
+        *,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        timeout: int | None = None,
+    ) -> Job:
+        """Upscale image ``index`` (1 to 4) of a grid: presses ``U1``..``U4``."""
+        button = self._pick(_UPSCALES, index, "upscale")
+        return await self.press(
+            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout
+        )
+
+    async def vary(
+        self,
+        parent: Message | str,
+        index: int,
+        *,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        timeout: int | None = None,
+    ) -> Job:
+        """Make variations of image ``index`` (1 to 4) of a grid: presses ``V1``..``V4``."""
+        button = self._pick(_VARIATIONS, index, "vary")
+        return await self.press(
+            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout
+        )
+
+    @staticmethod
+    def _pick(buttons: tuple[Button, ...], index: object, what: str) -> Button:
+        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 4:
+            raise InvalidInputError(
+                f"{what} index must be 1, 2, 3 or 4 (the image's place in the grid), got "
+                f"{_short(index)}"
+            )
+        return buttons[index - 1]
+
+    async def inpaint(
+        self,
+        parent: Message | str,
+        mask: MaskInput,
+        *,
+        prompt: str | None = None,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        timeout: int | None = None,
+    ) -> Job:
+        """Redraw the region of an upscaled image that ``mask`` selects (``Vary (Region)``).
+
+        Args:
+            parent: the upscaled job (after ``U1``..``U4``), as a ``Message`` or its messageId.
+            mask: a ``Mask``, image bytes (PNG, WebP, JPEG), base64 text (a ``data:`` prefix is
+                stripped), or a path to an image file. White selects what is redrawn.
+            prompt: what to draw in the region.
+            ref, webhook_override, timeout: as for ``imagine``.
+
+        Raises:
+            InvalidMaskError: the mask is not a usable black-and-white image (nothing was sent).
+            InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
+        """
+        from ._masks import load_mask
+
+        self._check_parent(parent, Button.VARY_REGION)
+        _check_prompt(prompt, required=False)
+        _check_options(
+            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=None
+        )
+        self._open()
+        loaded = await load_mask(mask)
+        return await self.press(
+            parent,
+            Button.VARY_REGION,
+            mask=loaded.to_base64(),
+            prompt=prompt,
+            ref=ref,
+            webhook_override=webhook_override,
+            timeout=timeout,
+        )
+
+    async def _cancel_job(self, job: Job) -> None:
+        latest = job.latest
+        if job.done() or (latest is not None and latest.is_terminal):
+            raise InvalidInputError(f"job {job.message_id} has already ended; nothing to cancel")
+        transport, scheduler = self._open()
+        request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
+        body: Mapping[str, Any] = self._converter.unstructure(request)
+        job._state.cancel_requested = True
+        await transport.create("/api/v1/nova/button", body, self.create_budget)
+        scheduler.poke(job._state)
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def fetch(self, message_id: str) -> Message:
+        """Fetch a job's Message once (``GET /api/v1/message/fetch/{id}``), within the poll budget.
+
+        Raises:
+            NotFoundError: the server does not know the messageId.
+        """
+        _check_message_id(message_id)
+        transport, scheduler = self._open()
+        path = f"/api/v1/message/fetch/{message_id}"
+        sent = anyio.current_time()
+        data = await transport.read(path, self.poll_budget)
+        message: Message = transport.structure(data, Message, "GET", path)
+        state = scheduler.tracked(message_id)
+        if state is not None and message.message_id == message_id:
+            scheduler.observe(state, message, (sent + anyio.current_time()) / 2)
+        return message
+
+    async def account(self) -> AccountInfo:
+        """The account's plan and credits (``GET /api/v1/subscription/account-info``)."""
+        transport, _ = self._open()
+        path = "/api/v1/subscription/account-info"
+        data = await transport.read(path, self.create_budget)
+        info: AccountInfo = transport.structure(data, AccountInfo, "GET", path)
+        return info
+
+    async def history(self, *, page: int = 1, size: int = 10) -> list[HistoryImage]:
+        """The account's jobs of the last 24 hours, newest first (``GET /api/v1/nova/images``)."""
+        for name, value in (("page", page), ("size", size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {_short(value)}")
+        transport, _ = self._open()
+        path = f"/api/v1/nova/images?page={page}&size={size}"
+        data = await transport.read(path, self.create_budget)
+        images = data.get("images") if isinstance(data, dict) else None
+        result: list[HistoryImage] = transport.structure(
+            images if images is not None else data, list[HistoryImage], "GET", path
+        )
+        return result
+
+    async def check_prompt(self, prompt: str) -> PromptCheck:
+        """Ask the server whether a prompt would be accepted (``POST /api/v1/nova/prompt-check``)."""
+        checked = _check_prompt(prompt, required=True)
+        transport, _ = self._open()
+        path = "/api/v1/nova/prompt-check"
+        # Checking a prompt creates nothing, so it is safe to resend.
+        data = await transport.create(path, {"prompt": checked}, self.create_budget)
+        verdict: PromptCheck = transport.structure(data, PromptCheck, "POST", path)
+        return verdict

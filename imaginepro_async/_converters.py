@@ -1,0 +1,146 @@
+"""JSON ⇄ models: camelCase on the wire, lenient where the API is inconsistent, strict on what we send.
+
+Every serialization rule lives here, none on the models:
+
+- field names are snake_case in Python and camelCase on the wire (one hook factory for all classes);
+- unknown response keys are ignored (the API adds fields) unless ``forbid_extra_keys=True``, which the
+  tests use on the documented examples to notice drift;
+- ``progress`` is a number in most examples and a string in one doc page: both are accepted, and a
+  missing or null progress is 0;
+- a status the SDK does not know is kept (see ``Status``), not refused;
+- a null list (``images``, ``buttons``) is an empty tuple;
+- timestamps become timezone-aware datetimes (a naive one is taken as UTC);
+- optional request fields left as ``None`` are omitted from the body.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.preconf.json import make_converter as _make_json_converter
+
+from ._models import Message, Status
+
+__all__ = ["camel", "describe_structure_error", "make_converter"]
+
+T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    """``originating_message_id`` → ``originatingMessageId``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _structure_datetime(value: object, _: type[datetime]) -> datetime:
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.strip())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        # Epoch seconds, or milliseconds when the number is too large to be seconds.
+        seconds = value / 1000 if value > 1e11 else value
+        parsed = datetime.fromtimestamp(seconds, UTC)
+    else:
+        raise TypeError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_int(value: object, _: type[int]) -> int:
+    if isinstance(value, bool):
+        raise TypeError("expected a number, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return int(value)
+    if isinstance(value, str):
+        number = float(value.strip().rstrip("%"))
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return int(number)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _structure_bool(value: object, _: type[bool]) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise TypeError(f"expected true or false, got {value!r}")
+
+
+def _structure_progress(value: object, _: type[int]) -> int:
+    if value is None or value == "":
+        return 0
+    return max(0, min(100, _structure_int(value, int)))
+
+
+def _structure_status(value: object, _: type[Status]) -> Status:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"expected a status string, got {value!r}")
+    return Status(value)
+
+
+def _structure_str_tuple(value: object, _: type[tuple[str, ...]]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list of strings, got {type(value).__name__}")
+    if not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of strings, found another type in it")
+    return tuple(value)
+
+
+def _structure_text(value: object, _: type[str]) -> str:
+    # The server's free-text fields are sometimes objects (an error structure); keep them readable.
+    return value if isinstance(value, str) else str(value)
+
+
+def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
+    """Build the one converter the client uses (``forbid_extra_keys`` is for drift tests)."""
+    converter = _make_json_converter()
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(str, _structure_text)
+    converter.register_structure_hook(Status, _structure_status)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_str_tuple)
+
+    def structure_factory(cls: type[T], conv: cattrs.Converter) -> Callable[[Any, Any], T]:
+        overrides = {
+            field.name: override(rename=camel(field.name)) for field in attrs.fields(cast(Any, cls))
+        }
+        if cls is Message:
+            overrides["progress"] = override(rename="progress", struct_hook=_structure_progress)
+        return make_dict_structure_fn(
+            cls,
+            conv,
+            _cattrs_forbid_extra_keys=forbid_extra_keys,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    def unstructure_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any], Any]:
+        overrides = {
+            field.name: override(rename=camel(field.name), omit_if_default=True)
+            for field in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    converter.register_structure_hook_factory(attrs.has, structure_factory)
+    converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return converter
+
+
+def describe_structure_error(exc: Exception, cls: type[Any]) -> str:
+    """A one-line account of why a response did not fit ``cls``."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        details = "; ".join(cattrs.transform_error(exc))
+    else:
+        details = f"{type(exc).__name__}: {exc}"
+    return f"the response is not a valid {cls.__name__}: {details}"

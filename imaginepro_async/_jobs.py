@@ -1,0 +1,338 @@
+"""Job handles: state plus waiters, woken by the client's scheduler. A job owns no task.
+
+Several ``Job`` handles for the same messageId share one ``JobState`` (and so its polls).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Literal, overload
+
+import anyio
+
+from ._errors import ClientClosedError, ImagineProError, JobFailedError, JobTimeoutError
+from ._models import Message, Status
+
+if TYPE_CHECKING:
+    from ._scheduler import Scheduler
+
+__all__ = ["Job", "JobCancelledError", "JobState", "as_completed", "gather"]
+
+
+class JobCancelledError(JobFailedError):
+    """The job ended FAIL after this client pressed ``Cancel Job`` on it."""
+
+
+class JobState:
+    """Everything known about one job; shared by its handles, updated by the scheduler."""
+
+    __slots__ = (
+        "_callbacks",
+        "anchor_progress",
+        "anchor_time",
+        "cancel_requested",
+        "changed",
+        "done",
+        "due",
+        "entry",
+        "errors_in_row",
+        "eta",
+        "exception",
+        "fifo_key",
+        "first_poll_at",
+        "in_flight",
+        "in_queue",
+        "last_poll_at",
+        "latest",
+        "message_id",
+        "overdue_steps",
+        "polls",
+        "queue_entry",
+        "registered_at",
+        "submitted",
+        "version",
+        "watchers",
+    )
+
+    def __init__(self, message_id: str, *, now: float, submitted: bool) -> None:
+        self.message_id = message_id
+        self.latest: Message | None = None
+        self.exception: ImagineProError | None = None
+        self.done = anyio.Event()
+        self.changed = anyio.Event()
+        self.version = 0
+        self.polls = 0
+        self.registered_at = now
+        self.submitted = submitted
+        self.cancel_requested = False
+        self.errors_in_row = 0
+        # Scheduling (owned by the scheduler).
+        self.due: float | None = None
+        self.entry = 0
+        self.in_flight = False
+        self.in_queue = False
+        self.queue_entry = 0
+        self.fifo_key: tuple[float, int] = (math.inf, 0)
+        self.first_poll_at: float | None = None
+        self.last_poll_at: float | None = None
+        self.anchor_time: float | None = None
+        self.anchor_progress = 0.0
+        self.eta: float | None = None
+        self.overdue_steps = 0
+        self.watchers: list[float] = []
+        self._callbacks: list[Callable[[JobState], None]] = []
+
+    @property
+    def resolved(self) -> bool:
+        """True once the job has a final Message or an error."""
+        return self.done.is_set()
+
+    def publish(self, message: Message) -> None:
+        """Record a new Message and wake whoever watches the job's updates."""
+        self.latest = message
+        self.version += 1
+        changed, self.changed = self.changed, anyio.Event()
+        changed.set()
+
+    def resolve(self, exception: ImagineProError | None = None) -> None:
+        """Mark the job finished (with the latest Message, or an error) and wake its waiters."""
+        if self.done.is_set():
+            return
+        if exception is None and self.latest is not None and self.latest.status is Status.FAIL:
+            cls = JobCancelledError if self.cancel_requested else JobFailedError
+            exception = cls(message_id=self.message_id, message=self.latest)
+        self.exception = exception
+        self.done.set()
+        changed, self.changed = self.changed, anyio.Event()
+        changed.set()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
+
+    def add_done_callback(self, callback: Callable[[JobState], None]) -> None:
+        """Call ``callback(state)`` once the job is resolved (at once if it already is)."""
+        if self.done.is_set():
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    def outcome(self) -> Message:
+        """The final Message, or raise the job's error. Only for a resolved job."""
+        if self.exception is not None:
+            raise self.exception
+        assert self.latest is not None
+        return self.latest
+
+
+class Job:
+    """A handle on one job, known by its messageId. Await it for the final ``Message``.
+
+    ``await job`` returns the final Message when the job ends ``DONE`` and raises
+    ``JobFailedError`` when it ends ``FAIL`` (``JobCancelledError`` after ``job.cancel()``). Any number
+    of tasks may await the same job; they share its polls. The job owns no task: the client's
+    scheduler polls it and wakes its waiters.
+    """
+
+    __slots__ = ("_cancel", "_scheduler", "_state")
+
+    def __init__(
+        self,
+        state: JobState,
+        scheduler: Scheduler,
+        cancel: Callable[[Job], Awaitable[None]],
+    ) -> None:
+        self._state = state
+        self._scheduler = scheduler
+        self._cancel = cancel
+
+    def __repr__(self) -> str:
+        latest = self._state.latest
+        status = "unknown" if latest is None else f"{latest.status.value} {latest.progress}%"
+        return f"<Job {self._state.message_id} {status}>"
+
+    @property
+    def message_id(self) -> str:
+        """The job's messageId, known as soon as the server accepted the job."""
+        return self._state.message_id
+
+    @property
+    def latest(self) -> Message | None:
+        """The last Message seen for this job (None before its first poll)."""
+        return self._state.latest
+
+    @property
+    def polls(self) -> int:
+        """How many progress requests this client has made for this job."""
+        return self._state.polls
+
+    def done(self) -> bool:
+        """True when the job has ended (or can no longer be followed); ``result()`` then answers."""
+        return self._state.resolved
+
+    def result(self) -> Message:
+        """The final Message of a finished job, without waiting.
+
+        Raises:
+            JobFailedError: the job ended FAIL.
+            RuntimeError: the job has not finished yet (await it instead).
+        """
+        if not self._state.resolved:
+            raise RuntimeError(f"job {self.message_id} has not finished yet; await it instead")
+        return self._state.outcome()
+
+    def __await__(self) -> Generator[object, None, Message]:
+        return self.wait().__await__()
+
+    async def wait(self, timeout: float | None = None) -> Message:
+        """Wait for the job to end and return its final Message.
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Raises:
+            JobFailedError: the job ended FAIL (``JobCancelledError`` if this client cancelled it).
+            JobTimeoutError: ``timeout`` passed first; the job goes on and can be awaited again.
+            ClientClosedError: the client was closed while waiting.
+        """
+        state = self._state
+        if not state.resolved:
+            self._scheduler.ensure_running()
+            started = anyio.current_time()
+            with anyio.move_on_after(math.inf if timeout is None else timeout):
+                await state.done.wait()
+            if not state.resolved:
+                raise JobTimeoutError(
+                    message_id=state.message_id,
+                    message=state.latest,
+                    elapsed=anyio.current_time() - started,
+                    polls=state.polls,
+                )
+        return state.outcome()
+
+    async def updates(self, *, every: float | None = None) -> AsyncIterator[Message]:
+        """Yield the job's Message at each change of status or progress, ending with the final one.
+
+        The current Message (if any) comes first. A slow consumer gets the latest Message, not a
+        backlog. The final Message is yielded even when it is a FAIL; await the job to get the error.
+
+        Args:
+            every: while this iterator runs, poll the job at least this often (seconds), within the
+                budget; by default the scheduler polls only as often as the job's end needs.
+
+        Raises:
+            ImagineProError: the job could not be followed (for example an unknown messageId).
+        """
+        state = self._state
+        self._scheduler.ensure_running()
+        if every is not None:
+            if not every > 0:
+                raise ValueError(f"every must be a number of seconds > 0, got {every!r}")
+            self._scheduler.watch(state, every)
+        seen = -1
+        try:
+            while True:
+                changed = state.changed
+                latest = state.latest
+                if latest is not None and state.version != seen:
+                    seen = state.version
+                    yield latest
+                    if latest.is_terminal:
+                        return
+                    continue
+                if state.resolved:
+                    if state.exception is not None and (latest is None or not latest.is_terminal):
+                        raise state.exception
+                    return
+                await changed.wait()
+        finally:
+            if every is not None:
+                self._scheduler.unwatch(state, every)
+
+    async def cancel(self) -> None:
+        """Press ``Cancel Job`` on the server; the job then ends FAIL (``JobCancelledError``).
+
+        Raises:
+            InvalidInputError: the job has already ended.
+        """
+        await self._cancel(self)
+
+
+def _states(jobs: Iterable[Job]) -> list[JobState]:
+    states = []
+    for job in jobs:
+        if not isinstance(job, Job):
+            raise TypeError(f"expected Job handles, got {type(job).__name__}: {job!r}")
+        job._scheduler.ensure_running()
+        states.append(job._state)
+    return states
+
+
+async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> AsyncIterator[Job]:
+    """Yield each job as it ends, first finished first (failed ones too: check ``job.result()``).
+
+    Args:
+        jobs: the jobs to follow (from one client or several).
+        timeout: seconds to wait for all of them at most; when it passes, ``TimeoutError`` is
+            raised (the jobs go on; await them again).
+    """
+    handles = list(jobs)
+    by_state = {id(state): job for state, job in zip(_states(handles), handles, strict=True)}
+    send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(handles) or 1)
+    with send, receive:
+        for job in handles:
+            job._state.add_done_callback(lambda s: send.send_nowait(by_state[id(s)]))
+        deadline = math.inf if timeout is None else anyio.current_time() + timeout
+        for _ in range(len(handles)):
+            with anyio.move_on_after(deadline - anyio.current_time()):
+                yield await receive.receive()
+                continue
+            pending = sum(1 for job in handles if not job.done())
+            raise TimeoutError(
+                f"{pending} of {len(handles)} jobs had not finished after {timeout} s; "
+                "they go on: await them again"
+            )
+
+
+@overload
+async def gather(
+    *jobs: Job, return_exceptions: Literal[False] = False, timeout: float | None = None
+) -> list[Message]: ...
+@overload
+async def gather(
+    *jobs: Job, return_exceptions: Literal[True], timeout: float | None = None
+) -> list[Message | ImagineProError]: ...
+async def gather(
+    *jobs: Job, return_exceptions: bool = False, timeout: float | None = None
+) -> list[Message] | list[Message | ImagineProError]:
+    """Wait for every job and return their final Messages, in the order given.
+
+    Unlike ``asyncio.gather``, a failure does not stop the wait: every job is waited for, then all
+    failures are raised together as an ``ExceptionGroup`` (use ``except* JobFailedError``).
+
+    Args:
+        jobs: the jobs.
+        return_exceptions: return each failure in place of its Message instead of raising.
+        timeout: seconds to wait for all of them at most (``TimeoutError`` after that).
+    """
+    states = _states(jobs)
+    with anyio.fail_after(timeout):
+        for state in states:
+            await state.done.wait()
+    outcomes: list[Message | ImagineProError] = []
+    for state in states:
+        outcomes.append(state.exception if state.exception is not None else state.outcome())
+    if return_exceptions:
+        return outcomes
+    errors = [outcome for outcome in outcomes if isinstance(outcome, ImagineProError)]
+    if errors:
+        raise ExceptionGroup(f"{len(errors)} of {len(states)} jobs failed", errors)
+    return [outcome for outcome in outcomes if isinstance(outcome, Message)]
+
+
+def closed_error(message_id: str) -> ClientClosedError:
+    """The error a waiter gets when the client closes under it."""
+    return ClientClosedError(
+        f"the client was closed while job {message_id} was being followed; the job goes on on "
+        f"the server: open a client and use client.job({message_id!r})"
+    )

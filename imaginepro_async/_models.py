@@ -1,0 +1,215 @@
+"""The records that cross the wire, as plain attrs classes (no I/O, no client inside).
+
+How they map to JSON (camelCase, leniency) lives in ``_converters.py``, not here.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+__all__ = [
+    "AccountInfo",
+    "Button",
+    "ButtonRequest",
+    "CreatedJob",
+    "HistoryImage",
+    "ImagineRequest",
+    "Message",
+    "PromptCheck",
+    "Status",
+]
+
+
+class Status(enum.StrEnum):
+    """A job's status. ``DONE`` and ``FAIL`` are terminal (doc).
+
+    A status the server sends that is not listed here (third parties have seen ``SUBMITTED``) is
+    kept as a pseudo-member with that value and treated as not terminal, never as an error.
+    """
+
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    DONE = "DONE"
+    FAIL = "FAIL"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Status | None:
+        if not isinstance(value, str) or not value:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for ``DONE`` and ``FAIL``: the job will not change any more."""
+        return self is Status.DONE or self is Status.FAIL
+
+    @property
+    def is_known(self) -> bool:
+        """False for a status this SDK does not know (kept as sent by the server)."""
+        return self.value in _KNOWN_STATUSES
+
+
+_KNOWN_STATUSES = frozenset({"QUEUED", "PROCESSING", "DONE", "FAIL"})
+
+
+class Button(enum.StrEnum):
+    """Every button of the API, with the exact string the server expects (emoji included) (doc).
+
+    A ``Button`` is a ``str``, so ``Button.U1 in message.buttons`` works.
+    """
+
+    U1 = "U1"
+    U2 = "U2"
+    U3 = "U3"
+    U4 = "U4"
+    V1 = "V1"
+    V2 = "V2"
+    V3 = "V3"
+    V4 = "V4"
+    REROLL = "\U0001f504"
+    ZOOM_OUT_2X = "Zoom Out 2x"
+    ZOOM_OUT_1_5X = "Zoom Out 1.5x"
+    VARY_STRONG = "Vary (Strong)"
+    VARY_SUBTLE = "Vary (Subtle)"
+    VARY_REGION = "Vary (Region)"
+    PAN_LEFT = "\u2b05\ufe0f"
+    PAN_RIGHT = "\u27a1\ufe0f"
+    PAN_UP = "\u2b06\ufe0f"
+    PAN_DOWN = "\u2b07\ufe0f"
+    MAKE_SQUARE = "Make Square"
+    UPSCALE_2X = "Upscale (2x)"
+    UPSCALE_4X = "Upscale (4x)"
+    REDO_UPSCALE_2X = "Redo Upscale (2x)"
+    REDO_UPSCALE_4X = "Redo Upscale (4x)"
+    UPSCALE_CREATIVE = "Upscale (Creative)"
+    UPSCALE_SUBTLE = "Upscale (Subtle)"
+    CANCEL_JOB = "Cancel Job"
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """A job as the progress endpoint reports it (``GET /api/v1/message/fetch/{id}``).
+
+    Attributes:
+        message_id: the job's id.
+        status: QUEUED, PROCESSING, DONE, FAIL, or an unknown status kept as sent.
+        progress: 0..100 (the server sends a number or a numeric string; both are accepted).
+        uri: the result image on the CDN (absent with ``disableCdn``).
+        images: each image of a grid.
+        buttons: the buttons this result offers, exactly as the server spells them.
+        prompt: the job's prompt.
+        ref: the caller's reference, echoed.
+        error: why the job failed (FAIL only).
+        created_at, updated_at: timezone-aware timestamps.
+        originating_message_id: the parent job, for a button job.
+        original_url: the Discord link of the result (valid 24 h).
+    """
+
+    message_id: str
+    status: Status
+    progress: int = 0
+    uri: str | None = None
+    images: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
+    prompt: str | None = None
+    ref: str | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    originating_message_id: str | None = None
+    original_url: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the job has ended (``DONE`` or ``FAIL``)."""
+        return self.status.is_terminal
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the job ended ``DONE``."""
+        return self.status is Status.DONE
+
+    @property
+    def image_urls(self) -> tuple[str, ...]:
+        """The result's images: ``images`` when given, else ``uri`` alone, else nothing."""
+        if self.images:
+            return self.images
+        return (self.uri,) if self.uri else ()
+
+
+@attrs.frozen(kw_only=True)
+class CreatedJob:
+    """The answer to a job-creating request (imagine, button, describe)."""
+
+    message_id: str
+    success: bool = True
+    created_at: datetime | None = None
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AccountInfo:
+    """``GET /api/v1/subscription/account-info``: the plan and its credits."""
+
+    type: str | None = None
+    credits_quota: int | None = None
+    credits: int | None = None
+    credits_extra: int | None = None
+    expired_at: datetime | None = None
+    email: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HistoryImage:
+    """One entry of the last 24 hours' history (``GET /api/v1/nova/images``)."""
+
+    id: str
+    type: str | None = None
+    button: str | None = None
+    prompt: str | None = None
+    uri: str | None = None
+    created_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PromptCheck:
+    """The verdict of ``POST /api/v1/nova/prompt-check``."""
+
+    status: str
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server accepts the prompt."""
+        return self.status == "SUCCESS"
+
+
+@attrs.frozen(kw_only=True)
+class ImagineRequest:
+    """The body of ``POST /api/v1/nova/imagine``; ``None`` fields are left out on the wire."""
+
+    prompt: str
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+    disable_cdn: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ButtonRequest:
+    """The body of ``POST /api/v1/nova/button``; ``None`` fields are left out on the wire."""
+
+    message_id: str
+    button: str
+    mask: str | None = None
+    prompt: str | None = None
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+    disable_cdn: bool | None = None
