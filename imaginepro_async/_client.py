@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
@@ -206,7 +207,7 @@ class ImagineProClient:
         self.poll_policy = poll_policy or PollPolicy()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -240,13 +241,13 @@ class ImagineProClient:
             budget=self.poll_budget,
             policy=self.poll_policy.scaled(1.0 / self.time_scale),
         )
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        try:
-            await self._task_group.start(self._scheduler.run)
-        except BaseException:
-            await self.aclose()
-            raise
+        # The scheduler runs in a task this client owns (cancelled and awaited by aclose), not in a
+        # task group held open across the caller's code: that would tie the client to the cancel
+        # scopes of the task that entered it, and closing from another task or scope would break.
+        self._scheduler.open()
+        self._runner = asyncio.get_running_loop().create_task(
+            self._scheduler.run(), name="imaginepro-async scheduler"
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -264,9 +265,10 @@ class ImagineProClient:
         if self._scheduler is not None:
             self._scheduler.close()
         try:
-            if was_open and self._task_group is not None:
-                self._task_group.cancel_scope.cancel()
-                await self._task_group.__aexit__(None, None, None)
+            if was_open and self._runner is not None:
+                self._runner.cancel()
+                # asyncio.wait does not raise the task's cancellation into us, but ours still comes.
+                await asyncio.wait([self._runner])
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()

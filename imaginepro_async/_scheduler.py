@@ -134,12 +134,25 @@ class Scheduler:
                 "the client is not open: use `async with ImagineProClient(...) as client:`"
             )
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """The dispatcher: runs until cancelled (when the client closes)."""
+    def open(self) -> None:
+        """Accept waiters from now on (the client starts ``run`` right after)."""
         self._running = True
-        task_status.started()
-        async with anyio.create_task_group() as polls:
-            await self._dispatch(polls)
+
+    async def run(self) -> None:
+        """The dispatcher: runs until cancelled (when the client closes)."""
+        try:
+            async with anyio.create_task_group() as polls:
+                await self._dispatch(polls)
+        except Exception as exc:
+            # A bug here must not leave waiters hanging: each gets an error naming it.
+            logger.exception("the scheduler stopped on an unexpected error")
+            self._running = False
+            for state in list(self._states.values()):
+                error = ImagineProError(f"the client's scheduler failed: {exc!r}; please report it")
+                error.__cause__ = exc
+                state.resolve(error)
+            self._states.clear()
+            raise
 
     def close(self) -> None:
         """Stop following jobs; their waiters get ``ClientClosedError``."""

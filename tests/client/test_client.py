@@ -1,0 +1,466 @@
+"""The client end to end against the simulator, over loopback, at a fast time scale."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+
+import anyio
+import pytest
+
+from imaginepro_async import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    Button,
+    ClientClosedError,
+    ImagineProClient,
+    InvalidInputError,
+    InvalidMaskError,
+    JobCancelledError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    RateLimit,
+    Status,
+    SubmissionUncertainError,
+    as_completed,
+    gather,
+)
+from imaginepro_async.testing import Endpoint, FaultKind, Simulator, make_mask
+from imaginepro_async.testing import RateLimit as ServerRateLimit
+
+from .conftest import client_for, fixed_duration
+
+pytestmark = pytest.mark.anyio
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The largest number of ``times`` inside any half-open window of length ``window``."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_full_inpainting_flow(sim: Simulator, client: ImagineProClient) -> None:
+    """imagine, U1, then Vary (Region) with a mask: each a Job whose final Message is DONE."""
+    grid = await (await client.imagine("a lighthouse at dusk"))
+    assert grid.status is Status.DONE and Button.U1 in grid.buttons
+    up = await (await client.upscale(grid, 1))
+    assert up.originating_message_id == grid.message_id
+    assert Button.VARY_REGION in up.buttons
+    job = await client.inpaint(up, make_mask(*sim.image_size), prompt="a red sailboat")
+    assert job.message_id
+    updates = [m async for m in job.updates()]
+    assert updates[-1].status is Status.DONE
+    progress = [m.progress for m in updates]
+    assert progress == sorted(progress)
+    result = await job
+    assert result.originating_message_id == up.message_id
+    assert result.uri and result.images
+    assert sim.job(job.message_id).button == "Vary (Region)"
+    assert sim.stats().rate_limited == 0
+
+
+async def test_five_hundred_concurrent_jobs_finish_without_a_single_429() -> None:
+    """500 jobs submitted at once all finish; the simulator served no 429; budgets held."""
+    scale = 3000.0
+    async with (
+        Simulator(time_scale=scale, seed=2, concurrency=60) as sim,
+        client_for(sim) as client,
+    ):
+        jobs: list[object] = [None] * 500
+
+        async def submit(n: int) -> None:
+            jobs[n] = await client.imagine(f"lighthouse number {n}", ref=f"r{n}")
+
+        async with anyio.create_task_group() as tg:
+            for n in range(500):
+                tg.start_soon(submit, n)
+        handles = [job for job in jobs if job is not None]
+        results = await gather(*handles)  # type: ignore[arg-type]
+        assert all(m.status is Status.DONE for m in results)
+        stats = sim.stats()
+        assert stats.rate_limited == 0
+        assert stats.jobs_created == 500
+        assert sim.jobs_per_body(min_count=2) == []
+        log = sim.requests()
+        creates = [r.time for r in log if r.endpoint == Endpoint.IMAGINE]
+        fetches = [r.time for r in log if r.endpoint == Endpoint.FETCH]
+        assert max_in_window(creates, 3.0) == 1
+        assert max_in_window(fetches, 1.0) <= 10
+        # Submissions are served in the order they were asked for.
+        refs = [sim.job(m.message_id).ref for m in results]
+        assert refs == [f"r{n}" for n in range(500)]
+
+
+async def test_polls_per_job_stay_low_with_a_queue(sim: Simulator) -> None:
+    """Jobs waiting in the account queue are not polled one by one: few polls per job."""
+    async with client_for(sim) as client:
+        jobs = [await client.imagine(f"boat {n}") for n in range(12)]
+        await gather(*jobs)
+    polls = Counter(r.path.rsplit("/", 1)[-1] for r in sim.requests() if r.endpoint == "fetch")
+    assert sum(polls.values()) / len(jobs) <= 6, polls
+    assert sim.stats().rate_limited == 0
+
+
+async def test_a_failed_job_raises_job_failed_error_with_its_message(
+    client: ImagineProClient,
+) -> None:
+    """A banned word ends the job FAIL: JobFailedError carries the Message and the reason."""
+    job = await client.imagine("something gore")
+    with pytest.raises(JobFailedError) as caught:
+        await job
+    assert caught.value.message_id == job.message_id
+    assert caught.value.message is not None and caught.value.message.status is Status.FAIL
+    assert "gore" in caught.value.error
+    with pytest.raises(JobFailedError):
+        job.result()
+
+
+async def test_wait_timeout_keeps_the_job_and_it_can_be_awaited_again(
+    client: ImagineProClient,
+) -> None:
+    """JobTimeoutError carries id, elapsed time and polls; the job can be awaited again."""
+    job = await client.imagine("a slow one")
+    with pytest.raises(JobTimeoutError) as caught:
+        await job.wait(timeout=0.001)
+    assert isinstance(caught.value, TimeoutError)
+    assert caught.value.message_id == job.message_id
+    assert caught.value.elapsed >= 0.001
+    assert "await it again" in str(caught.value)
+    assert (await job.wait(timeout=30)).status is Status.DONE
+
+
+async def test_cancel_ends_the_job_with_job_cancelled_error(client: ImagineProClient) -> None:
+    """job.cancel() presses Cancel Job; the job ends FAIL, raised as JobCancelledError."""
+    job = await client.imagine("never mind")
+    await job.cancel()
+    with pytest.raises(JobCancelledError):
+        await job
+    with pytest.raises(InvalidInputError, match="already ended"):
+        await job.cancel()
+
+
+async def test_a_second_client_reattaches_by_message_id(sim: Simulator) -> None:
+    """client.job(id) in another client follows a job it did not submit."""
+    async with client_for(sim) as first:
+        job = await first.imagine("a lighthouse")
+    async with client_for(sim) as second:
+        again = second.job(job.message_id)
+        result = await again
+        assert result.message_id == job.message_id and result.status is Status.DONE
+
+
+async def test_many_waiters_share_one_jobs_polls(client: ImagineProClient) -> None:
+    """Ten tasks awaiting one job, through two handles, see the same result and share its polls."""
+    job = await client.imagine("shared")
+    other = client.job(job.message_id)
+    results = []
+
+    async def wait(handle: object) -> None:
+        results.append(await handle)  # type: ignore[misc]
+
+    async with anyio.create_task_group() as tg:
+        for n in range(10):
+            tg.start_soon(wait, job if n % 2 else other)
+    assert len({id(m) for m in results}) == 1
+    assert job.polls == other.polls <= 6
+
+
+async def test_as_completed_yields_in_finishing_order(sim: Simulator) -> None:
+    """as_completed yields jobs as the server finishes them, failures included."""
+    async with client_for(sim) as client:
+        jobs = [await client.imagine(p) for p in ("one", "two gore", "three")]
+        seen = [job async for job in as_completed(jobs)]
+    assert sorted(j.message_id for j in seen) == sorted(j.message_id for j in jobs)
+    finished = [sim.job(j.message_id).finished or 0.0 for j in seen]
+    assert finished == sorted(finished)
+    assert sum(1 for j in seen if j.latest and j.latest.status is Status.FAIL) == 1
+
+
+async def test_gather_collects_every_failure(client: ImagineProClient) -> None:
+    """gather waits for all jobs and raises all failures together, or returns them in place."""
+    jobs = [await client.imagine(p) for p in ("fine", "bad gore", "worse nsfw")]
+    with pytest.raises(ExceptionGroup) as caught:
+        await gather(*jobs)
+    assert len(caught.value.exceptions) == 2
+    assert caught.value.subgroup(JobFailedError) is not None
+    outcomes = await gather(*jobs, return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["Message", "JobFailedError", "JobFailedError"]
+
+
+async def test_updates_every_gives_a_live_view(client: ImagineProClient) -> None:
+    """updates(every=...) polls often enough to show progress rising."""
+    job = await client.imagine("watch me")
+    seen = [m async for m in job.updates(every=2.0 / 600)]
+    assert len({m.progress for m in seen if m.status is Status.PROCESSING}) >= 3
+
+
+async def test_transient_server_errors_do_not_fail_jobs(sim: Simulator) -> None:
+    """5xx and dropped connections on the progress endpoint are retried; the jobs still finish."""
+    for kind in (FaultKind.HTTP_500, FaultKind.HTTP_502, FaultKind.HTTP_503, FaultKind.DROP_BEFORE):
+        sim.faults.add(kind=kind, endpoint=Endpoint.FETCH, probability=0.15)
+    async with client_for(sim) as client:
+        jobs = [await client.imagine(f"storm {n}") for n in range(5)]
+        results = await gather(*jobs)
+    assert all(m.status is Status.DONE for m in results)
+    assert sim.stats().faults > 0
+
+
+async def test_malformed_json_while_polling_is_retried(sim: Simulator) -> None:
+    """A broken JSON answer to a poll is retried, not taken as the job's fate."""
+    sim.faults.add(kind=FaultKind.MALFORMED_JSON, endpoint=Endpoint.FETCH, times=2)
+    async with client_for(sim) as client:
+        assert (await (await client.imagine("garbled"))).status is Status.DONE
+
+
+async def test_a_throttled_client_slows_down_instead_of_failing(sim: Simulator) -> None:
+    """With a budget above the server's limit, 429s come, Retry-After is honoured, jobs finish."""
+    sim.rate_limits.progress = ServerRateLimit(2, 1.0)
+    async with client_for(sim, poll_limit=RateLimit(50, 1.0)) as client:
+        jobs = [await client.imagine(f"rush {n}") for n in range(6)]
+        jobs_watched = [j.updates(every=0.2 / 600) for j in jobs]
+        async with anyio.create_task_group() as tg:
+            for it in jobs_watched:
+                tg.start_soon(_drain, it)
+        results = await gather(*jobs)
+    assert all(m.status is Status.DONE for m in results)
+    assert sim.stats().rate_limited > 0
+
+
+async def _drain(iterator: object) -> None:
+    async for _ in iterator:  # type: ignore[attr-defined]
+        pass
+
+
+async def test_a_submission_whose_answer_is_lost_is_not_resent(sim: Simulator) -> None:
+    """drop_after: the job exists and was charged; the client raises and creates exactly one."""
+    sim.faults.add(kind=FaultKind.DROP_AFTER, endpoint=Endpoint.IMAGINE, times=1)
+    async with client_for(sim) as client:
+        with pytest.raises(SubmissionUncertainError) as caught:
+            await client.imagine("pay once", ref="once")
+    assert sim.jobs_per_ref() == {"once": 1}
+    assert caught.value.payload["ref"] == "once"
+    assert "not resent" in str(caught.value)
+
+
+async def test_malformed_creation_answer_is_uncertain_not_resent(sim: Simulator) -> None:
+    """A 200 whose body cannot be read means a job may exist: uncertain, not resent."""
+    sim.faults.add(kind=FaultKind.MALFORMED_JSON, endpoint=Endpoint.IMAGINE, times=1)
+    async with client_for(sim) as client:
+        with pytest.raises(SubmissionUncertainError):
+            await client.imagine("read me", ref="garbled")
+    assert sim.jobs_per_ref() == {"garbled": 1}
+
+
+@pytest.mark.parametrize("kind", [FaultKind.HTTP_503])
+async def test_a_submission_refused_with_503_is_resent_once_accepted(
+    sim: Simulator, kind: FaultKind
+) -> None:
+    """503 means nothing was processed: the client resends, and exactly one job exists."""
+    sim.faults.add(kind=kind, endpoint=Endpoint.IMAGINE, times=2)
+    async with client_for(sim) as client:
+        job = await client.imagine("retry me", ref="retried")
+        assert (await job).status is Status.DONE
+    assert sim.jobs_per_ref() == {"retried": 1}
+
+
+async def test_a_500_on_submission_is_raised_not_resent(sim: Simulator) -> None:
+    """A 500 is the server's answer: raised as ServerError, not resent."""
+    from imaginepro_async import ServerError
+
+    sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.IMAGINE, times=1)
+    async with client_for(sim) as client:
+        with pytest.raises(ServerError):
+            await client.imagine("boom", ref="boom")
+    assert sim.stats().by_endpoint.get("imagine") == 1
+
+
+async def test_wrong_key_and_empty_account_are_authentication_errors(sim: Simulator) -> None:
+    """A wrong key and too few credits are both 401, told apart by insufficient_credits."""
+    async with client_for(sim, api_key="sk-wrong") as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.imagine("x")
+        assert not caught.value.insufficient_credits
+    poor = sim.add_account(credits=3)
+    async with client_for(sim, api_key=poor) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.imagine("x")
+        assert caught.value.insufficient_credits
+        assert "top up" in str(caught.value)
+
+
+async def test_unknown_ids_are_not_found(client: ImagineProClient) -> None:
+    """fetch of an unknown id is NotFoundError; awaiting a handle on one raises it too."""
+    with pytest.raises(NotFoundError):
+        await client.fetch("no-such-job")
+    with pytest.raises(NotFoundError):
+        await client.job("no-such-job-either").wait(timeout=10)
+
+
+async def test_a_button_the_parent_lacks_is_refused_by_the_server(
+    client: ImagineProClient,
+) -> None:
+    """Given only an id, the check is the server's: BadRequestError (a ValueError)."""
+    grid = await (await client.imagine("a grid"))
+    with pytest.raises(BadRequestError) as caught:
+        await client.press(grid.message_id, Button.VARY_REGION, mask="aGVsbG8=")
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.status == 400
+
+
+async def test_bad_input_is_refused_before_anything_is_sent(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """Every bad argument raises a ValueError naming it, and no request reaches the server."""
+    grid = await (await client.imagine("a grid"))
+    up = await (await client.upscale(grid, 2))
+    sim.reset_counters()
+    mask = make_mask(*sim.image_size)
+    bad_calls = [
+        (client.imagine(""), "prompt is empty"),
+        (client.imagine("   "), "prompt is empty"),
+        (client.imagine(123), "prompt must be a string"),  # type: ignore[arg-type]
+        (client.imagine("x", timeout=5), "10 to 900"),
+        (client.imagine("x", webhook_override="ftp://x"), "http"),
+        (client.upscale(grid, 0), "1, 2, 3 or 4"),
+        (client.upscale(grid, 5), "1, 2, 3 or 4"),
+        (client.upscale(grid, True), "1, 2, 3 or 4"),  # type: ignore[arg-type]
+        (client.upscale("", 1), "not a messageId"),
+        (client.upscale("../etc/passwd", 1), "not a messageId"),
+        (client.inpaint(grid, mask), "does not offer the button 'Vary (Region)'"),
+        (client.press(up, "U1"), "does not offer"),
+        (client.press(up, "Vary (Region)"), "needs a mask"),
+        (client.inpaint(up, b"not an image"), "mask"),
+        (client.inpaint(up, "data:image/png;base64,@@@"), "mask"),
+        (client.inpaint(up, base64.b64encode(b"GIF89a" + b"\0" * 20).decode()), "mask"),
+    ]
+    for call, text in bad_calls:
+        with pytest.raises(ValueError, match=text.replace("(", r"\(").replace(")", r"\)")):
+            await call
+    with pytest.raises(InvalidMaskError):
+        await client.inpaint(up, b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(InvalidInputError):
+        client.job("has spaces")
+    assert sim.stats().requests == 0
+
+
+async def test_unfinished_parent_is_refused(client: ImagineProClient) -> None:
+    """Pressing a button on a Message that has not finished is refused locally."""
+    job = await client.imagine("in a hurry")
+    first = await client.fetch(job.message_id)
+    assert not first.is_terminal
+    with pytest.raises(InvalidInputError, match="finished job"):
+        await client.upscale(first, 1)
+    await job
+
+
+def test_construction_refuses_unsafe_or_missing_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, a plain-http remote base_url, or a bad time_scale are refused at construction."""
+    monkeypatch.delenv("IMAGINEPRO_API_KEY", raising=False)
+    monkeypatch.delenv("IMAGINEPRO_BASE_URL", raising=False)
+    with pytest.raises(InvalidInputError, match="IMAGINEPRO_API_KEY"):
+        ImagineProClient()
+    with pytest.raises(InvalidInputError, match="unencrypted"):
+        ImagineProClient("sk-x", base_url="http://api.imaginepro.ai")
+    with pytest.raises(InvalidInputError, match="time_scale"):
+        ImagineProClient("sk-x", time_scale=0)
+    for url in ("http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "https://a.b"):
+        ImagineProClient("sk-x", base_url=url)
+    monkeypatch.setenv("IMAGINEPRO_API_KEY", "sk-from-env")
+    monkeypatch.setenv("IMAGINEPRO_BASE_URL", "https://proxy.example.com/imaginepro")
+    client = ImagineProClient()
+    assert str(client.base_url) == "https://proxy.example.com/imaginepro/"
+    assert "sk-from-env" not in repr(client)
+
+
+async def test_submissions_wait_their_turn_and_a_cancelled_one_sends_nothing(
+    sim: Simulator,
+) -> None:
+    """Submissions beyond the budget queue in order; cancelling a waiting one sends nothing."""
+    async with client_for(sim) as client:
+        order: list[str] = []
+
+        async def submit(name: str) -> None:
+            job = await client.imagine(name, ref=name)
+            order.append(name)
+            assert job.message_id
+
+        async with anyio.create_task_group() as tg:
+            for name in ("a", "b", "c"):
+                tg.start_soon(submit, name)
+                await anyio.sleep(0)
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await client.imagine("never sent", ref="never")
+        assert order == ["a", "b", "c"]
+    assert "never" not in sim.jobs_per_ref()
+
+
+async def test_closing_the_client_wakes_waiters_and_it_cannot_reopen(sim: Simulator) -> None:
+    """aclose() ends every wait with ClientClosedError; the client refuses further use."""
+    client = client_for(sim, poll_limit=RateLimit(1, 1000.0))
+    errors: list[BaseException] = []
+    async with client:
+        job = await client.imagine("left behind")
+
+        async def wait() -> None:
+            try:
+                await job
+            except ClientClosedError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+            await anyio.sleep(0.01)
+            await client.aclose()
+    assert len(errors) == 1 and job.message_id in str(errors[0])
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        await client.imagine("again")
+    with pytest.raises(ClientClosedError):
+        async with client:
+            pass
+
+
+async def test_connection_refused_on_submission_is_retried_then_raised() -> None:
+    """Nothing listening: the submission could not have been processed; resent, then raised."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with ImagineProClient(
+        "sk-x", base_url=f"http://127.0.0.1:{port}", time_scale=1000, seed=0
+    ) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.imagine("nobody home")
+        assert not isinstance(caught.value, SubmissionUncertainError)
+
+
+async def test_account_history_and_prompt_check(sim: Simulator, client: ImagineProClient) -> None:
+    """The general read endpoints answer typed records."""
+    job = await client.imagine("for the history")
+    await job
+    info = await client.account()
+    assert info.credits is not None and info.credits < 1_000_000
+    history = await client.history(size=5)
+    assert any(entry.id == job.message_id for entry in history)
+    assert (await client.check_prompt("a calm sea")).ok
+    verdict = await client.check_prompt("some gore")
+    assert not verdict.ok and verdict.message
+    assert sim.stats().rate_limited == 0
+
+
+async def test_a_job_whose_server_timeout_runs_out_fails(sim: Simulator) -> None:
+    """The server-side timeout ends a long job FAIL."""
+    async with Simulator(time_scale=600, seed=3, duration=fixed_duration(60.0)) as slow:
+        async with client_for(slow) as client:
+            job = await client.imagine("too slow", timeout=10)
+            with pytest.raises(JobFailedError, match="(?i)time"):
+                await job
