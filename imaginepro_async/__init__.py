@@ -1,1 +1,77 @@
-"""imaginepro-async: an asyncio SDK for ImaginePro's image API."""
+"""imaginepro-async: an asyncio SDK for ImaginePro's image API.
+
+Submit jobs with ``ImagineProClient``, get awaitable ``Job`` handles back, and let one shared,
+rate-limit-aware scheduler follow thousands of them. ``imaginepro_async.testing`` is a local
+ImaginePro to test against.
+"""
+
+from ._budget import RateLimit
+from ._client import DEFAULT_BASE_URL, ImagineProClient
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ExtraNotInstalledError,
+    ImagineProError,
+    InvalidInputError,
+    InvalidMaskError,
+    JobError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    RateLimitError,
+    RequestTooLargeError,
+    ResponseValidationError,
+    ServerError,
+    SubmissionUncertainError,
+)
+from ._jobs import Job, JobCancelledError, as_completed, gather
+from ._masks import Mask, MaskInput, load_mask
+from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._scheduler import PollPolicy
+from ._transport import RetryPolicy
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AccountInfo",
+    "AuthenticationError",
+    "BadRequestError",
+    "Button",
+    "ClientClosedError",
+    "ExtraNotInstalledError",
+    "HistoryImage",
+    "ImagineProClient",
+    "ImagineProError",
+    "InvalidInputError",
+    "InvalidMaskError",
+    "Job",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "Mask",
+    "MaskInput",
+    "Message",
+    "NotFoundError",
+    "PollPolicy",
+    "PromptCheck",
+    "RateLimit",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "ServerError",
+    "Status",
+    "SubmissionUncertainError",
+    "as_completed",
+    "gather",
+    "load_mask",
+]

@@ -18,6 +18,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
     ├── ClientClosedError              the client was used after it was closed
+    ├── ExtraNotInstalledError         an optional extra is needed (also a ModuleNotFoundError)
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
         └── InvalidMaskError           the mask is not a usable black-and-white image
 
@@ -41,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ExtraNotInstalledError",
     "ImagineProError",
     "InvalidInputError",
     "InvalidMaskError",
@@ -77,6 +79,24 @@ class InvalidInputError(ImagineProError, ValueError):
 
 class InvalidMaskError(InvalidInputError):
     """The mask is not a usable black-and-white image (format, size, content, or encoding)."""
+
+
+class ExtraNotInstalledError(ImagineProError, ModuleNotFoundError):
+    """An optional dependency is missing; the message says which extra to install.
+
+    Attributes:
+        extra: the name of the extra, e.g. ``"masks"``.
+    """
+
+    def __init__(
+        self, purpose: str, *, extra: str = "masks", package: str = "Pillow", module: str = "PIL"
+    ) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs {package}, which is not installed: "
+            f"pip install 'imaginepro-async[{extra}]'",
+            name=module,
+        )
 
 
 class ClientClosedError(ImagineProError, RuntimeError):

@@ -1,0 +1,917 @@
+"""Inpainting masks: read, draw, check and preview the region that ``Vary (Region)`` redraws.
+
+A mask is an image the size of the picture being edited: **white where the picture is redrawn,
+black where it is kept**. The API receives it as base64 of an image file (no ``data:`` prefix).
+
+Pillow does the image work and is optional (``pip install 'imaginepro-async[masks]'``). Without it,
+ready-made image bytes, files and base64 text still pass through after a cheap check of their
+signature and size header; drawing, combining, resizing and previewing ask for the extra.
+
+Coordinates of drawn shapes are **pixels** by default (``(left, top, right, bottom)``, right and
+bottom exclusive, so ``(0, 0, 512, 512)`` covers exactly 512x512 pixels). With ``relative=True``
+every coordinate is a **fraction of the size** in ``[0, 1]`` (``(0, 0, 0.5, 0.5)`` is the top-left
+quarter). The flag is explicit because a number alone cannot say which is meant (is ``1`` one pixel
+or the whole width?).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import math
+import os
+import re
+import struct
+import sys
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, Union
+
+import anyio.to_thread
+import attrs
+
+from ._errors import ExtraNotInstalledError, InvalidInputError, InvalidMaskError
+from ._imageinfo import ImageFormat, ImageInfo, looks_like_image, sniff_image
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+__all__ = [
+    "MASK_THRESHOLD",
+    "MAX_MASK_BYTES",
+    "MAX_MASK_PIXELS",
+    "Box",
+    "ExtraNotInstalledError",
+    "Mask",
+    "MaskInput",
+    "Point",
+    "load_mask",
+]
+
+MAX_MASK_BYTES: Final = 20 * 1024 * 1024
+"""Encoded masks larger than this (20 MiB) are refused before they are decoded."""
+
+MAX_MASK_PIXELS: Final = 100_000_000
+"""Images with more pixels than this (100 megapixels, read from the header) are never decoded."""
+
+MASK_THRESHOLD: Final = 128
+"""Pixels whose luminance (after compositing over black) is at least this become white."""
+
+Box: TypeAlias = tuple[float, float, float, float]
+"""``(left, top, right, bottom)``; right and bottom are exclusive."""
+
+Point: TypeAlias = tuple[float, float]
+"""``(x, y)``."""
+
+MaskInput: TypeAlias = Union[
+    "Mask", bytes, bytearray, memoryview, str, "os.PathLike[str]", "PILImage.Image"
+]
+"""What :func:`load_mask` and :meth:`Mask.coerce` accept."""
+
+_MIB: Final = 1024 * 1024
+# A little over 4/3 of the byte limit, so that line breaks every 76 characters still fit.
+_MAX_BASE64_CHARS: Final = MAX_MASK_BYTES * 3 // 2
+_SHORT: Final = 40
+_MAX_PATH_CHARS: Final = 4096
+_OFF_CANVAS_HINT: Final = " (is the shape off the canvas, or thinner than a pixel?)"
+_BINARY_LUT: Final = [0] * MASK_THRESHOLD + [255] * (256 - MASK_THRESHOLD)
+_ONLY_WHITE_LUT: Final = [0] * 255 + [255]
+_ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_SIXTEEN_BIT_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_DATA_URI: Final = re.compile(r"data:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
+_WHITESPACE: Final = re.compile(r"\s+")
+
+
+def _require_pillow(purpose: str) -> None:
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError as exc:
+        raise ExtraNotInstalledError(purpose) from exc
+
+
+def _has_pillow() -> bool:
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _is_pillow_image(value: object) -> bool:
+    # Looked up, not imported: a Pillow image can only exist if Pillow was imported already.
+    module = sys.modules.get("PIL.Image")
+    return module is not None and isinstance(value, module.Image)
+
+
+def _short(text: str) -> str:
+    if len(text) <= _SHORT:
+        return repr(text)
+    return f"{text[:_SHORT]!r}... ({len(text)} chars)"
+
+
+def _size_text(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _check_size_arg(size: object, what: str) -> tuple[int, int]:
+    if (
+        not isinstance(size, Sequence)
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        raise InvalidMaskError(
+            f"{what} must be (width, height) in pixels, two positive ints; got {size!r}"
+        )
+    width, height = size
+    if width * height > MAX_MASK_PIXELS:
+        raise InvalidMaskError(
+            f"{what} {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit "
+            f"of {MAX_MASK_PIXELS // 1_000_000}; use the size of the image being edited"
+        )
+    return (width, height)
+
+
+def _check_pixels(info: ImageInfo, name: str) -> None:
+    if info.pixels > MAX_MASK_PIXELS:
+        raise InvalidMaskError(
+            f"{name} is {info.width}x{info.height} ({info.pixels / 1e6:.0f} megapixels), over "
+            f"the limit of {MAX_MASK_PIXELS // 1_000_000} megapixels; it was not decoded (a "
+            f"guard against decompression bombs). Use an image the size of the one being edited"
+        )
+
+
+def _check_bytes(length: int, name: str) -> None:
+    if length > MAX_MASK_BYTES:
+        raise InvalidMaskError(
+            f"{name} is {length / _MIB:.1f} MiB, over the {MAX_MASK_BYTES // _MIB} MiB limit for "
+            f"a mask; save it as a black-and-white PNG (which compresses well) at the size of "
+            f"the image being edited"
+        )
+
+
+def _decode_base64(text: str, name: str) -> bytes:
+    """Decode base64 text, tolerating a ``data:`` prefix, whitespace, missing padding, URL-safe."""
+    if len(text) > 2 * _MAX_BASE64_CHARS:
+        _check_bytes(len(text) * 3 // 4, name)
+    body = text.strip()
+    match = _DATA_URI.match(body)
+    if match:
+        media_type = match["type"].strip().lower()
+        params = [p.strip().lower() for p in match["params"].split(";")[1:]]
+        if "base64" not in params:
+            raise InvalidMaskError(
+                f"{name} is a data: URI that is not base64-encoded; pass "
+                f"'data:image/png;base64,...' or the bare base64 text"
+            )
+        if media_type and not media_type.startswith("image/"):
+            raise InvalidMaskError(
+                f"{name} is a data: URI of {media_type!r}, not an image; pass the base64 text of "
+                f"a PNG, WebP or JPEG"
+            )
+        body = body[match.end() :]
+    compact = _WHITESPACE.sub("", body)
+    if len(compact) > _MAX_BASE64_CHARS:
+        _check_bytes(len(compact) * 3 // 4, name)
+    if not compact:
+        raise InvalidMaskError(f"{name} is empty: pass the base64 text of a PNG, WebP or JPEG")
+    compact = compact.replace("-", "+").replace("_", "/")
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except ValueError as exc:
+        raise InvalidMaskError(
+            f"{name} is not valid base64 ({exc}); pass the base64 text of a PNG, WebP or JPEG "
+            f"(a 'data:image/...;base64,' prefix is fine)"
+        ) from exc
+
+
+def _extreme(image: PILImage.Image) -> float:
+    _, high = image.getextrema()
+    assert isinstance(high, int | float)
+    return high
+
+
+def _binarize(image: PILImage.Image) -> tuple[PILImage.Image, int]:
+    """Threshold any image to pure 0/255 "L"; also count the pixels that were not 0 or 255."""
+    from PIL import ImageChops
+
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in _ALPHA_MODES:
+        # Transparent means "not selected": composite over black, so alpha scales the luminance.
+        rgba = image.convert("RGBA")
+        grey = ImageChops.multiply(rgba.convert("L"), rgba.getchannel("A"))
+    elif image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and _extreme(image) > 255):
+        # A plain conversion clips 16-bit values at 255; scale them instead. Mode "I" is also
+        # what older Pillows make of 16-bit PNGs, and what convert("I") makes of 8-bit images.
+        grey = image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+    else:
+        grey = image.convert("L")
+    histogram = grey.histogram()
+    changed = grey.width * grey.height - histogram[0] - histogram[255]
+    return grey.point(_BINARY_LUT), changed
+
+
+def _encode_png(image: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    # 8-bit greyscale rather than 1-bit: some decoders turn 1-bit images into 0/1 booleans, which
+    # a naive "> 127" test on the server would read as an empty mask. Flat areas compress alike.
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _decode(data: bytes, info: ImageInfo, name: str) -> PILImage.Image:
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data), formats=[info.format.upper()])
+        # Pillow parses the header itself: hold its reading to the same limit before loading.
+        _check_pixels(ImageInfo(info.format, *image.size), name)
+        image.load()
+    except InvalidMaskError:
+        raise
+    # Pillow's decoders raise a variety of types for bad data; all mean "cannot be decoded".
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        zlib.error,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise InvalidMaskError(
+            f"{name} cannot be decoded as {info.format.upper()} (truncated or corrupt: {exc}); "
+            f"re-export it as PNG and pass the complete file"
+        ) from exc
+    return image
+
+
+def _rounded(value: float) -> int:
+    # Half up, not Python's half-to-even, so that equal fractions give equal edges everywhere.
+    return math.floor(value + 0.5)
+
+
+def _scale(
+    values: Sequence[float], size: tuple[int, int], *, relative: bool, what: str
+) -> list[float]:
+    """Turn alternating x, y coordinates into pixels, checking fractions are within [0, 1]."""
+    scaled: list[float] = []
+    for index, raw in enumerate(values):
+        value = float(raw)
+        if not math.isfinite(value):
+            raise InvalidMaskError(f"{what}: coordinate {raw!r} is not a finite number")
+        if relative:
+            if not 0.0 <= value <= 1.0:
+                raise InvalidMaskError(
+                    f"{what}: coordinate {raw!r} is outside [0, 1]; with relative=True "
+                    f"coordinates are fractions of the size (0.5 is the middle); pass "
+                    f"relative=False for pixels"
+                )
+            value *= size[index % 2]
+        scaled.append(value)
+    return scaled
+
+
+def _refuse_fractions_as_pixels(values: Sequence[float], relative: bool, what: str) -> None:
+    # Pixel coordinates all within [0, 1], some fractional, would draw inside the first pixel:
+    # these are fractions given without relative=True, not a one-pixel shape.
+    if not relative and all(0 <= v <= 1 for v in values) and any(v != int(v) for v in values):
+        raise InvalidMaskError(
+            f"{what}: the coordinates look like fractions of the size, but they are read as "
+            f"pixels; pass relative=True (or give pixels)"
+        )
+
+
+@attrs.frozen(init=False)
+class Mask:
+    """An inpainting mask: white where the image is redrawn, black where it is kept.
+
+    A ``Mask`` is immutable, and once verified always sendable: it selects something, but not
+    everything, and is pure black and white. Build
+    one from what you have (:meth:`from_file`, :meth:`from_bytes`, :meth:`from_base64`,
+    :meth:`from_image`, or :meth:`coerce` for any of those) or draw one (:meth:`rectangle`,
+    :meth:`ellipse`, :meth:`polygon`), and combine masks with ``|`` (union), ``&``
+    (intersection), ``-`` (difference) and ``~`` / :meth:`invert`.
+
+    With Pillow installed, every mask is decoded, thresholded to pure black and white (luminance
+    at least 128 is white; transparent counts as black), checked and re-encoded as PNG. Without
+    it, ready-made images pass through unchanged after a header check (:attr:`verified` is False).
+
+    Example::
+
+        mask = Mask.ellipse((1024, 1024), (0.25, 0.25, 0.75, 0.75), relative=True)
+        mask |= Mask.rectangle((1024, 1024), (0, 900, 1024, 1024))
+        Path("check.png").write_bytes(mask.preview(Path("image.png").read_bytes()))
+
+    Attributes:
+        format: the encoding of :meth:`to_base64`'s bytes: ``"png"``, or the original format of a
+            mask passed through unverified.
+        size: ``(width, height)`` in pixels.
+        coverage: the fraction of the pixels selected (white), or None when not verified.
+        thresholded_pixels: how many pixels of the source images were not pure black or white and
+            were rounded to one of them (0: the mask was sent as drawn); None when not verified.
+    """
+
+    _data: bytes = attrs.field(repr=False)
+    format: ImageFormat
+    size: tuple[int, int]
+    coverage: float | None
+    thresholded_pixels: int | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "Mask() is not called directly: use Mask.from_file(), Mask.from_bytes(), "
+            "Mask.from_base64(), Mask.from_image(), Mask.coerce(), or draw one with "
+            "Mask.rectangle(), Mask.ellipse() or Mask.polygon()"
+        )
+
+    @classmethod
+    def _create(
+        cls,
+        data: bytes,
+        format: ImageFormat,
+        size: tuple[int, int],
+        coverage: float | None,
+        thresholded_pixels: int | None,
+    ) -> Mask:
+        mask = object.__new__(cls)
+        mask.__attrs_init__(data, format, size, coverage, thresholded_pixels)
+        return mask
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Mask:
+        """Read a mask from a PNG, WebP or JPEG file.
+
+        Args:
+            path: the file's path.
+
+        Returns:
+            The mask.
+
+        Raises:
+            InvalidMaskError: the file cannot be read, is too large, is not a supported image, or
+                selects nothing or everything.
+        """
+        name = f"mask file {os.fspath(path)!r}"
+        try:
+            with open(path, "rb") as file:
+                _check_bytes(os.fstat(file.fileno()).st_size, name)
+                # Read one byte over the limit: the size may change, or be 0 for special files.
+                data = file.read(MAX_MASK_BYTES + 1)
+        except OSError as exc:
+            raise InvalidMaskError(
+                f"cannot read {name}: {exc.strerror or exc}; check the path"
+            ) from exc
+        return cls._from_encoded(data, name)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Mask:
+        """Read a mask from the bytes of a PNG, WebP or JPEG file.
+
+        Args:
+            data: the encoded image.
+
+        Returns:
+            The mask.
+
+        Raises:
+            InvalidMaskError: the bytes are too large, not a supported image, truncated, or select
+                nothing or everything.
+        """
+        return cls._from_encoded(bytes(data), "the mask data")
+
+    @classmethod
+    def from_base64(cls, text: str) -> Mask:
+        """Read a mask from base64 text of a PNG, WebP or JPEG file.
+
+        A ``data:image/...;base64,`` prefix is stripped; whitespace and line breaks, missing
+        padding and the URL-safe alphabet are tolerated.
+
+        Args:
+            text: the base64 text.
+
+        Returns:
+            The mask.
+
+        Raises:
+            InvalidMaskError: the text is not base64 of a supported image, is too large, or the
+                image selects nothing or everything.
+        """
+        name = f"the mask's base64 text {_short(text)}"
+        return cls._from_encoded(_decode_base64(text, name), name)
+
+    @classmethod
+    def from_image(cls, image: PILImage.Image) -> Mask:
+        """Make a mask from a Pillow image, in any mode.
+
+        Args:
+            image: the image; white (luminance at least 128) is selected, and transparent pixels
+                count as black. It is not modified.
+
+        Returns:
+            The mask.
+
+        Raises:
+            InvalidMaskError: the image is over 100 megapixels, or selects nothing or everything.
+        """
+        name = f"the mask image ({image.mode} {_size_text(image.size)})"
+        _check_pixels(ImageInfo("png", *image.size), name)
+        binary, changed = _binarize(image)
+        return cls._from_binary(binary, changed, name)
+
+    @classmethod
+    def coerce(cls, value: MaskInput) -> Mask:
+        """Make a mask from any supported input, choosing the constructor by type.
+
+        - a ``Mask`` is returned as is;
+        - ``bytes`` (or ``bytearray``, ``memoryview``): :meth:`from_bytes`;
+        - ``os.PathLike`` (``pathlib.Path``): :meth:`from_file`;
+        - a Pillow image: :meth:`from_image`;
+        - ``str``: base64 if it has a ``data:`` prefix or decodes to a PNG, WebP or JPEG; else a
+          file path if such a file exists; else refused, explaining both readings. Pass a
+          ``pathlib.Path`` to say "file" without doubt.
+
+        This reads files and decodes images: in async code use :func:`load_mask`.
+
+        Args:
+            value: the mask, in any form above.
+
+        Returns:
+            The mask.
+
+        Raises:
+            InvalidMaskError: the value is not a usable mask (the message says why).
+            TypeError: the value is of another type.
+        """
+        if isinstance(value, Mask):
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            return cls.from_bytes(value)
+        if isinstance(value, str):
+            return cls._from_str(value)
+        if isinstance(value, os.PathLike):
+            return cls.from_file(value)
+        if _is_pillow_image(value):
+            return cls.from_image(value)
+        raise TypeError(
+            f"a mask must be a Mask, bytes, base64 text (str), a path or a Pillow image; got "
+            f"{type(value).__name__}: {_short(repr(value))}"
+        )
+
+    @classmethod
+    def _from_str(cls, value: str) -> Mask:
+        # No path is that long, and base64 of any real image is longer: report base64 problems.
+        if _DATA_URI.match(value.strip()) or len(value) > _MAX_PATH_CHARS:
+            return cls.from_base64(value)
+        b64_name = f"the mask's base64 text {_short(value)}"
+        try:
+            decoded: bytes | None = _decode_base64(value, b64_name)
+        except InvalidMaskError:
+            decoded = None
+        # A supported image's signature (8, 3 or 12 bytes) does not come out of a path by chance.
+        if decoded is not None and _is_supported_image(decoded):
+            return cls._from_encoded(decoded, b64_name)
+        if os.path.isfile(value):
+            return cls.from_file(value)
+        if decoded is not None and looks_like_image(decoded):
+            # Base64 of a GIF or BMP, say: let the refusal name the format.
+            return cls._from_encoded(decoded, b64_name)
+        base64_reading = (
+            "it is not valid base64"
+            if decoded is None
+            else f"it decodes to {len(decoded)} bytes that are not a PNG, WebP or JPEG"
+        )
+        raise InvalidMaskError(
+            f"the mask {_short(value)} is neither base64 of an image ({base64_reading}) nor the "
+            f"path of an existing file (no file at {os.path.abspath(value)!r}); pass a "
+            f"pathlib.Path to read a file, or the base64 text of a PNG, WebP or JPEG"
+        )
+
+    @classmethod
+    def _from_encoded(cls, data: bytes, name: str) -> Mask:
+        _check_bytes(len(data), name)
+        info = sniff_image(data, name=name)
+        _check_pixels(info, name)
+        if not _has_pillow():
+            return cls._create(data, info.format, info.size, None, None)
+        binary, changed = _binarize(_decode(data, info, name))
+        return cls._from_binary(binary, changed, name)
+
+    @classmethod
+    def _from_binary(
+        cls, binary: PILImage.Image, thresholded: int, name: str, empty_hint: str = ""
+    ) -> Mask:
+        """Check a 0/255 "L" image selects something but not everything, and wrap it."""
+        total = binary.width * binary.height
+        selected = binary.histogram()[255]
+        rounded = (
+            f" after rounding {thresholded} grey, coloured or translucent pixels at "
+            f"{MASK_THRESHOLD}"
+            if thresholded
+            else ""
+        )
+        if selected == 0:
+            raise InvalidMaskError(
+                f"{name} selects nothing: every pixel is black{rounded}{empty_hint}. White "
+                f"marks the region to redraw (transparent counts as black): paint it white on black"
+            )
+        if selected == total:
+            raise InvalidMaskError(
+                f"{name} selects the whole {_size_text(binary.size)} image: every pixel is "
+                f"white{rounded}. Inpainting redraws part of an image: keep what must stay "
+                f"black (to redraw everything, use a variation instead)"
+            )
+        return cls._create(_encode_png(binary), "png", binary.size, selected / total, thresholded)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    @classmethod
+    def rectangle(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
+        """Draw a mask selecting one rectangle on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            box: ``(left, top, right, bottom)``, right and bottom exclusive; parts off the
+                canvas are clipped.
+            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
+                of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or box, or the rectangle covers no pixel or every pixel.
+        """
+        return cls._draw_box("rectangle", size, box, relative)
+
+    @classmethod
+    def ellipse(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
+        """Draw a mask selecting the ellipse inscribed in a box, on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            box: the bounding box ``(left, top, right, bottom)``, right and bottom exclusive.
+            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
+                of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or box, or the ellipse covers no pixel or every pixel.
+        """
+        return cls._draw_box("ellipse", size, box, relative)
+
+    @classmethod
+    def polygon(
+        cls, size: tuple[int, int], points: Sequence[Point], *, relative: bool = False
+    ) -> Mask:
+        """Draw a mask selecting a filled polygon on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            points: three or more ``(x, y)`` vertices, in order.
+            relative: False (default): the points are in pixels. True: every coordinate is a
+                fraction of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or points, or the polygon covers no pixel or every pixel.
+        """
+        _require_pillow("drawing a mask")
+        from PIL import Image, ImageDraw
+
+        what = f"polygon {list(points)!r}{' (relative)' if relative else ''}"
+        canvas = _check_size_arg(size, f"the canvas size of {what}")
+        if len(points) < 3 or not all(len(p) == 2 for p in points):
+            raise InvalidMaskError(f"{what} needs three or more (x, y) points")
+        flat = [v for p in points for v in p]
+        scaled = _scale(flat, canvas, relative=relative, what=what)
+        _refuse_fractions_as_pixels(flat, relative, what)
+        image = Image.new("L", canvas, 0)
+        ImageDraw.Draw(image).polygon(list(zip(scaled[::2], scaled[1::2], strict=True)), fill=255)
+        name = f"the {what} on a {_size_text(canvas)} canvas"
+        return cls._from_binary(image, 0, name, _OFF_CANVAS_HINT)
+
+    @classmethod
+    def _draw_box(cls, kind: str, size: tuple[int, int], box: Box, relative: bool) -> Mask:
+        _require_pillow("drawing a mask")
+        from PIL import Image, ImageDraw
+
+        what = f"{kind} {tuple(box)!r}{' (relative)' if relative else ''}"
+        canvas = _check_size_arg(size, f"the canvas size of {what}")
+        if len(box) != 4:
+            raise InvalidMaskError(f"{what}: a box is (left, top, right, bottom), four numbers")
+        left, top, right, bottom = (
+            _rounded(v) for v in _scale(box, canvas, relative=relative, what=what)
+        )
+        if box[0] >= box[2] or box[1] >= box[3]:
+            raise InvalidMaskError(
+                f"{what}: a box is (left, top, right, bottom) with left < right and top < bottom"
+            )
+        _refuse_fractions_as_pixels(box, relative, what)
+        image = Image.new("L", canvas, 0)
+        if left < right and top < bottom:
+            draw = ImageDraw.Draw(image)
+            # Pillow's boxes include their right and bottom edges; ours exclude them.
+            xy = (left, top, right - 1, bottom - 1)
+            if kind == "ellipse":
+                draw.ellipse(xy, fill=255)
+            else:
+                draw.rectangle(xy, fill=255)
+        name = f"the {what} on a {_size_text(canvas)} canvas"
+        return cls._from_binary(image, 0, name, _OFF_CANVAS_HINT)
+
+    # -- combining -----------------------------------------------------------------------------
+
+    def invert(self) -> Mask:
+        """Swap selected and kept: the result selects exactly what this mask does not.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+        """
+        pixels, thresholded = self._pixels("inverting a mask")
+        from PIL import ImageChops
+
+        return self._from_binary(ImageChops.invert(pixels), thresholded, f"the inverse of {self}")
+
+    def __invert__(self) -> Mask:
+        """``~mask``: same as :meth:`invert`."""
+        return self.invert()
+
+    def __or__(self, other: Mask) -> Mask:
+        """``a | b``: the union, selecting what either mask selects (sizes must match)."""
+        if not isinstance(other, Mask):
+            return NotImplemented
+        return self._combine(other, "union")
+
+    def __and__(self, other: Mask) -> Mask:
+        """``a & b``: the intersection, selecting what both masks select (sizes must match)."""
+        if not isinstance(other, Mask):
+            return NotImplemented
+        return self._combine(other, "intersection")
+
+    def __sub__(self, other: Mask) -> Mask:
+        """``a - b``: the difference, selecting what ``a`` selects and ``b`` does not."""
+        if not isinstance(other, Mask):
+            return NotImplemented
+        return self._combine(other, "difference")
+
+    def _combine(
+        self, other: Mask, operation: Literal["union", "intersection", "difference"]
+    ) -> Mask:
+        if self.size != other.size:
+            raise InvalidMaskError(
+                f"cannot take the {operation} of a {_size_text(self.size)} mask and a "
+                f"{_size_text(other.size)} mask: sizes differ; resize one with mask.resized(...)"
+            )
+        mine, mine_rounded = self._pixels(f"the {operation} of masks")
+        theirs, their_rounded = other._pixels(f"the {operation} of masks")
+        from PIL import ImageChops
+
+        functions = {
+            "union": ImageChops.lighter,
+            "intersection": ImageChops.darker,
+            "difference": ImageChops.subtract,
+        }
+        return self._from_binary(
+            functions[operation](mine, theirs),
+            mine_rounded + their_rounded,
+            f"the {operation} of {self} and {other}",
+        )
+
+    def _pixels(self, purpose: str) -> tuple[PILImage.Image, int]:
+        """Decode to a 0/255 "L" image, with the count of pixels rounded on the way here."""
+        _require_pillow(purpose)
+        name = f"the {self}"
+        image = _decode(self._data, ImageInfo(self.format, *self.size), name)
+        binary, changed = _binarize(image)
+        return binary, changed if self.thresholded_pixels is None else self.thresholded_pixels
+
+    # -- size ----------------------------------------------------------------------------------
+
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return self.size[1]
+
+    @property
+    def verified(self) -> bool:
+        """True when the pixels were decoded, thresholded and checked (Pillow was available)."""
+        return self.coverage is not None
+
+    @property
+    def thresholded(self) -> bool:
+        """True when some grey, coloured or translucent pixels were rounded to black or white."""
+        return bool(self.thresholded_pixels)
+
+    def check_size(self, size: tuple[int, int]) -> None:
+        """Refuse this mask unless it has the given size (that of the image being edited).
+
+        Args:
+            size: the expected ``(width, height)`` in pixels.
+
+        Raises:
+            InvalidMaskError: the sizes differ; the message gives both.
+        """
+        expected = _check_size_arg(size, "the expected size")
+        if self.size == expected:
+            return
+        stretch = ""
+        if self.width * expected[1] != self.height * expected[0]:
+            stretch = " (the aspect ratios differ: resizing would stretch the mask)"
+        raise InvalidMaskError(
+            f"the mask is {_size_text(self.size)} but the image is {_size_text(expected)}"
+            f"{stretch}; pass resize=True, or call mask.resized({expected!r}) first"
+        )
+
+    def resized(self, size: tuple[int, int]) -> Mask:
+        """Return this mask scaled to another size, nearest-neighbour so it stays black and white.
+
+        The aspect ratio is not kept: the mask is stretched to fill ``size``.
+
+        Args:
+            size: the new ``(width, height)`` in pixels.
+
+        Returns:
+            The resized mask (this one if the size is already right).
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size, or the selection vanished (or filled everything) when
+                resized.
+        """
+        target = _check_size_arg(size, "the new size")
+        if target == self.size:
+            return self
+        pixels, thresholded = self._pixels("resizing a mask")
+        from PIL import Image
+
+        return self._from_binary(
+            pixels.resize(target, Image.Resampling.NEAREST),
+            thresholded,
+            f"the {self} resized to {_size_text(target)}",
+            " (thin parts of the selection may vanish when shrinking)",
+        )
+
+    # -- output --------------------------------------------------------------------------------
+
+    def to_base64(self) -> str:
+        """Return what the API receives: base64 of the image file, without a ``data:`` prefix.
+
+        A verified mask is a pure black-and-white PNG; an unverified one (no Pillow) is the
+        original file's bytes.
+        """
+        return base64.b64encode(self._data).decode("ascii")
+
+    def to_png(self) -> bytes:
+        """Return the mask as PNG bytes (those of :meth:`to_base64` when :attr:`format` is png).
+
+        Raises:
+            ExtraNotInstalledError: the mask was passed through as WebP or JPEG without Pillow,
+                and Pillow is still missing.
+        """
+        if self.format == "png":
+            return self._data
+        pixels, _ = self._pixels("converting a mask to PNG")
+        return _encode_png(pixels)
+
+    def to_image(self) -> PILImage.Image:
+        """Return the mask as a new Pillow image, mode ``"L"``, every pixel 0 or 255.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+        """
+        pixels, _ = self._pixels("converting a mask to an image")
+        return pixels
+
+    def preview(
+        self,
+        source: bytes | PILImage.Image,
+        *,
+        resize: bool = False,
+        color: tuple[int, int, int] = (255, 0, 0),
+        opacity: float = 0.5,
+        outline: bool = True,
+    ) -> bytes:
+        """Draw the source image with the selected region tinted, to check before paying.
+
+        This decodes and encodes full-size images (about a second for 4096x4096): in async code,
+        call it through ``anyio.to_thread.run_sync``.
+
+        Args:
+            source: the image being edited (its file's bytes, or a Pillow image).
+            resize: if the sizes differ, resize the mask to the image for the preview (as
+                ``resized`` would before sending) instead of refusing.
+            color: the tint, ``(red, green, blue)``.
+            opacity: how strongly the region is tinted, from 0 (not at all) to 1 (solid).
+            outline: also draw the region's edge in the solid colour.
+
+        Returns:
+            PNG bytes of the preview (RGB, the size of the source).
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: the source is not a usable image, or the sizes differ and
+                ``resize`` is False.
+            InvalidInputError: bad ``color`` or ``opacity``.
+        """
+        _require_pillow("previewing a mask")
+        from PIL import Image, ImageChops, ImageFilter
+
+        if not 0.0 <= opacity <= 1.0:
+            raise InvalidInputError(f"opacity must be between 0 and 1; got {opacity!r}")
+        if len(color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in color):
+            raise InvalidInputError(f"color must be (red, green, blue), ints 0..255; got {color!r}")
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+            info = sniff_image(data, name="the preview's source image")
+            _check_pixels(info, "the preview's source image")
+            image = _decode(data, info, "the preview's source image")
+        else:
+            image = source
+            _check_pixels(ImageInfo("png", *image.size), "the preview's source image")
+        base = image.convert("RGB")
+        region, _ = self._pixels("previewing a mask")
+        if region.size != base.size:
+            if not resize:
+                self.check_size(base.size)
+            region = region.resize(base.size, Image.Resampling.NEAREST)
+        tint = Image.new("RGB", base.size, color)
+        result = Image.composite(Image.blend(base, tint, opacity), base, region)
+        if outline:
+            # A pixel-wide edge vanishes on large images once scaled down in a viewer.
+            radius = max(1, min(base.size) // 512)
+            # Erosion as "the box blur is still pure white": a MinFilter of that size is 40x slower.
+            eroded = region.filter(ImageFilter.BoxBlur(radius)).point(_ONLY_WHITE_LUT)
+            result.paste(color, None, ImageChops.subtract(region, eroded))
+        buffer = io.BytesIO()
+        # A preview is looked at once: favour speed over size (photos compress poorly anyway).
+        result.save(buffer, format="PNG", compress_level=1)
+        return buffer.getvalue()
+
+    def __str__(self) -> str:
+        selected = "unverified" if self.coverage is None else f"{self.coverage:.1%} selected"
+        return f"{_size_text(self.size)} {self.format} mask ({selected})"
+
+
+def _is_supported_image(data: bytes) -> bool:
+    try:
+        sniff_image(data)
+    except InvalidMaskError:
+        return False
+    return True
+
+
+def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool) -> Mask:
+    mask = Mask.coerce(value)
+    if expected_size is not None:
+        if resize:
+            return mask.resized(expected_size)
+        mask.check_size(expected_size)
+    return mask
+
+
+async def load_mask(
+    value: MaskInput,
+    *,
+    expected_size: tuple[int, int] | None = None,
+    resize: bool = False,
+) -> Mask:
+    """Make a mask from any supported input, off the event loop, and check its size.
+
+    Reading files and decoding images runs in a worker thread. ``str`` values are read as in
+    :meth:`Mask.coerce`: base64 (with or without a ``data:`` prefix) first, then a file path.
+
+    Args:
+        value: a ``Mask``, image bytes, base64 text, a path, or a Pillow image.
+        expected_size: the ``(width, height)`` of the image being edited, if known.
+        resize: when the size differs from ``expected_size``, resize the mask
+            (nearest-neighbour) instead of refusing it.
+
+    Returns:
+        The mask, of ``expected_size`` when given.
+
+    Raises:
+        InvalidMaskError: the value is not a usable mask, or has another size than
+            ``expected_size`` and ``resize`` is False.
+        ExtraNotInstalledError: resizing was needed and Pillow is not installed.
+        TypeError: the value is of an unsupported type.
+    """
+    if isinstance(value, Mask) and (expected_size is None or value.size == expected_size):
+        return value
+    return await anyio.to_thread.run_sync(functools.partial(_load, value, expected_size, resize))
