@@ -1,0 +1,37 @@
+"""A local ImaginePro for tests and benchmarks: ``async with Simulator() as sim: ...``.
+
+The simulator serves the API described in ``shared/imaginepro-api.md`` over real HTTP on
+127.0.0.1, with a scaled clock, rate limits, webhooks, fault injection and introspection. It is
+written independently of the client (it imports nothing from :mod:`imaginepro_async` outside this
+package), so a shared mistake cannot pass both sides. Every assumption it makes beyond
+ImaginePro's documentation is a named constant in ``_contract.py``.
+
+From a shell: ``python -m imaginepro_async.testing --port 8080``.
+"""
+
+from ._engine import DurationFn, fixed_duration, uniform_duration
+from ._faults import Endpoint, FaultKind, FaultRule, Faults
+from ._png import make_mask, make_png
+from ._ratelimit import RateLimit, RateLimiter
+from ._records import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
+from ._simulator import Simulator
+
+__all__ = [
+    "BodyCount",
+    "DurationFn",
+    "Endpoint",
+    "FaultKind",
+    "FaultRule",
+    "Faults",
+    "JobTimeline",
+    "RateLimit",
+    "RateLimiter",
+    "RequestRecord",
+    "Simulator",
+    "Stats",
+    "WebhookAttempt",
+    "fixed_duration",
+    "make_mask",
+    "make_png",
+    "uniform_duration",
+]

@@ -1,0 +1,149 @@
+"""Webhook delivery: a few worker tasks POST Messages, retrying with backoff (assumed behaviour)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from . import _contract as c
+from ._clock import SimClock
+from ._records import WebhookAttempt
+from ._wire import dumps
+
+_WORKERS = 8
+
+
+@attrs.define
+class _Delivery:
+    message_id: str
+    url: str
+    event: str
+    payload: dict[str, Any]
+    attempt: int = 0
+
+
+class WebhookSender:
+    """Owns the HTTP session and the worker tasks; started and stopped by the simulator."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        *,
+        retries: int,
+        backoff: float,
+        log: Callable[[WebhookAttempt], None],
+    ) -> None:
+        if retries < 0 or backoff < 0:
+            raise ValueError("webhook_retries and webhook_backoff must not be negative")
+        self._clock = clock
+        self._retries = retries
+        self._backoff = backoff
+        self._log = log
+        self._send: MemoryObjectSendStream[_Delivery] | None = None
+        self._receive: MemoryObjectReceiveStream[_Delivery] | None = None
+        self._tg: TaskGroup | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.pending = 0
+        self._idle: anyio.Event | None = None
+
+    def submit(self, message_id: str, url: str, event: str, payload: dict[str, Any]) -> None:
+        """Queue a delivery (never blocks; dropped if the sender is not open)."""
+        if self._send is None:
+            return
+        try:
+            self._send.send_nowait(_Delivery(message_id, url, event, payload))
+        except anyio.ClosedResourceError:
+            return
+        self.pending += 1
+
+    async def join(self) -> None:
+        """Wait until every delivery submitted so far has succeeded or run out of retries."""
+        if self.pending == 0:
+            return
+        if self._idle is None:
+            self._idle = anyio.Event()
+        await self._idle.wait()
+
+    def _settled(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    def open(self) -> None:
+        """Start accepting deliveries (they wait until :meth:`run` sends them)."""
+        self._send, self._receive = anyio.create_memory_object_stream[_Delivery](math.inf)
+
+    def close(self) -> None:
+        """Stop accepting deliveries; those not sent yet are dropped."""
+        if self._send is not None and self._receive is not None:
+            self._send.close()
+            self._receive.close()
+
+    async def run(self) -> None:
+        """Deliver until cancelled (then pending deliveries are dropped)."""
+        timeout = aiohttp.ClientTimeout(total=max(self._clock.real(c.WEBHOOK_TIMEOUT), 2.0))
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                anyio.create_task_group() as tg,
+            ):
+                self._session, self._tg = session, tg
+                for _ in range(_WORKERS):
+                    tg.start_soon(self._worker)
+        finally:
+            self.close()
+
+    async def _worker(self) -> None:
+        assert self._receive is not None
+        async for delivery in self._receive:
+            await self._attempt(delivery)
+
+    async def _attempt(self, delivery: _Delivery) -> None:
+        assert self._session is not None
+        assert self._tg is not None
+        delivery.attempt += 1
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with self._session.post(
+                delivery.url,
+                data=dumps(delivery.payload),
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        delivered = status is not None and 200 <= status < 300
+        if status is not None and not delivered:
+            error = f"the receiver answered {status}"
+        self._log(
+            WebhookAttempt(
+                message_id=delivery.message_id,
+                url=delivery.url,
+                event=delivery.event,
+                attempt=delivery.attempt,
+                time=self._clock.now(),
+                status=status,
+                error=error,
+                delivered=delivered,
+                payload=delivery.payload,
+            )
+        )
+        if delivered or delivery.attempt > self._retries:
+            self._settled()
+            return
+        delay = self._clock.real(self._backoff * 2 ** (delivery.attempt - 1))
+        self._tg.start_soon(self._retry_later, delivery, delay)
+
+    async def _retry_later(self, delivery: _Delivery, delay: float) -> None:
+        await anyio.sleep(delay)
+        await self._attempt(delivery)

@@ -1,0 +1,100 @@
+"""Wire shapes: the Message, the creation answer, the NestJS error body (camelCase, doc)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from . import _contract as c
+from ._clock import SimClock
+from ._engine import RESULT_DESCRIPTION, RESULT_GRID, Job
+
+
+def dumps(data: object) -> bytes:
+    """Compact UTF-8 JSON (emoji buttons stay readable)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(
+    data: object, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer."""
+    return web.Response(
+        body=dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def error_body(status: int, message: str | list[str]) -> dict[str, Any]:
+    """The NestJS error body (doc): ``{"message", "error", "statusCode"}``."""
+    return {"message": message, "error": c.REASONS.get(status, "Error"), "statusCode": status}
+
+
+class ApiError(Exception):
+    """An answer with an error status; raised by handlers, rendered by the pipeline."""
+
+    def __init__(
+        self, status: int, message: str | list[str], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+    def response(self) -> web.Response:
+        """The NestJS-style answer."""
+        return json_response(error_body(self.status, self.message), self.status, self.headers)
+
+
+def image_names(job: Job) -> tuple[str, tuple[str, ...]]:
+    """The CDN file names of a DONE job: ``(uri name, images names)``."""
+    if job.result == RESULT_GRID:
+        return "grid.png", ("0.png", "1.png", "2.png", "3.png")
+    return "0.png", ("0.png",)
+
+
+def cdn_names(job: Job) -> frozenset[str]:
+    """Every file the CDN serves for ``job`` (empty until DONE)."""
+    if job.status != c.DONE or job.result == RESULT_DESCRIPTION:
+        return frozenset()
+    uri, images = image_names(job)
+    return frozenset((uri, *images, "original.png"))
+
+
+def render_message(job: Job, now: float, base_url: str, clock: SimClock) -> dict[str, Any]:
+    """The Message as the progress endpoint and webhooks send it, at simulated time ``now``."""
+    described = job.result == RESULT_DESCRIPTION and job.status == c.DONE
+    message: dict[str, Any] = {
+        "messageId": job.message_id,
+        "prompt": describe_text(job.prompt) if described else job.prompt,
+        "status": job.status,
+        "progress": job.progress(now),
+        "createdAt": clock.iso(job.created),
+        "updatedAt": clock.iso(job.updated_at(now)),
+        "buttons": list(job.buttons()),
+        "ref": job.ref if job.ref is not None else "",
+        "error": job.error,
+    }
+    if job.parent_id is not None:
+        message["originatingMessageId"] = job.parent_id
+    if job.status == c.DONE and job.result != RESULT_DESCRIPTION:
+        prefix = f"{base_url}/cdn/{job.message_id}/"
+        message["originalUrl"] = prefix + "original.png"
+        if not job.disable_cdn:
+            uri, images = image_names(job)
+            message["uri"] = prefix + uri
+            message["images"] = [prefix + name for name in images]
+    return message
+
+
+def describe_text(url: str) -> str:
+    """The four prompts a describe job 'finds' in the image at ``url`` (assumed shape)."""
+    subject = (
+        url.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ")
+    )
+    subject = subject or "an image"
+    return "\n\n".join(
+        f"{n}\ufe0f\u20e3 {line.format(subject=subject)}"
+        for n, line in enumerate(c.DESCRIBE_PROMPTS, 1)
+    )
