@@ -40,7 +40,8 @@ class JobState:
         "eta",
         "exception",
         "fifo_key",
-        "first_poll_at",
+        "first_seen_progress",
+        "first_seen_time",
         "in_flight",
         "in_queue",
         "last_poll_at",
@@ -74,7 +75,8 @@ class JobState:
         self.in_queue = False
         self.queue_entry = 0
         self.fifo_key: tuple[float, int] = (math.inf, 0)
-        self.first_poll_at: float | None = None
+        self.first_seen_time: float | None = None
+        self.first_seen_progress = 0.0
         self.last_poll_at: float | None = None
         self.anchor_time: float | None = None
         self.anchor_progress = 0.0

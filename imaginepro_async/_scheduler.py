@@ -85,7 +85,7 @@ class PollPolicy:
     probe_interval: float = attrs.field(default=10.0, validator=_POSITIVE)
     finish_margin: float = attrs.field(default=0.3, validator=attrs.validators.ge(0))
     max_extrapolation: float = attrs.field(default=2.0, validator=_POSITIVE)
-    overdue_interval: float = attrs.field(default=1.0, validator=_POSITIVE)
+    overdue_interval: float = attrs.field(default=0.5, validator=_POSITIVE)
     overdue_max: float = attrs.field(default=10.0, validator=_POSITIVE)
     max_interval: float = attrs.field(default=60.0, validator=_POSITIVE)
     max_invalid: int = attrs.field(default=5, validator=_POSITIVE_COUNT)
@@ -117,6 +117,11 @@ class Scheduler:
         self._heap: list[tuple[float, int, JobState]] = []
         self._queue: list[tuple[tuple[float, int], int, JobState]] = []
         self._entries = 0
+        # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
+        # a slot freed by a completion we may not have seen yet, which then must not be counted twice.
+        self._unpaid_starts = 0
+        # Whether the account looked full at the last look at a queued job of ours.
+        self._saturated = False
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
         self._running = False
@@ -331,24 +336,38 @@ class Scheduler:
             state.latest = message
         if state.fifo_key[0] == math.inf and message.created_at is not None:
             state.fifo_key = (message.created_at.timestamp(), state.fifo_key[1])
-        state.last_poll_at, last_poll = at, state.last_poll_at
+        state.last_poll_at = at
         status = message.status
+        was_queued = state.in_queue and previous is not None and previous.status is Status.QUEUED
         if status.is_terminal:
+            ran = (
+                status is Status.DONE
+                or (previous is not None and previous.status is Status.PROCESSING)
+                or (previous is None and state.submitted)
+            )
+            if was_queued and ran:
+                self._unpaid_starts += 1
             self._started_before(state)
-            was_running = previous is not None and previous.status is Status.PROCESSING
             self._finish(state)
-            if was_running or (previous is None and state.submitted):
-                # A slot freed somewhere between the last two looks at this job.
-                self._slot_freed(at if last_poll is None else (at + last_poll) / 2)
+            if ran:
+                # A slot freed at the latest now: presume the next job started then, which can only
+                # make its end look earlier than it is (never later).
+                self._slot_freed(at, state)
             return
         if status is Status.PROCESSING:
             if state.in_queue:
+                # A queued job of ours seen running without a freed slot to explain it: the
+                # account had room (or a slot freed that we have not seen yet).
+                self._saturated = was_queued and self._saturated
+                if was_queued:
+                    self._unpaid_starts += 1
                 self._dequeue(state)
             self._started_before(state)
             self._schedule(state, self._next_look(state, message, at))
             return
         if status is Status.QUEUED:
-            state.anchor_time = None
+            self._saturated = True
+            state.anchor_time = state.first_seen_time = None
             if not state.in_queue:
                 self._enqueue(state)
             self._schedule_head()
@@ -357,24 +376,37 @@ class Scheduler:
         self._schedule(state, at + self._policy.probe_interval)
 
     def _next_look(self, state: JobState, message: Message, at: float) -> float:
+        """When to look at a running job next: at the earliest end its progress allows.
+
+        Progress is reported rounded down, so at ``at`` the job is somewhere in [p, p + 1). Two
+        anchors give a rate: the job's presumed start (progress 0, from a freed slot; a guess that
+        can be wrong) and its first look while running (real). The fastest rate either implies
+        gives the earliest plausible end: looking a little early costs one short extra poll, looking
+        late costs detection lag. The end is trusted once the real looks span enough of the job.
+        """
         policy = self._policy
-        # Progress is reported rounded down: the true value is, on average, half a point higher.
-        progress = float(message.progress) + 0.5
-        if state.anchor_time is None:
-            state.anchor_time, state.anchor_progress = at, progress
-            return at + policy.probe_interval
-        if progress <= state.anchor_progress:
-            return at + policy.probe_interval  # no measurable progress yet
-        span = at - state.anchor_time
-        rate = (progress - state.anchor_progress) / span
-        remaining = max(0.0, (100.0 - progress) / rate)
+        progress = float(message.progress)
+        if state.first_seen_time is None:
+            state.first_seen_time, state.first_seen_progress = at, progress
+        rates = []
+        real_span = at - state.first_seen_time
+        if real_span > 0 and progress > state.first_seen_progress:
+            rates.append((progress + 1.0 - state.first_seen_progress) / real_span)
+        if state.anchor_time is not None and at > state.anchor_time and progress > 0:
+            rates.append((progress + 1.0) / (at - state.anchor_time))
+        if not rates:
+            return at + policy.probe_interval  # nothing to measure a rate with yet
+        remaining = max(0.0, (99.0 - progress) / max(rates))
         state.eta = at + remaining
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
             wait = min(policy.overdue_max, policy.overdue_interval * 1.5**state.overdue_steps)
             state.overdue_steps += 1
-        elif remaining > policy.max_extrapolation * span:
-            wait = remaining / 2
+        elif real_span <= 0:
+            # One real look: the presumed start alone may be wrong; measure a real rate first.
+            wait = min(remaining / 2, policy.probe_interval)
+        elif remaining > policy.max_extrapolation * real_span:
+            wait = remaining / 2  # the real looks span too little of the job: refine halfway
         else:
             wait = remaining + policy.finish_margin
         return at + min(wait, policy.max_interval)
@@ -406,6 +438,9 @@ class Scheduler:
             return
         if head.latest is None:
             when = head.registered_at + self._policy.first_poll
+            if self._saturated:
+                # The last queue head we looked at was still waiting: this one waits for a slot too.
+                when = max(when, anyio.current_time() + self._policy.queued_interval)
         else:
             when = (head.last_poll_at or anyio.current_time()) + self._policy.queued_interval
         if head.due is None or when < head.due:
@@ -419,16 +454,25 @@ class Scheduler:
                 break
             heapq.heappop(self._queue)
             head.in_queue = False
+            if head.latest is not None and head.latest.status is Status.QUEUED:
+                self._unpaid_starts += 1
             if not head.in_flight:
                 self._schedule(head, anyio.current_time())
         self._schedule_head()
 
-    def _slot_freed(self, at: float) -> None:
+    def _slot_freed(self, at: float, finished: JobState) -> None:
+        if self._unpaid_starts > 0:
+            # The slot went to a queued job we already saw start.
+            self._unpaid_starts -= 1
+            return
         head = self._head()
         if head is None:
             return
         heapq.heappop(self._queue)
         head.in_queue = False
+        logger.debug(
+            "%s ended by %.3f: %s presumed started", finished.message_id, at, head.message_id
+        )
         head.anchor_time, head.anchor_progress = at, 0.0
         if not head.in_flight:
             self._schedule(head, at + self._policy.start_probe)
