@@ -18,7 +18,7 @@ import yarl
 
 from ._budget import Budget, RateLimit
 from ._converters import make_converter
-from ._errors import ClientClosedError, InvalidInputError
+from ._errors import ClientClosedError, ImagineProError, InvalidInputError
 from ._jobs import Job, JobState
 from ._models import (
     AccountInfo,
@@ -209,6 +209,7 @@ class ImagineProClient:
         self._scheduler: Scheduler | None = None
         self._runner: asyncio.Task[None] | None = None
         self._state = "new"
+        self._image_sizes: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state}>"
@@ -467,6 +468,8 @@ class ImagineProClient:
         ref: str | None = None,
         webhook_override: str | None = None,
         timeout: int | None = None,
+        check_size: bool = True,
+        resize_mask: bool = False,
     ) -> Job:
         """Redraw the region of an upscaled image that ``mask`` selects (``Vary (Region)``).
 
@@ -476,9 +479,15 @@ class ImagineProClient:
                 stripped), or a path to an image file. White selects what is redrawn.
             prompt: what to draw in the region.
             ref, webhook_override, timeout: as for ``imagine``.
+            check_size: when ``parent`` is a ``Message`` with an image, read that image's size (the
+                first bytes of ``parent.uri``, once per image) and refuse a mask of another size.
+                If the image cannot be read, the check is skipped (the server checks too).
+            resize_mask: resize a mask of another size to the image's (nearest neighbour) instead
+                of refusing it.
 
         Raises:
-            InvalidMaskError: the mask is not a usable black-and-white image (nothing was sent).
+            InvalidMaskError: the mask is not a usable black-and-white image, or its size is not the
+                image's (nothing was sent).
             InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
         """
         from ._masks import load_mask
@@ -489,7 +498,11 @@ class ImagineProClient:
             ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=None
         )
         self._open()
-        loaded = await load_mask(mask)
+        loaded = await load_mask(mask)  # refused here, before any traffic, if it is no mask at all
+        if check_size and isinstance(parent, Message):
+            expected = await self._image_size(parent)
+            if expected is not None and expected != loaded.size:
+                loaded = await load_mask(loaded, expected_size=expected, resize=resize_mask)
         return await self.press(
             parent,
             Button.VARY_REGION,
@@ -499,6 +512,66 @@ class ImagineProClient:
             webhook_override=webhook_override,
             timeout=timeout,
         )
+
+    async def _image_size(self, message: Message) -> tuple[int, int] | None:
+        """The size of a finished job's image, from the first bytes of the file; None if unknown."""
+        from ._imageinfo import sniff_image
+
+        url = message.uri or (message.images[0] if message.images else None)
+        if url is None:
+            return None
+        if url in self._image_sizes:
+            return self._image_sizes[url]
+        transport, _ = self._open()
+        try:
+            head = await transport.download(url, max_bytes=256 * 1024, prefix_only=True)
+            size = sniff_image(head, name="the parent's image").size
+        except ImagineProError as exc:
+            logger.warning("could not read the size of %s (%s); mask size not checked", url, exc)
+            return None
+        if len(self._image_sizes) >= 1024:
+            self._image_sizes.clear()
+        self._image_sizes[url] = size
+        return size
+
+    async def download(
+        self, source: Message | str, *, index: int | None = None, max_bytes: int = 50 * 1024 * 1024
+    ) -> bytes:
+        """Download a result image: a URL, or a finished Message's image (for a mask preview).
+
+        Args:
+            source: a ``Message`` (its ``uri``, or ``images[index - 1]`` with ``index``) or a URL.
+            index: which image of a grid, 1 to 4.
+            max_bytes: refuse larger files.
+
+        Raises:
+            InvalidInputError: the Message has no such image.
+            ResponseValidationError: the answer is not an image, or is too large.
+        """
+        if isinstance(source, Message):
+            if index is not None:
+                if not 1 <= index <= len(source.images):
+                    raise InvalidInputError(
+                        f"job {source.message_id} has {len(source.images)} images; index "
+                        f"{index!r} is out of range"
+                    )
+                url = source.images[index - 1]
+            elif source.uri:
+                url = source.uri
+            elif source.images:
+                url = source.images[0]
+            else:
+                raise InvalidInputError(
+                    f"job {source.message_id} has no image ({source.status.value}); await it first"
+                )
+        elif isinstance(source, str) and yarl.URL(source).scheme in ("http", "https"):
+            url = source
+        else:
+            raise InvalidInputError(
+                f"source must be a Message or an http(s) URL, got {_short(source)}"
+            )
+        transport, _ = self._open()
+        return await transport.download(url, max_bytes=max_bytes)
 
     async def _cancel_job(self, job: Job) -> None:
         latest = job.latest

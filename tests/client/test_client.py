@@ -17,6 +17,7 @@ from imaginepro_async import (
     ImagineProClient,
     InvalidInputError,
     InvalidMaskError,
+    Job,
     JobCancelledError,
     JobFailedError,
     JobTimeoutError,
@@ -73,7 +74,7 @@ async def test_five_hundred_concurrent_jobs_finish_without_a_single_429() -> Non
         Simulator(time_scale=scale, seed=2, concurrency=60) as sim,
         client_for(sim) as client,
     ):
-        jobs: list[object] = [None] * 500
+        jobs: list[Job | None] = [None] * 500
 
         async def submit(n: int) -> None:
             jobs[n] = await client.imagine(f"lighthouse number {n}", ref=f"r{n}")
@@ -82,7 +83,7 @@ async def test_five_hundred_concurrent_jobs_finish_without_a_single_429() -> Non
             for n in range(500):
                 tg.start_soon(submit, n)
         handles = [job for job in jobs if job is not None]
-        results = await gather(*handles)  # type: ignore[arg-type]
+        results = await gather(*handles)
         assert all(m.status is Status.DONE for m in results)
         stats = sim.stats()
         assert stats.rate_limited == 0
@@ -330,7 +331,7 @@ async def test_bad_input_is_refused_before_anything_is_sent(
         (client.imagine("x", webhook_override="ftp://x"), "http"),
         (client.upscale(grid, 0), "1, 2, 3 or 4"),
         (client.upscale(grid, 5), "1, 2, 3 or 4"),
-        (client.upscale(grid, True), "1, 2, 3 or 4"),  # type: ignore[arg-type]
+        (client.upscale(grid, True), "1, 2, 3 or 4"),
         (client.upscale("", 1), "not a messageId"),
         (client.upscale("../etc/passwd", 1), "not a messageId"),
         (client.inpaint(grid, mask), "does not offer the button 'Vary (Region)'"),
@@ -394,7 +395,7 @@ async def test_submissions_wait_their_turn_and_a_cancelled_one_sends_nothing(
         async with anyio.create_task_group() as tg:
             for name in ("a", "b", "c"):
                 tg.start_soon(submit, name)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             with anyio.CancelScope() as scope:
                 scope.cancel()
                 await client.imagine("never sent", ref="never")
@@ -459,8 +460,54 @@ async def test_account_history_and_prompt_check(sim: Simulator, client: ImagineP
 
 async def test_a_job_whose_server_timeout_runs_out_fails(sim: Simulator) -> None:
     """The server-side timeout ends a long job FAIL."""
-    async with Simulator(time_scale=600, seed=3, duration=fixed_duration(60.0)) as slow:
-        async with client_for(slow) as client:
-            job = await client.imagine("too slow", timeout=10)
-            with pytest.raises(JobFailedError, match="(?i)time"):
-                await job
+    async with (
+        Simulator(time_scale=600, seed=3, duration=fixed_duration(60.0)) as slow,
+        client_for(slow) as client,
+    ):
+        job = await client.imagine("too slow", timeout=10)
+        with pytest.raises(JobFailedError, match=r"(?i)time"):
+            await job
+
+
+async def test_a_mask_of_the_wrong_size_is_refused_before_the_job_is_sent(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """The parent image's size is read from its header; another size is refused, naming both."""
+    grid = await (await client.imagine("a grid"))
+    up = await (await client.upscale(grid, 1))
+    width, height = sim.image_size
+    wrong = make_mask(width * 2, height * 2)
+    with pytest.raises(InvalidMaskError, match=rf"{width * 2}x{height * 2}.*{width}x{height}"):
+        await client.inpaint(up, wrong)
+    assert sim.stats().by_endpoint.get("button") == 1  # only the U1 press
+    resized = await client.inpaint(up, wrong, resize_mask=True)
+    assert (await resized).status is Status.DONE
+
+
+async def test_without_the_size_check_the_server_refuses_the_mask(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """check_size=False sends the mask; the simulator refuses a wrong size with 400."""
+    up = await (await client.upscale(await (await client.imagine("a grid")), 3))
+    with pytest.raises(BadRequestError, match=r"(?i)mask"):
+        await client.inpaint(up, make_mask(64, 64), check_size=False)
+
+
+async def test_download_gives_the_result_image_for_a_preview(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """download() returns the image of a finished job; a Mask previews on it."""
+    from imaginepro_async import Mask
+
+    grid = await (await client.imagine("a grid"))
+    tile = await client.download(grid, index=2)
+    assert tile.startswith(b"\x89PNG")
+    up = await (await client.upscale(grid, 2))
+    image = await client.download(up)
+    mask = Mask.rectangle(sim.image_size, (0.25, 0.25, 0.75, 0.75), relative=True)
+    assert mask.preview(image).startswith(b"\x89PNG")
+    with pytest.raises(InvalidInputError, match="out of range"):
+        await client.download(grid, index=5)
+    job = await client.imagine("unfinished")
+    with pytest.raises(InvalidInputError, match="no image"):
+        await client.download(await client.fetch(job.message_id))

@@ -97,7 +97,9 @@ def test_requests_are_camel_case_without_none_fields() -> None:
     """Request bodies use camelCase and leave unset optional fields out."""
     converter = make_converter()
     body = converter.unstructure(
-        ButtonRequest(message_id="m", button=Button.VARY_REGION, mask="QUJD", webhook_override="https://x")
+        ButtonRequest(
+            message_id="m", button=Button.VARY_REGION, mask="QUJD", webhook_override="https://x"
+        )
     )
     assert body == {
         "messageId": "m",
@@ -119,7 +121,8 @@ def test_camel() -> None:
 
 def test_button_strings_match_the_contract() -> None:
     """Buttons carry the exact strings of the contract, emoji included."""
-    assert Button.REROLL == "\U0001f504"
-    assert Button.PAN_LEFT == "⬅️" and len(Button.PAN_LEFT) == 2
-    assert Button.VARY_REGION == "Vary (Region)"
+    assert Button.REROLL.value == "\U0001f504"
+    assert Button.PAN_LEFT.value == "⬅️"
+    assert len(Button.PAN_LEFT) == 2
+    assert Button.VARY_REGION.value == "Vary (Region)"
     assert len(Button) == 26

@@ -28,7 +28,7 @@ from imaginepro_async import (
 pytestmark = pytest.mark.anyio
 KEY = "sk-wire-test-secret-key-0123456789"
 CALLS = web.AppKey("calls", list[web.Request])
-FAST = {
+FAST: dict[str, Any] = {
     "create_limit": RateLimit(100, 0.01),
     "poll_limit": RateLimit(100, 0.01),
     "poll_policy": PollPolicy(
@@ -95,7 +95,7 @@ async def test_non_json_answer_is_a_response_validation_error() -> None:
     async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
         with pytest.raises(ResponseValidationError, match="not JSON") as caught:
             await client.fetch("abc")
-        assert b"oops" in caught.value.body  # type: ignore[operator]
+        assert b"oops" in caught.value.body
         assert len(app[CALLS]) == 3
 
 
@@ -169,7 +169,11 @@ async def test_error_message_lists_are_joined_and_the_key_never_shows(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A NestJS list of messages is joined; the key is in no error, repr or log line."""
-    body = {"message": ["key is invalid", "try another"], "error": "Unauthorized", "statusCode": 401}
+    body = {
+        "message": ["key is invalid", "try another"],
+        "error": "Unauthorized",
+        "statusCode": 401,
+    }
     app = scripted([lambda _: web.json_response(body, status=401)])
     caplog.set_level(logging.DEBUG, logger="imaginepro_async")
     async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
@@ -188,7 +192,9 @@ async def test_retry_after_on_429_is_honoured_for_reads() -> None:
     app = scripted(
         [
             lambda _: web.json_response(
-                {"message": "slow down", "statusCode": 429}, status=429, headers={"Retry-After": "1"}
+                {"message": "slow down", "statusCode": 429},
+                status=429,
+                headers={"Retry-After": "1"},
             ),
             message("DONE"),
         ]
@@ -213,4 +219,33 @@ async def test_post_body_is_exactly_what_the_contract_says() -> None:
     async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
         job = await client.imagine("a cat", ref="r1", webhook_override="https://example.com/hook")
         assert job.message_id == "m1"
-        assert seen == [{"prompt": "a cat", "ref": "r1", "webhookOverride": "https://example.com/hook"}]
+        assert seen == [
+            {"prompt": "a cat", "ref": "r1", "webhookOverride": "https://example.com/hook"}
+        ]
+
+
+async def test_downloads_never_send_the_key_to_another_host() -> None:
+    """A CDN on another origin gets no Authorization header; non-images and huge files are refused."""
+    headers: list[dict[str, str]] = []
+
+    async def image(request: web.Request) -> web.Response:
+        headers.append(dict(request.headers))
+        kind = request.match_info["kind"]
+        if kind == "html":
+            return web.Response(text="<html></html>", content_type="text/html")
+        body = b"\x89PNG\r\n\x1a\n" + b"\0" * (5000 if kind == "big" else 10)
+        return web.Response(body=body, content_type="image/png")
+
+    cdn = web.Application()
+    cdn.router.add_get("/{kind}.png", image)
+    async with (
+        serve(cdn) as cdn_url,
+        serve(scripted([message("DONE")])) as url,
+        ImagineProClient(KEY, base_url=url, **FAST) as client,
+    ):
+        assert (await client.download(f"{cdn_url}/small.png")).startswith(b"\x89PNG")
+        assert "Authorization" not in headers[0]
+        with pytest.raises(ResponseValidationError, match="expected an image"):
+            await client.download(f"{cdn_url}/html.png")
+        with pytest.raises(ResponseValidationError, match="cap"):
+            await client.download(f"{cdn_url}/big.png", max_bytes=1000)
