@@ -630,7 +630,7 @@ class ImagineProClient:
         checked = _check_prompt(prompt, required=True)
         transport, _ = self._open()
         path = "/api/v1/nova/prompt-check"
-        # Checking a prompt creates nothing, so it is safe to resend.
-        data = await transport.create(path, {"prompt": checked}, self.create_budget)
+        # Checking a prompt creates nothing and costs nothing, so it is retried like a read.
+        data = await transport.read(path, self.create_budget, body={"prompt": checked})
         verdict: PromptCheck = transport.structure(data, PromptCheck, "POST", path)
         return verdict

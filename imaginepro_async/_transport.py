@@ -267,17 +267,24 @@ class Transport:
         )
 
     async def attempt(
-        self, method: str, path: str, budget: Budget, *, held: bool = False
+        self,
+        method: str,
+        path: str,
+        budget: Budget,
+        *,
+        held: bool = False,
+        body: Mapping[str, Any] | None = None,
     ) -> object:
         """One read through ``budget``: the decoded JSON body, or the mapped error raised.
 
         With ``held=True`` the caller already acquired the permit; it is released here.
         """
         url = self.url(path)
+        payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         if not held:
             await budget.acquire()
         try:
-            reply = await self._send(method, url, None)
+            reply = await self._send(method, url, payload)
         except (_NotSent, _MaybeSent) as failure:
             raise failure.error from failure.__cause__
         finally:
@@ -291,11 +298,15 @@ class Transport:
 
     # -- with retries ---------------------------------------------------------------------------
 
-    async def read(self, path: str, budget: Budget) -> object:
-        """GET ``path`` through ``budget``, retrying transient failures (see ``RetryPolicy``)."""
+    async def read(
+        self, path: str, budget: Budget, *, body: Mapping[str, Any] | None = None
+    ) -> object:
+        """GET ``path`` (or POST ``body``, for requests that create nothing) through ``budget``,
+        retrying transient failures (see ``RetryPolicy``)."""
+        method = "GET" if body is None else "POST"
         for attempt in range(self.retry.attempts):
             try:
-                return await self.attempt("GET", path, budget)
+                return await self.attempt(method, path, budget, body=body)
             except (RateLimitError, ServerError, APIConnectionError, ResponseValidationError):
                 if attempt + 1 >= self.retry.attempts:
                     raise

@@ -511,3 +511,11 @@ async def test_download_gives_the_result_image_for_a_preview(
     job = await client.imagine("unfinished")
     with pytest.raises(InvalidInputError, match="no image"):
         await client.download(await client.fetch(job.message_id))
+
+
+async def test_a_prompt_check_whose_answer_is_lost_is_simply_retried(sim: Simulator) -> None:
+    """prompt-check creates nothing: a dropped answer is retried, not reported as uncertain."""
+    sim.faults.add(kind=FaultKind.DROP_AFTER, endpoint=Endpoint.PROMPT_CHECK, times=1)
+    async with client_for(sim) as client:
+        assert (await client.check_prompt("a calm sea")).ok
+    assert sim.stats().by_endpoint.get("prompt_check") == 2
