@@ -5,6 +5,16 @@ rate-limit-aware scheduler follow thousands of them. ``imaginepro_async.testing`
 ImaginePro to test against.
 """
 
+from ._batch import (
+    Batch,
+    BatchInputError,
+    BatchProgress,
+    BatchResult,
+    BatchSummary,
+    InpaintRequest,
+    InputProblem,
+    read_jsonl,
+)
 from ._budget import RateLimit
 from ._client import DEFAULT_BASE_URL, ImagineProClient
 from ._errors import (
@@ -29,6 +39,7 @@ from ._errors import (
     SubmissionUncertainError,
 )
 from ._jobs import Job, JobCancelledError, as_completed, gather
+from ._journal import JournalBusyError, JournalMismatchError, RequestState
 from ._masks import Mask, MaskInput, load_mask
 from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
 from ._scheduler import PollPolicy
@@ -44,12 +55,19 @@ __all__ = [
     "AccountInfo",
     "AuthenticationError",
     "BadRequestError",
+    "Batch",
+    "BatchInputError",
+    "BatchProgress",
+    "BatchResult",
+    "BatchSummary",
     "Button",
     "ClientClosedError",
     "ExtraNotInstalledError",
     "HistoryImage",
     "ImagineProClient",
     "ImagineProError",
+    "InpaintRequest",
+    "InputProblem",
     "InvalidInputError",
     "InvalidMaskError",
     "Job",
@@ -57,6 +75,8 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "JournalBusyError",
+    "JournalMismatchError",
     "Mask",
     "MaskInput",
     "Message",
@@ -65,6 +85,7 @@ __all__ = [
     "PromptCheck",
     "RateLimit",
     "RateLimitError",
+    "RequestState",
     "RequestTooLargeError",
     "ResponseValidationError",
     "RetryPolicy",
@@ -74,4 +95,5 @@ __all__ = [
     "as_completed",
     "gather",
     "load_mask",
+    "read_jsonl",
 ]

@@ -18,9 +18,12 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
     ├── ClientClosedError              the client was used after it was closed
+    ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
     ├── ExtraNotInstalledError         an optional extra is needed (also a ModuleNotFoundError)
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
-        └── InvalidMaskError           the mask is not a usable black-and-white image
+        ├── InvalidMaskError           the mask is not a usable black-and-white image
+        ├── BatchInputError            a batch's input has bad lines (strict mode)
+        └── JournalMismatchError       the journal was made from another input
 
 Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are translated into
 one of the above, with the original chained as ``__cause__``.
@@ -259,8 +262,9 @@ class SubmissionUncertainError(ImagineProError):
     """A job-creating request may have reached the server, but no answer came back.
 
     The job may exist (and may have been charged). It was **not** resent, so that it is never paid
-    for twice. Look for it by its ``ref`` in the account's history (``client.history()``), or resend
-    it yourself if you accept the risk.
+    for twice. The account's history of the last 24 hours (``client.history()``) lists jobs with their
+    prompt, button and creation time (not their ``ref``): look there for it, or resend it yourself if
+    you accept the risk. Batches record such requests as *uncertain* and resend them only on request.
 
     Attributes:
         method: the request's method.
@@ -272,10 +276,15 @@ class SubmissionUncertainError(ImagineProError):
         self.method = method
         self.url = url
         self.payload = dict(payload)
-        shown = {k: (_preview(v) if k == "mask" else v) for k, v in self.payload.items()}
+        # The mask is base64 of an image: name it, do not put it in users' logs.
+        shown = {
+            k: (f"<{len(v)} characters of base64>" if k == "mask" and isinstance(v, str) else v)
+            for k, v in self.payload.items()
+        }
         super().__init__(
             f"{method} {url} may have been processed, but no answer came ({reason}); it was not "
-            f"resent, to avoid paying twice. Check the account's recent jobs before resending. "
+            f"resent, to avoid paying twice. Check the account's recent jobs (client.history()) "
+            f"before resending. "
             f"Request: {json.dumps(shown, ensure_ascii=False)[:_BODY_PREVIEW]}"
         )
 

@@ -519,3 +519,32 @@ async def test_a_prompt_check_whose_answer_is_lost_is_simply_retried(sim: Simula
     async with client_for(sim) as client:
         assert (await client.check_prompt("a calm sea")).ok
     assert sim.stats().by_endpoint.get("prompt_check") == 2
+
+
+async def test_an_oversized_request_is_request_too_large_error() -> None:
+    """A body over the server's cap is 413: RequestTooLargeError, a ValueError."""
+    from imaginepro_async import RequestTooLargeError
+
+    async with (
+        Simulator(time_scale=600, seed=4, max_body_bytes=2000) as small,
+        client_for(small) as client,
+    ):
+        with pytest.raises(RequestTooLargeError) as caught:
+            await client.imagine("x" * 5000)
+        assert isinstance(caught.value, ValueError)
+        assert caught.value.status == 413
+
+
+async def test_an_uncertain_inpaint_names_the_mask_without_printing_it(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """The uncertain-submission error shows the request but not the mask's base64."""
+    up = await (await client.upscale(await (await client.imagine("a grid")), 4))
+    sim.faults.add(kind=FaultKind.DROP_AFTER, endpoint=Endpoint.BUTTON, times=1)
+    mask = make_mask(*sim.image_size)
+    with pytest.raises(SubmissionUncertainError) as caught:
+        await client.inpaint(up, mask, prompt="a boat", ref="uncertain-inpaint")
+    text = str(caught.value)
+    assert "characters of base64>" in text and "a boat" in text
+    assert caught.value.payload["mask"][:40] not in text
+    assert sim.jobs_per_ref() == {"uncertain-inpaint": 1}

@@ -20,6 +20,7 @@ from imaginepro_async import (
     ImagineProClient,
     PollPolicy,
     RateLimit,
+    RateLimitError,
     ResponseValidationError,
     RetryPolicy,
     Status,
@@ -249,3 +250,22 @@ async def test_downloads_never_send_the_key_to_another_host() -> None:
             await client.download(f"{cdn_url}/html.png")
         with pytest.raises(ResponseValidationError, match="cap"):
             await client.download(f"{cdn_url}/big.png", max_bytes=1000)
+
+
+async def test_a_limit_that_never_lifts_ends_in_rate_limit_error() -> None:
+    """A server that answers 429 every time: after the retries, RateLimitError with retry_after."""
+    app = scripted(
+        [
+            lambda _: web.json_response(
+                {"message": "Too Many Requests", "statusCode": 429},
+                status=429,
+                headers={"Retry-After": "2"},
+            )
+        ]
+    )
+    async with serve(app) as url, ImagineProClient(KEY, base_url=url, time_scale=1000, **FAST) as c:
+        with pytest.raises(RateLimitError) as caught:
+            await c.fetch("abc")
+        assert caught.value.retry_after == pytest.approx(0.002)
+        assert caught.value.status == 429
+        assert len(app[CALLS]) == 3
