@@ -43,6 +43,7 @@ from ._errors import (
     ImagineProError,
     InvalidInputError,
     JobFailedError,
+    ServerError,
     SubmissionUncertainError,
 )
 from ._journal import Journal, JournalBusyError, JournalMismatchError, RequestState, Row
@@ -924,24 +925,8 @@ class Batch:
                         timeout=request.timeout,
                         webhook_override=request.webhook_override,
                     )
-                except SubmissionUncertainError as exc:
-                    error = str(exc).split(" Request: ")[0]
-                    await db.update(key, RequestState.UNCERTAIN, error=error)
-                    self._set(key, RequestState.UNCERTAIN)
-                    self._emit(self._result(entry, RequestState.UNCERTAIN, error=error))
-                    return
-                except AuthenticationError as exc:
-                    # Nothing was created; every later submission would fail alike. Stop here.
-                    self._halted = str(exc)
-                    await db.update(key, RequestState.PENDING, error=str(exc))
-                    self._set(key, RequestState.PENDING)
-                    return
                 except (ImagineProError, OSError, ValueError, TypeError) as exc:
-                    # Refused before a job was created: costs nothing, tried again on resume.
-                    error = str(exc)
-                    await db.update(key, RequestState.FAILED, error=error)
-                    self._set(key, RequestState.FAILED, finished=True)
-                    self._emit(self._result(entry, RequestState.FAILED, error=error))
+                    await self._not_submitted(entry, exc)
                     return
                 await db.update(key, RequestState.SUBMITTED, message_id=job.message_id)
                 self._set(key, RequestState.SUBMITTED)
@@ -950,6 +935,35 @@ class Batch:
                 if job is None:
                     self._slots.release()
         tg.start_soon(self._follow, entry, job, True)
+
+    async def _not_submitted(self, entry: _Entry, exc: Exception) -> None:
+        """Record why a submission gave no job: uncertain, halted, or refused (free to resend)."""
+        key, db = entry.key, self._db
+        if isinstance(exc, AuthenticationError):
+            # Nothing was created; every later submission would fail alike. Stop here.
+            self._halted = str(exc)
+            await db.update(key, RequestState.PENDING, error=str(exc))
+            self._set(key, RequestState.PENDING)
+            return
+        if isinstance(exc, SubmissionUncertainError) or (
+            isinstance(exc, ServerError) and exc.status != 503
+        ):
+            # A lost answer, or a 5xx other than 503 (which says nothing was processed), does not
+            # prove that no job was created: never resend it on its own.
+            error = str(exc).split(" Request: ")[0]
+            if isinstance(exc, ServerError):
+                error = (
+                    f"the server failed while handling it ({exc}); the job may exist: check the "
+                    "account's recent jobs, then use --resubmit-uncertain"
+                )
+            await db.update(key, RequestState.UNCERTAIN, error=error)
+            self._set(key, RequestState.UNCERTAIN)
+            self._emit(self._result(entry, RequestState.UNCERTAIN, error=error))
+            return
+        # Refused before a job was created: costs nothing, tried again on resume.
+        await db.update(key, RequestState.FAILED, error=str(exc))
+        self._set(key, RequestState.FAILED, finished=True)
+        self._emit(self._result(entry, RequestState.FAILED, error=str(exc)))
 
     def _result(self, entry: _Entry, state: RequestState, **fields: Any) -> BatchResult:
         return BatchResult(key=entry.key, line=entry.request.line, state=state, **fields)

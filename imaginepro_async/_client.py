@@ -18,7 +18,14 @@ import yarl
 
 from ._budget import Budget, RateLimit
 from ._converters import make_converter
-from ._errors import ClientClosedError, ImagineProError, InvalidInputError
+from ._errors import (
+    APIStatusError,
+    ClientClosedError,
+    ImagineProError,
+    InvalidInputError,
+    ResponseValidationError,
+    SubmissionUncertainError,
+)
 from ._jobs import Job, JobState
 from ._models import (
     AccountInfo,
@@ -302,12 +309,26 @@ class ImagineProClient:
         transport, scheduler = self._open()
         body: Mapping[str, Any] = self._converter.unstructure(request)
         data = await transport.create(path, body, self.create_budget)
-        created: CreatedJob = transport.structure(data, CreatedJob, "POST", path)
-        if not created.success:
-            raise InvalidInputError(
-                f"the server did not accept the job: {created.error or 'no reason given'}"
+        if isinstance(data, dict) and data.get("success") is False:
+            reason = data.get("error") or data.get("message") or "no reason given"
+            raise APIStatusError(
+                status=200,
+                message=f"the server did not accept the job: {reason}",
+                body=data,
+                method="POST",
+                url=str(transport.url(path)),
             )
-        _check_message_id(created.message_id, "the messageId in the server's answer")
+        try:
+            created: CreatedJob = transport.structure(data, CreatedJob, "POST", path)
+            _check_message_id(created.message_id, "the messageId in the server's answer")
+        except (ResponseValidationError, InvalidInputError) as exc:
+            # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.
+            raise SubmissionUncertainError(
+                f"the server accepted it but its answer has no usable messageId ({exc})",
+                method="POST",
+                url=str(transport.url(path)),
+                payload=body,
+            ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
         state = scheduler.track(created.message_id, submitted=True, created_at=created_at)

@@ -99,7 +99,16 @@ def _structure_str_tuple(value: object, _: type[tuple[str, ...]]) -> tuple[str, 
 
 def _structure_text(value: object, _: type[str]) -> str:
     # The server's free-text fields are sometimes objects (an error structure); keep them readable.
+    if value is None:
+        raise TypeError("expected a string, got null")
     return value if isinstance(value, str) else str(value)
+
+
+def _structure_id(value: object, _: type[str]) -> str:
+    # An id is used in URLs and journals: no leniency.
+    if not isinstance(value, str):
+        raise TypeError(f"expected an id string, got {type(value).__name__}")
+    return value
 
 
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
@@ -118,6 +127,9 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         }
         if cls is Message:
             overrides["progress"] = override(rename="progress", struct_hook=_structure_progress)
+        for name in ("message_id", "originating_message_id", "id"):
+            if name in overrides:
+                overrides[name] = override(rename=camel(name), struct_hook=_structure_id)
         return make_dict_structure_fn(
             cls,
             conv,

@@ -297,3 +297,27 @@ async def test_result_json_round_trips_the_message(world: World) -> None:
     assert data["state"] == "done"
     assert data["message"]["messageId"] == data["messageId"]
     assert data["message"]["status"] == "DONE"
+
+
+async def test_a_server_error_on_submission_is_uncertain_a_503_is_not(world: World) -> None:
+    """A 500 may hide a created job: uncertain, not resent on resume; a 503 is free to retry."""
+    journal = world.tmp / "run.db"
+    requests = world.requests(2)
+    world.sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.BUTTON, times=1)
+    results = {r.key: r for r in await run(world, requests, journal)}
+    assert results["r0"].state is RequestState.UNCERTAIN
+    assert "--resubmit-uncertain" in (results["r0"].error or "")
+    assert results["r1"].state is RequestState.DONE
+    again = {r.key: r for r in await run(world, requests, journal)}
+    assert again["r0"].state is RequestState.UNCERTAIN
+    assert "r0" not in world.sim.jobs_per_ref()
+
+    other = world.tmp / "other.db"
+    fresh = world.requests(1, prompt="a 503 then fine")
+    world.sim.faults.add(kind=FaultKind.HTTP_503, endpoint=Endpoint.BUTTON, times=10)
+    first = {r.key: r for r in await run(world, fresh, other)}
+    assert first["r0"].state is RequestState.FAILED
+    assert (await rows(other))["r0"] is RequestState.FAILED
+    world.sim.faults.clear()
+    second = {r.key: r for r in await run(world, fresh, other)}
+    assert second["r0"].state is RequestState.DONE

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
+import cattrs
 import pytest
 
 from imaginepro_async import Button, Message, Status
-from imaginepro_async._converters import camel, make_converter
+from imaginepro_async._converters import camel, describe_structure_error, make_converter
 from imaginepro_async._models import ButtonRequest, CreatedJob, ImagineRequest
 
 # The Message example of the contract (doc), verbatim but for elided ids.
@@ -126,3 +128,21 @@ def test_button_strings_match_the_contract() -> None:
     assert len(Button.PAN_LEFT) == 2
     assert Button.VARY_REGION.value == "Vary (Region)"
     assert len(Button) == 26
+
+
+def test_ids_are_strict_and_null_text_is_not_the_string_none() -> None:
+    """A numeric or null messageId is refused, never turned into "42" or "None"."""
+    converter = make_converter()
+    for bad in (42, None, ["a"]):
+        with pytest.raises(cattrs.BaseValidationError) as caught:
+            converter.structure({"success": True, "messageId": bad}, CreatedJob)
+        assert "message_id" in describe_structure_error(caught.value, CreatedJob)
+    with pytest.raises(cattrs.BaseValidationError) as caught:
+        converter.structure({"id": "a", "prompt": None}, _Strict)
+    assert "prompt" in describe_structure_error(caught.value, _Strict)
+
+
+@attrs.frozen(kw_only=True)
+class _Strict:
+    id: str
+    prompt: str

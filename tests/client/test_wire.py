@@ -15,6 +15,7 @@ from aiohttp import web
 
 from imaginepro_async import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     ImagineProClient,
@@ -24,6 +25,7 @@ from imaginepro_async import (
     ResponseValidationError,
     RetryPolicy,
     Status,
+    SubmissionUncertainError,
 )
 
 pytestmark = pytest.mark.anyio
@@ -269,3 +271,44 @@ async def test_a_limit_that_never_lifts_ends_in_rate_limit_error() -> None:
         assert caught.value.retry_after == pytest.approx(0.002)
         assert caught.value.status == 429
         assert len(app[CALLS]) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"success": True},
+        {"success": True, "messageId": 42},
+        {"success": True, "messageId": None},
+        {"success": True, "messageId": "a/b"},
+        ["not", "an", "object"],
+    ],
+)
+async def test_an_accepted_submission_without_a_usable_id_is_uncertain(
+    answer: dict[str, Any],
+) -> None:
+    """A 2xx without a usable messageId means the job may exist: uncertain, and sent once."""
+    posts: list[web.Request] = []
+
+    async def imagine(request: web.Request) -> web.Response:
+        posts.append(request)
+        return web.json_response(answer)
+
+    app = scripted([message("DONE")])
+    app.router.add_post("/api/v1/nova/imagine", imagine)
+    async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
+        with pytest.raises(SubmissionUncertainError):
+            await client.imagine("a cat")
+    assert len(posts) == 1
+
+
+async def test_a_refusal_with_success_false_is_an_api_status_error() -> None:
+    """success: false is the server saying no: an APIStatusError carrying its reason."""
+
+    async def imagine(_: web.Request) -> web.Response:
+        return web.json_response({"success": False, "error": "queue is full"})
+
+    app = scripted([message("DONE")])
+    app.router.add_post("/api/v1/nova/imagine", imagine)
+    async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
+        with pytest.raises(APIStatusError, match="queue is full"):
+            await client.imagine("a cat")
