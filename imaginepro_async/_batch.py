@@ -43,7 +43,6 @@ from ._errors import (
     ImagineProError,
     InvalidInputError,
     JobFailedError,
-    ServerError,
     SubmissionUncertainError,
 )
 from ._journal import Journal, JournalBusyError, JournalMismatchError, RequestState, Row
@@ -838,8 +837,13 @@ class Batch:
                 else:
                     self._emit(self._from_row(row, entry))
             elif state is RequestState.FAILED:
-                if row.message_id is None or self._retry_failed:
+                # With a final Message the job itself ended FAIL; without one, only following it
+                # failed (unreadable answers, say) and the job may be fine: look at it again.
+                ended_fail = row.result is not None
+                if row.message_id is None or (self._retry_failed and ended_fail):
                     to_submit.append(entry)
+                elif not ended_fail:
+                    to_follow.append(row)
                 else:
                     self._emit(self._from_row(row, entry))
             elif state is RequestState.SUBMITTED:
@@ -945,17 +949,10 @@ class Batch:
             await db.update(key, RequestState.PENDING, error=str(exc))
             self._set(key, RequestState.PENDING)
             return
-        if isinstance(exc, SubmissionUncertainError) or (
-            isinstance(exc, ServerError) and exc.status != 503
-        ):
-            # A lost answer, or a 5xx other than 503 (which says nothing was processed), does not
-            # prove that no job was created: never resend it on its own.
-            error = str(exc).split(" Request: ")[0]
-            if isinstance(exc, ServerError):
-                error = (
-                    f"the server failed while handling it ({exc}); the job may exist: check the "
-                    "account's recent jobs, then use --resubmit-uncertain"
-                )
+        if isinstance(exc, SubmissionUncertainError):
+            # A lost answer, or a 5xx other than 503, does not prove that no job was created:
+            # never resend it on its own.
+            error = str(exc).split(" Request: ")[0] + " Resend with --resubmit-uncertain."
             await db.update(key, RequestState.UNCERTAIN, error=error)
             self._set(key, RequestState.UNCERTAIN)
             self._emit(self._result(entry, RequestState.UNCERTAIN, error=error))

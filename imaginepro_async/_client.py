@@ -601,8 +601,8 @@ class ImagineProClient:
         transport, scheduler = self._open()
         request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        job._state.cancel_requested = True
         await transport.create("/api/v1/nova/button", body, self.create_budget)
+        job._state.cancel_requested = True  # only once the server took the cancel
         scheduler.poke(job._state)
 
     # -- reads -----------------------------------------------------------------------------------

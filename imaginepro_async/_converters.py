@@ -104,6 +104,10 @@ def _structure_text(value: object, _: type[str]) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _structure_optional_id(value: object, _: object) -> str | None:
+    return None if value is None else _structure_id(value, str)
+
+
 def _structure_id(value: object, _: type[str]) -> str:
     # An id is used in URLs and journals: no leniency.
     if not isinstance(value, str):
@@ -127,9 +131,11 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         }
         if cls is Message:
             overrides["progress"] = override(rename="progress", struct_hook=_structure_progress)
-        for name in ("message_id", "originating_message_id", "id"):
-            if name in overrides:
-                overrides[name] = override(rename=camel(name), struct_hook=_structure_id)
+        for field in attrs.fields(cast(Any, cls)):
+            if field.name in ("message_id", "originating_message_id", "id"):
+                optional = field.default is None
+                hook = _structure_optional_id if optional else _structure_id
+                overrides[field.name] = override(rename=camel(field.name), struct_hook=hook)
         return make_dict_structure_fn(
             cls,
             conv,

@@ -5,6 +5,8 @@ Several ``Job`` handles for the same messageId share one ``JobState`` (and so it
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Literal, overload
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Job", "JobCancelledError", "JobState", "as_completed", "gather"]
 
+logger = logging.getLogger("imaginepro_async")
+
 
 class JobCancelledError(JobFailedError):
     """The job ended FAIL after this client pressed ``Cancel Job`` on it."""
@@ -29,7 +33,6 @@ class JobState:
 
     __slots__ = (
         "_callbacks",
-        "anchor_progress",
         "anchor_time",
         "cancel_requested",
         "changed",
@@ -44,9 +47,11 @@ class JobState:
         "first_seen_time",
         "in_flight",
         "in_queue",
+        "invalid_in_row",
         "last_poll_at",
         "latest",
         "message_id",
+        "not_found_in_row",
         "overdue_steps",
         "polls",
         "queue_entry",
@@ -67,7 +72,10 @@ class JobState:
         self.registered_at = now
         self.submitted = submitted
         self.cancel_requested = False
+        # Failed polls in a row: all kinds (for the backoff), and the two that can end a job.
         self.errors_in_row = 0
+        self.invalid_in_row = 0
+        self.not_found_in_row = 0
         # Scheduling (owned by the scheduler).
         self.due: float | None = None
         self.entry = 0
@@ -79,7 +87,6 @@ class JobState:
         self.first_seen_progress = 0.0
         self.last_poll_at: float | None = None
         self.anchor_time: float | None = None
-        self.anchor_progress = 0.0
         self.eta: float | None = None
         self.overdue_steps = 0
         self.watchers: list[float] = []
@@ -110,7 +117,11 @@ class JobState:
         changed.set()
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
-            callback(self)
+            try:
+                callback(self)
+            except Exception:
+                # One listener's failure must not stop the others, or the scheduler.
+                logger.exception("a done callback of job %s failed", self.message_id)
 
     def add_done_callback(self, callback: Callable[[JobState], None]) -> None:
         """Call ``callback(state)`` once the job is resolved (at once if it already is)."""
@@ -118,6 +129,11 @@ class JobState:
             callback(self)
         else:
             self._callbacks.append(callback)
+
+    def remove_done_callback(self, callback: Callable[[JobState], None]) -> None:
+        """Forget ``callback`` (no error if it is not registered)."""
+        with contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
 
     def outcome(self) -> Message:
         """The final Message, or raise the job's error. Only for a resolved job."""
@@ -281,19 +297,32 @@ async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> 
     handles = list(jobs)
     by_state = {id(state): job for state, job in zip(_states(handles), handles, strict=True)}
     send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(handles) or 1)
-    with send, receive:
+
+    def deliver(state: JobState) -> None:
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            send.send_nowait(by_state[id(state)])
+
+    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    try:
+        with send, receive:
+            for job in handles:
+                job._state.add_done_callback(deliver)
+            for _ in range(len(handles)):
+                finished: Job | None = None
+                with anyio.move_on_after(deadline - anyio.current_time()):
+                    finished = await receive.receive()
+                if finished is None:
+                    pending = sum(1 for job in handles if not job.done())
+                    raise TimeoutError(
+                        f"{pending} of {len(handles)} jobs had not finished after {timeout} s; "
+                        "they go on: await them again"
+                    )
+                # Yielded outside the cancel scope: the consumer's code must not run inside it.
+                yield finished
+    finally:
+        # Leaving early (break, timeout, error) must leave nothing behind in the jobs.
         for job in handles:
-            job._state.add_done_callback(lambda s: send.send_nowait(by_state[id(s)]))
-        deadline = math.inf if timeout is None else anyio.current_time() + timeout
-        for _ in range(len(handles)):
-            with anyio.move_on_after(deadline - anyio.current_time()):
-                yield await receive.receive()
-                continue
-            pending = sum(1 for job in handles if not job.done())
-            raise TimeoutError(
-                f"{pending} of {len(handles)} jobs had not finished after {timeout} s; "
-                "they go on: await them again"
-            )
+            job._state.remove_done_callback(deliver)
 
 
 @overload

@@ -288,7 +288,7 @@ class Scheduler:
             return
         finally:
             state.in_flight = False
-        state.errors_in_row = 0
+        state.errors_in_row = state.invalid_in_row = state.not_found_in_row = 0
         if not state.resolved:
             self._apply(state, message, (sent + anyio.current_time()) / 2)
 
@@ -296,12 +296,16 @@ class Scheduler:
         if state.resolved:
             return
         state.errors_in_row += 1
+        # Only unreadable answers and 404s can end a job, each after its own run of them: a
+        # transient error (429, 5xx, connection) between them does not count towards either.
         transient = isinstance(exc, RateLimitError | ServerError | APIConnectionError)
         if isinstance(exc, ResponseValidationError):
-            transient = state.errors_in_row < self._policy.max_invalid
+            state.invalid_in_row += 1
+            transient = state.invalid_in_row < self._policy.max_invalid
         elif isinstance(exc, NotFoundError):
-            # Just created jobs may not be visible everywhere at once; ids we never created fail fast.
-            transient = state.submitted and state.errors_in_row < self._policy.max_not_found
+            # The id came from the server, so a 404 may be a replica lagging: a few before giving up.
+            state.not_found_in_row += 1
+            transient = state.not_found_in_row < self._policy.max_not_found
         logger.debug("poll of %s failed (%s), transient=%s", state.message_id, exc, transient)
         if not transient:
             self._finish(state, exc)
@@ -371,6 +375,8 @@ class Scheduler:
             if not state.in_queue:
                 self._enqueue(state)
             self._schedule_head()
+            if state.watchers and state.due is None:
+                self._schedule(state, at + min(state.watchers))  # someone watches it live
             return
         # An unknown status: not terminal, no rate to go by.
         self._schedule(state, at + self._policy.probe_interval)
@@ -473,7 +479,7 @@ class Scheduler:
         logger.debug(
             "%s ended by %.3f: %s presumed started", finished.message_id, at, head.message_id
         )
-        head.anchor_time, head.anchor_progress = at, 0.0
+        head.anchor_time = at  # its presumed start, at progress 0
         if not head.in_flight:
             self._schedule(head, at + self._policy.start_probe)
         self._schedule_head()

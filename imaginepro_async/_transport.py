@@ -5,9 +5,9 @@ Two kinds of calls:
 - **reads** (progress, account, history) are idempotent: retried on 429 (after ``Retry-After``),
   5xx, connection errors and timeouts, with exponential backoff and full jitter;
 - **job-creating POSTs** cost credits: resent only when they cannot have been processed (no
-  connection could be made, or the server answered 429 or 503). If the request may have reached the
-  server and the answer was lost (a reset after sending, a read timeout, a gateway timeout, an
-  unreadable 200), ``SubmissionUncertainError`` is raised and nothing is resent.
+  connection could be made, or the server answered 429 or 503). If the request may have been
+  processed (a reset after sending, a read timeout, any other 5xx, an unreadable 2xx),
+  ``SubmissionUncertainError`` is raised and nothing is resent.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ logger = logging.getLogger("imaginepro_async")
 
 #: Statuses after which a job-creating POST was certainly not processed (the server said so).
 _CREATE_RETRY_STATUSES: Final = frozenset({429, 503})
-#: Statuses after which a job-creating POST may have been processed behind the gateway.
-_CREATE_UNCERTAIN_STATUSES: Final = frozenset({502, 504})
 
 
 class Secret:
@@ -194,6 +192,17 @@ class Transport:
                     url=str(url),
                 ),
                 "the answer timed out",
+            ) from exc
+        except RuntimeError as exc:
+            if not self._session.closed:
+                raise
+            raise _NotSent(
+                APIConnectionError(
+                    "the aiohttp session given to the client is closed; keep it open while the "
+                    "client is in use",
+                    method=method,
+                    url=str(url),
+                )
             ) from exc
         except aiohttp.ClientError as exc:
             raise _MaybeSent(
@@ -345,9 +354,10 @@ class Transport:
                         payload=body,
                     ) from exc
             error = self._status_error(reply, "POST", url)
-            if reply.status in _CREATE_UNCERTAIN_STATUSES:
+            if reply.status >= 500 and reply.status not in _CREATE_RETRY_STATUSES:
+                # A 500 or a gateway's 502/504 does not say whether the job was created.
                 raise SubmissionUncertainError(
-                    f"a gateway answered {reply.status}",
+                    f"the server answered {reply.status} ({error.message})",
                     method="POST",
                     url=str(url),
                     payload=body,

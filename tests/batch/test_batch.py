@@ -321,3 +321,21 @@ async def test_a_server_error_on_submission_is_uncertain_a_503_is_not(world: Wor
     world.sim.faults.clear()
     second = {r.key: r for r in await run(world, fresh, other)}
     assert second["r0"].state is RequestState.DONE
+
+
+async def test_a_job_that_could_not_be_followed_is_followed_again_not_resubmitted(
+    world: World,
+) -> None:
+    """Unreadable polls fail the follow, not the job: a resume looks again and pays nothing."""
+    journal = world.tmp / "run.db"
+    requests = world.requests(1)
+    rule = world.sim.faults.add(
+        kind=FaultKind.MALFORMED_JSON, endpoint=Endpoint.FETCH, probability=1.0
+    )
+    first = {r.key: r for r in await run(world, requests, journal, retry_failed=True)}
+    assert first["r0"].state is RequestState.FAILED
+    assert first["r0"].message is None
+    world.sim.faults.remove(rule)
+    second = {r.key: r for r in await run(world, requests, journal, retry_failed=True)}
+    assert second["r0"].state is RequestState.DONE
+    assert world.sim.jobs_per_ref() == {"r0": 1}

@@ -271,14 +271,16 @@ async def test_a_submission_refused_with_503_is_resent_once_accepted(
     assert sim.jobs_per_ref() == {"retried": 1}
 
 
-async def test_a_500_on_submission_is_raised_not_resent(sim: Simulator) -> None:
-    """A 500 is the server's answer: raised as ServerError, not resent."""
+@pytest.mark.parametrize("kind", [FaultKind.HTTP_500, FaultKind.HTTP_502])
+async def test_a_5xx_on_submission_is_uncertain_not_resent(sim: Simulator, kind: FaultKind) -> None:
+    """A 500 or 502 does not say whether the job exists: uncertain, with the ServerError as cause."""
     from imaginepro_async import ServerError
 
-    sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.IMAGINE, times=1)
+    sim.faults.add(kind=kind, endpoint=Endpoint.IMAGINE, times=1)
     async with client_for(sim) as client:
-        with pytest.raises(ServerError):
+        with pytest.raises(SubmissionUncertainError) as caught:
             await client.imagine("boom", ref="boom")
+    assert isinstance(caught.value.__cause__, ServerError)
     assert sim.stats().by_endpoint.get("imagine") == 1
 
 
@@ -548,3 +550,30 @@ async def test_an_uncertain_inpaint_names_the_mask_without_printing_it(
     assert "characters of base64>" in text and "a boat" in text
     assert caught.value.payload["mask"][:40] not in text
     assert sim.jobs_per_ref() == {"uncertain-inpaint": 1}
+
+
+async def test_transient_errors_do_not_add_up_to_a_failure(sim: Simulator) -> None:
+    """Four 500s then one unreadable answer: the job is still followed to DONE."""
+    sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.FETCH, times=4)
+    sim.faults.add(kind=FaultKind.MALFORMED_JSON, endpoint=Endpoint.FETCH, times=1)
+    async with client_for(sim) as client:
+        assert (await (await client.imagine("steady"))).status is Status.DONE
+
+
+async def test_leaving_as_completed_early_leaves_the_client_working(sim: Simulator) -> None:
+    """Breaking out of as_completed does not disturb later jobs, nor closing the client."""
+    async with client_for(sim) as client:
+        jobs = [await client.imagine(f"early {n}") for n in range(3)]
+        async for _ in as_completed(jobs):
+            break
+        later = await client.imagine("after the break")
+        assert (await later).status is Status.DONE
+        assert (await gather(*jobs))[0].status is Status.DONE
+    async with client_for(sim) as client:
+        pending = [await client.imagine("still running")]
+        with pytest.raises(TimeoutError):
+            async for _ in as_completed(pending, timeout=0.001):
+                pass
+    # Closing after the timed-out iteration woke the job's waiters cleanly (no stray callback).
+    with pytest.raises(ClientClosedError):
+        pending[0].result()

@@ -146,3 +146,11 @@ def test_ids_are_strict_and_null_text_is_not_the_string_none() -> None:
 class _Strict:
     id: str
     prompt: str
+
+
+def test_an_explicit_null_parent_id_is_accepted() -> None:
+    """originatingMessageId: null (an imagine job) is None, not an error."""
+    message = make_converter().structure(
+        {"messageId": "abc", "status": "DONE", "originatingMessageId": None}, Message
+    )
+    assert message.originating_message_id is None
