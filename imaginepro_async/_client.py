@@ -200,6 +200,7 @@ class ImagineProClient:
         self.time_scale = float(time_scale)
         self._own_session = session is None
         self._session = session
+        self._create_session: aiohttp.ClientSession | None = None
         self._converter = make_converter()
         self._rng = random.Random(seed)
         self._retry = retry or RetryPolicy()
@@ -233,8 +234,12 @@ class ImagineProClient:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
             )
+            self._create_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True, limit=4)
+            )
         self._transport = Transport(
             session=self._session,
+            create_session=self._create_session,
             base_url=self.base_url,
             api_key=self._api_key,
             converter=self._converter,
@@ -280,6 +285,8 @@ class ImagineProClient:
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()
+            if self._create_session is not None:
+                await self._create_session.close()
 
     def _open(self) -> tuple[Transport, Scheduler]:
         if self._state != "open" or self._transport is None or self._scheduler is None:

@@ -132,6 +132,7 @@ class Transport:
         self,
         *,
         session: aiohttp.ClientSession,
+        create_session: aiohttp.ClientSession | None = None,
         base_url: yarl.URL,
         api_key: Secret,
         converter: cattrs.Converter,
@@ -142,6 +143,9 @@ class Transport:
         rng: random.Random,
     ) -> None:
         self._session = session
+        # Job-creating requests go over a fresh connection each: a pooled one the server has just
+        # closed would lose the request in a way we could not tell from a lost answer.
+        self._create_session = create_session or session
         self._base_url = base_url
         self._headers = {
             "Authorization": f"Bearer {api_key.reveal()}",
@@ -161,14 +165,20 @@ class Transport:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    async def _send(self, method: str, url: yarl.URL, payload: bytes | None) -> _Reply:
+    async def _send(
+        self,
+        method: str,
+        url: yarl.URL,
+        payload: bytes | None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> _Reply:
         """One HTTP exchange. Raises ``_NotSent`` or ``_MaybeSent`` for transport failures."""
         headers = self._headers
         if payload is not None:
             headers = {**headers, "Content-Type": "application/json"}
         started = time.perf_counter()
         try:
-            async with self._session.request(
+            async with (session or self._session).request(
                 method, url, data=payload, headers=headers, timeout=self._timeout
             ) as response:
                 raw = await self._read_capped(response, method, url)
@@ -194,7 +204,7 @@ class Transport:
                 "the answer timed out",
             ) from exc
         except RuntimeError as exc:
-            if not self._session.closed:
+            if not (session or self._session).closed:
                 raise
             raise _NotSent(
                 APIConnectionError(
@@ -329,7 +339,7 @@ class Transport:
         for attempt in range(self.retry.attempts):
             try:
                 async with budget.slot():
-                    reply = await self._send("POST", url, payload)
+                    reply = await self._send("POST", url, payload, self._create_session)
             except _NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
                     raise failure.error from failure.__cause__

@@ -312,3 +312,31 @@ async def test_a_refusal_with_success_false_is_an_api_status_error() -> None:
     async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
         with pytest.raises(APIStatusError, match="queue is full"):
             await client.imagine("a cat")
+
+
+async def test_each_submission_goes_over_a_fresh_connection() -> None:
+    """Job-creating POSTs never reuse a pooled connection; reads do."""
+    peers: dict[str, list[object]] = {"POST": [], "GET": []}
+
+    async def imagine(request: web.Request) -> web.Response:
+        peers["POST"].append(
+            request.transport.get_extra_info("peername") if request.transport else None
+        )
+        return web.json_response({"success": True, "messageId": f"m{len(peers['POST'])}"})
+
+    async def fetch(request: web.Request) -> web.Response:
+        peers["GET"].append(
+            request.transport.get_extra_info("peername") if request.transport else None
+        )
+        return web.json_response({"messageId": request.match_info["id"], "status": "DONE"})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/nova/imagine", imagine)
+    app.router.add_get("/api/v1/message/fetch/{id}", fetch)
+    async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
+        for n in range(3):
+            await client.imagine(f"cat {n}")
+        for _ in range(3):
+            await client.fetch("m1")
+    assert len(set(map(str, peers["POST"]))) == 3
+    assert len(set(map(str, peers["GET"]))) == 1
