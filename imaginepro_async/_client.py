@@ -53,6 +53,8 @@ _UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
 _VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
 #: The server-side job timeout allowed by the API, in seconds (doc).
 _JOB_TIMEOUT_RANGE = (10, 900)
+#: The server-side job timeout when none is given, in seconds (doc).
+_DEFAULT_JOB_TIMEOUT = 900
 _MAX_PROMPT = 8192
 
 
@@ -338,7 +340,10 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        state = scheduler.track(created.message_id, submitted=True, created_at=created_at)
+        server_timeout = (request.timeout or _DEFAULT_JOB_TIMEOUT) / self.time_scale
+        state = scheduler.track(
+            created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
+        )
         return self._handle(state)
 
     async def imagine(

@@ -36,6 +36,7 @@ class JobState:
         "anchor_time",
         "cancel_requested",
         "changed",
+        "deadline",
         "done",
         "due",
         "entry",
@@ -78,6 +79,7 @@ class JobState:
         self.not_found_in_row = 0
         # Scheduling (owned by the scheduler).
         self.due: float | None = None
+        self.deadline: float | None = None
         self.entry = 0
         self.in_flight = False
         self.in_queue = False

@@ -18,6 +18,9 @@ Each poll costs O(log n) heap work, whatever the number of live jobs.
   based on; otherwise halfway to it, to refine. Past its estimated end a job is polled every
   ``overdue_interval``, growing by half each time up to ``overdue_max``. No running job waits longer than
   ``max_interval``.
+- *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
+  at submission, else the documented 900 s) is looked at once just after it, even while parked in the
+  queue: a job that times out waiting is seen then, not when its turn would have come.
 - *Throttling slows, it does not fail.* A 429 pauses the whole budget for ``Retry-After``. 5xx,
   connection errors and unreadable answers are retried with exponential backoff and full jitter; the
   job is not failed by a transient error (a job whose answers stay unreadable ``max_invalid`` times in a
@@ -172,14 +175,25 @@ class Scheduler:
     # -- registration ----------------------------------------------------------------------------
 
     def track(
-        self, message_id: str, *, submitted: bool, created_at: float | None = None
+        self,
+        message_id: str,
+        *,
+        submitted: bool,
+        created_at: float | None = None,
+        timeout: float | None = None,
     ) -> JobState:
-        """The shared state of ``message_id``, followed from now on until it ends."""
+        """The shared state of ``message_id``, followed from now on until it ends.
+
+        ``timeout`` is the job's server-side timeout (in this process's seconds): a job not seen
+        ending by then is looked at once just after it, even while it waits in the queue.
+        """
         state = self._states.get(message_id)
         if state is not None:
             return state
         now = anyio.current_time()
         state = JobState(message_id, now=now, submitted=submitted)
+        if timeout is not None:
+            state.deadline = now + timeout + self._policy.overdue_interval
         self._states[message_id] = state
         self._entries += 1
         state.fifo_key = (math.inf if created_at is None else created_at, self._entries)
@@ -222,6 +236,8 @@ class Scheduler:
     # -- the heap ----------------------------------------------------------------------------------
 
     def _schedule(self, state: JobState, when: float) -> None:
+        if state.deadline is not None:
+            when = min(when, state.deadline)
         if state.watchers:
             when = min(when, anyio.current_time() + min(state.watchers))
         self._entries += 1
@@ -289,6 +305,8 @@ class Scheduler:
         finally:
             state.in_flight = False
         state.errors_in_row = state.invalid_in_row = state.not_found_in_row = 0
+        if state.deadline is not None and sent >= state.deadline:
+            state.deadline = None  # looked at after its timeout: no special case any more
         if not state.resolved:
             self._apply(state, message, (sent + anyio.current_time()) / 2)
 
@@ -424,6 +442,9 @@ class Scheduler:
         self._entries += 1
         state.queue_entry = self._entries
         heapq.heappush(self._queue, (state.fifo_key, self._entries, state))
+        if state.deadline is not None and state.due is None and not state.in_flight:
+            # Parked, but the server times it out at its deadline: one look just after.
+            self._schedule(state, state.deadline)
 
     def _dequeue(self, state: JobState) -> None:
         state.in_queue = False

@@ -577,3 +577,18 @@ async def test_leaving_as_completed_early_leaves_the_client_working(sim: Simulat
     # Closing after the timed-out iteration woke the job's waiters cleanly (no stray callback).
     with pytest.raises(ClientClosedError):
         pending[0].result()
+
+
+async def test_a_job_timing_out_in_the_queue_is_seen_at_its_deadline() -> None:
+    """A parked queued job whose server timeout passes is looked at then, not when its turn comes."""
+    async with (
+        Simulator(time_scale=100, seed=6, concurrency=1, duration=fixed_duration(60.0)) as sim,
+        client_for(sim) as client,
+    ):
+        running = await client.imagine("first, runs 60 s")
+        waiting = await client.imagine("second, waits")
+        doomed = await client.imagine("third, gives up after 10 s", timeout=10)
+        with pytest.raises(JobFailedError, match=r"(?i)time"):
+            await doomed
+        assert sim.job(running.message_id).finished is None  # seen long before its turn
+        await gather(running, waiting)
