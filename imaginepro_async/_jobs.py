@@ -41,7 +41,6 @@ class JobState:
         "due",
         "entry",
         "errors_in_row",
-        "eta",
         "exception",
         "fifo_key",
         "first_seen_progress",
@@ -89,7 +88,6 @@ class JobState:
         self.first_seen_progress = 0.0
         self.last_poll_at: float | None = None
         self.anchor_time: float | None = None
-        self.eta: float | None = None
         self.overdue_steps = 0
         self.watchers: list[float] = []
         self._callbacks: list[Callable[[JobState], None]] = []

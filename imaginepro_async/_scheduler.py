@@ -33,7 +33,6 @@ import contextlib
 import heapq
 import logging
 import math
-from typing import Any
 
 import anyio
 import attrs
@@ -129,7 +128,6 @@ class Scheduler:
         self._sleeping_until = math.inf
         self._running = False
         self._closed = False
-        self.polls = 0
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -286,7 +284,6 @@ class Scheduler:
         path = f"/api/v1/message/fetch/{state.message_id}"
         sent = anyio.current_time()
         state.polls += 1
-        self.polls += 1
         try:
             data = await self._transport.attempt("GET", path, self._budget, held=True)
             message: Message = self._transport.structure(data, Message, "GET", path)
@@ -421,7 +418,6 @@ class Scheduler:
         if not rates:
             return at + policy.probe_interval  # nothing to measure a rate with yet
         remaining = max(0.0, (99.0 - progress) / max(rates))
-        state.eta = at + remaining
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
             wait = min(policy.overdue_max, policy.overdue_interval * 1.5**state.overdue_steps)
@@ -504,11 +500,3 @@ class Scheduler:
         if not head.in_flight:
             self._schedule(head, at + self._policy.start_probe)
         self._schedule_head()
-
-    def stats(self) -> dict[str, Any]:
-        """Counters for benchmarks and debugging."""
-        return {
-            "live_jobs": len(self._states),
-            "queued_jobs": sum(1 for _, _, s in self._queue if s.in_queue),
-            "polls": self.polls,
-        }
