@@ -7,7 +7,6 @@ ImaginePro to test against.
 
 from ._batch import (
     Batch,
-    BatchInputError,
     BatchProgress,
     BatchResult,
     BatchSummary,
@@ -23,14 +22,18 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BatchInputError,
     ClientClosedError,
     ExtraNotInstalledError,
     ImagineProError,
     InvalidInputError,
     InvalidMaskError,
+    JobCancelledError,
     JobError,
     JobFailedError,
     JobTimeoutError,
+    JournalBusyError,
+    JournalMismatchError,
     NotFoundError,
     RateLimitError,
     RequestTooLargeError,
@@ -38,12 +41,12 @@ from ._errors import (
     ServerError,
     SubmissionUncertainError,
 )
-from ._jobs import Job, JobCancelledError, as_completed, gather
-from ._journal import JournalBusyError, JournalMismatchError, RequestState
+from ._jobs import Job, as_completed, gather
+from ._journal import RequestState
 from ._masks import Mask, MaskInput, load_mask
 from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
-from ._transport import RetryPolicy
 
 __version__ = "0.1.0.dev0"
 

@@ -35,19 +35,20 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._client import _check_message_id, _check_options, _check_prompt
 from ._converters import make_converter
 from ._errors import (
     AuthenticationError,
+    BatchInputError,
     ClientClosedError,
     ImagineProError,
     InvalidInputError,
     JobFailedError,
     SubmissionUncertainError,
 )
-from ._journal import Journal, JournalBusyError, JournalMismatchError, RequestState, Row
+from ._journal import Journal, RequestState, Row
 from ._masks import Mask
 from ._models import Message
+from ._validation import check_message_id, check_options, check_prompt
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -58,14 +59,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "Batch",
-    "BatchInputError",
     "BatchProgress",
     "BatchResult",
     "BatchSummary",
     "InpaintRequest",
     "InputProblem",
-    "JournalBusyError",
-    "JournalMismatchError",
     "RequestState",
     "download_image",
     "read_jsonl",
@@ -96,23 +94,6 @@ _DOWNLOAD_ATTEMPTS: Final = 3
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
 
 MaskSource: TypeAlias = "Mask | bytes | str | os.PathLike[str]"
-
-
-class BatchInputError(InvalidInputError):
-    """Some input lines are not valid requests, and ``strict`` refuses to start.
-
-    Attributes:
-        problems: every problem found, in input order.
-    """
-
-    def __init__(self, problems: Sequence[InputProblem]) -> None:
-        self.problems = tuple(problems)
-        shown = "\n".join(f"  {p}" for p in self.problems[:20])
-        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
-        super().__init__(
-            f"{len(self.problems)} input lines are not valid requests; nothing was submitted. "
-            f"Fix them, or run without --strict to submit the others:\n{shown}{more}"
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +148,7 @@ class InpaintRequest:
         for required in ("parent", "mask"):
             if values.get(required) is None:
                 raise InvalidInputError(f"the field {required!r} is missing")
-        _check_message_id(values["parent"], "parent")
+        check_message_id(values["parent"], "parent")
         mask = values["mask"]
         if not isinstance(mask, str) or not mask.strip():
             raise InvalidInputError("mask must be a file path or base64 text (a non-empty string)")
@@ -389,9 +370,9 @@ def _mask_digest(mask: object) -> str:
 
 def _check_request(request: InpaintRequest) -> str:
     """Validate what the client would refuse; return the request's digest."""
-    _check_message_id(request.parent, "parent")
-    _check_prompt(request.prompt, required=False)
-    _check_options(
+    check_message_id(request.parent, "parent")
+    check_prompt(request.prompt, required=False)
+    check_options(
         ref=request.ref,
         webhook_override=request.webhook_override,
         timeout=request.timeout,

@@ -4,28 +4,43 @@ ImaginePro documents, per API key, 1 request per 3 s on job-creating and other g
 10 per second on the progress endpoint (doc, System Design page). We do not know how the server
 counts; we assume the strictest reading, a sliding window over the times requests *arrive*.
 
-A ``Budget`` of ``N`` requests ``per`` ``W`` seconds hands out ``N`` permits. A request holds its permit
-from before it is sent until ``W`` seconds after its answer has come back. Whatever the network
-latency, any ``N + 1`` requests that arrived within ``W`` of each other would have had to hold ``N + 1``
-permits at once, which cannot happen: so the server never sees more than ``N`` in any window of ``W``.
-The price is that each permit is also held during its round trip (negligible next to ``W`` unless
-latency is large).
+**The proof.** A budget of ``N`` requests per ``W`` seconds hands out ``N`` permits. A request holds
+its permit from before it is sent until ``W`` seconds after the latest moment it can have arrived:
+by default the moment its answer came back (``permit.release()``), or an earlier bound when the
+caller has one (``permit.release(arrived_by=t)``). Whatever the network latency, any ``N + 1``
+requests that arrived within ``W`` of each other would have had to hold ``N + 1`` permits at once,
+which cannot happen: so the server never sees more than ``N`` in any window of ``W``. The price is
+that each permit is also held during its round trip. A permit returned with ``give_back()`` was
+never used to send anything, so it can be handed on at once.
 
 Waiters are served first come, first served; a waiter that is cancelled sends nothing. On a 429 the
-whole budget pauses until the server's ``Retry-After`` has passed (``pause``).
+whole budget pauses until the server's ``Retry-After`` has passed (``pause``). Permits held back for a
+window are kept as times in a heap, not as timers: nothing runs in the background, and the head
+waiter sleeps until the earliest of them.
+
+``Budget`` is the interface the client spends through; ``LocalBudget`` keeps it in this process. A
+budget shared by several processes (held in Redis) implements the same interface.
 """
 
 from __future__ import annotations
 
-import asyncio
+import heapq
+import math
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import anyio
 import attrs
 
-__all__ = ["Budget", "RateLimit"]
+from ._clock import Clock
+
+__all__ = ["Budget", "BudgetView", "LocalBudget", "Permit", "RateLimit", "spend"]
+
+#: A hair over the window, so that timer resolution can never make a hold a hair under it.
+_MARGIN = 1.01
+_EPSILON = 1e-4
 
 
 @attrs.frozen
@@ -61,77 +76,166 @@ class RateLimit:
         return cls(10, 1.0)
 
 
-class Budget:
-    """A shared, first-come-first-served budget of requests (see the module docstring)."""
+class Permit(Protocol):
+    """One request's right to be sent (see the module docstring)."""
 
-    def __init__(self, limit: RateLimit, *, time_scale: float = 1.0) -> None:
-        self.limit = limit
-        self._window = limit.per / time_scale
-        # A hair over the window, so that timer resolution can never make it a hair under.
-        self._release_delay = self._window * 1.01 + 1e-4
-        self._free = limit.requests
-        self._waiters: deque[anyio.Event] = deque()
-        self._paused_until = 0.0
-        self.started = 0
+    async def release(self, *, arrived_by: float | None = None) -> None:
+        """The request is over: the permit comes back one window after it can have arrived.
+
+        Args:
+            arrived_by: the latest time (``Clock.now()`` units) the request can have reached the
+                server, when the caller can bound it; default: now.
+        """
+        ...
+
+    async def give_back(self) -> None:
+        """Nothing was sent with this permit: it comes back at once."""
+        ...
+
+
+class BudgetView(Protocol):
+    """What a user may read of a budget."""
 
     @property
-    def window(self) -> float:
-        """The window in this process's seconds (after the time scale)."""
-        return self._window
+    def limit(self) -> RateLimit:
+        """The rate limit this budget keeps to."""
+        ...
 
-    def pause(self, seconds: float) -> None:
-        """Let nothing start for ``seconds`` from now (the server asked us to wait)."""
-        self._paused_until = max(self._paused_until, anyio.current_time() + seconds)
+    @property
+    def started(self) -> int:
+        """How many requests this process has started through it."""
+        ...
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one permit around one request; it is given back one window after the request."""
-        await self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
 
-    async def acquire(self) -> None:
+class Budget(BudgetView, Protocol):
+    """A budget the client spends through (in this process, or shared through Redis)."""
+
+    async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served) and for any pause to pass."""
-        await self._acquire()
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """Let nothing start for ``seconds`` from now (the server asked us to wait)."""
+        ...
+
+
+@asynccontextmanager
+async def spend(budget: Budget) -> AsyncIterator[Permit]:
+    """Hold one permit around one request; it is released (one window later) on leaving."""
+    permit = await budget.acquire()
+    try:
+        yield permit
+    finally:
+        with anyio.CancelScope(shield=True):
+            await permit.release()
+
+
+class _Waiter:
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+
+
+class _LocalPermit:
+    __slots__ = ("_budget", "_used")
+
+    def __init__(self, budget: LocalBudget) -> None:
+        self._budget = budget
+        self._used = False
+
+    async def release(self, *, arrived_by: float | None = None) -> None:
+        if not self._used:
+            self._used = True
+            self._budget._hold(arrived_by)
+
+    async def give_back(self) -> None:
+        if not self._used:
+            self._used = True
+            self._budget._return_unused()
+
+
+class LocalBudget:
+    """A budget kept in this process (see the module docstring)."""
+
+    def __init__(self, limit: RateLimit, *, clock: Clock | None = None) -> None:
+        self._limit = limit
+        self._clock = clock or Clock()
+        self._free = limit.requests
+        self._returns: list[float] = []  # when permits held back for a window come free
+        self._waiters: deque[_Waiter] = deque()
+        self._paused_until = -math.inf
+        self._started = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<LocalBudget {self._limit.requests} per {self._limit.per} s, {self._free} free, "
+            f"{len(self._waiters)} waiting>"
+        )
+
+    @property
+    def limit(self) -> RateLimit:
+        """The rate limit this budget keeps to."""
+        return self._limit
+
+    @property
+    def started(self) -> int:
+        """How many requests have started through this budget."""
+        return self._started
+
+    async def pause(self, seconds: float) -> None:
+        """Let nothing start for ``seconds`` (API seconds) from now."""
+        self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+
+    async def acquire(self) -> Permit:
+        """Wait for a permit (first come, first served) and for any pause to pass."""
+        waiter = _Waiter()
+        self._waiters.append(waiter)
         try:
-            delay = self._paused_until - anyio.current_time()
-            while delay > 0:
-                await anyio.sleep(delay)
-                delay = self._paused_until - anyio.current_time()
+            while True:
+                if self._waiters[0] is not waiter:
+                    waiter.event = anyio.Event()
+                    await waiter.event.wait()
+                    continue
+                now = self._clock.now()
+                self._reclaim(now)
+                until = self._paused_until
+                if self._free == 0:
+                    until = max(until, self._returns[0] if self._returns else math.inf)
+                if until <= now:
+                    break
+                waiter.event = anyio.Event()
+                with self._clock.move_on_after(until - now):
+                    await waiter.event.wait()
         except BaseException:
-            self.release()
+            was_head = self._waiters[0] is waiter
+            self._waiters.remove(waiter)
+            if was_head:
+                self._wake_head()
             raise
-        self.started += 1
+        self._waiters.popleft()
+        self._free -= 1
+        self._started += 1
+        self._wake_head()
+        return _LocalPermit(self)
 
-    def release(self) -> None:
-        """Give a permit back one window from now (call once the request's answer is in)."""
-        asyncio.get_running_loop().call_later(self._release_delay, self._release)
-
-    def give_back(self) -> None:
-        """Return an unused permit at once (nothing was sent with it)."""
-        self.started -= 1
-        self._release()
-
-    async def _acquire(self) -> None:
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            try:
-                self._waiters.remove(event)
-            except ValueError:
-                # The permit was handed to us as we were cancelled: pass it on.
-                self._release()
-            raise
-
-    def _release(self) -> None:
-        if self._waiters:
-            self._waiters.popleft().set()
-        else:
+    def _reclaim(self, now: float) -> None:
+        returns = self._returns
+        while returns and returns[0] <= now:
+            heapq.heappop(returns)
             self._free += 1
+
+    def _wake_head(self) -> None:
+        if self._waiters:
+            self._waiters[0].event.set()
+
+    def _hold(self, arrived_by: float | None) -> None:
+        now = self._clock.now()
+        start = now if arrived_by is None else min(now, arrived_by)
+        heapq.heappush(self._returns, start + self._limit.per * _MARGIN + _EPSILON)
+        self._wake_head()
+
+    def _return_unused(self) -> None:
+        self._started -= 1
+        self._free += 1
+        self._wake_head()

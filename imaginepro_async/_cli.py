@@ -22,7 +22,6 @@ import anyio
 
 from ._batch import (
     Batch,
-    BatchInputError,
     BatchProgress,
     BatchResult,
     BatchSummary,
@@ -31,8 +30,15 @@ from ._batch import (
 )
 from ._client import ImagineProClient
 from ._converters import make_converter
-from ._errors import ImagineProError, InvalidInputError, JobFailedError
-from ._journal import JournalBusyError, JournalMismatchError, RequestState
+from ._errors import (
+    BatchInputError,
+    ImagineProError,
+    InvalidInputError,
+    JobFailedError,
+    JournalBusyError,
+    JournalMismatchError,
+)
+from ._journal import RequestState
 
 if TYPE_CHECKING:
     from ._jobs import Job

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import math
 import os
 import random
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
@@ -16,7 +14,8 @@ import aiohttp
 import anyio
 import yarl
 
-from ._budget import Budget, RateLimit
+from ._budget import BudgetView, LocalBudget, RateLimit
+from ._clock import Clock
 from ._converters import make_converter
 from ._errors import (
     APIStatusError,
@@ -37,8 +36,18 @@ from ._models import (
     Message,
     PromptCheck,
 )
+from ._retry import RetryPolicy
 from ._scheduler import PollPolicy, Scheduler
-from ._transport import RetryPolicy, Secret, Transport
+from ._transport import Secret, Transport
+from ._validation import (
+    DEFAULT_BASE_URL,
+    DEFAULT_JOB_TIMEOUT,
+    check_base_url,
+    check_message_id,
+    check_options,
+    check_prompt,
+    short,
+)
 
 if TYPE_CHECKING:
     from ._masks import MaskInput
@@ -47,97 +56,8 @@ __all__ = ["DEFAULT_BASE_URL", "ImagineProClient"]
 
 logger = logging.getLogger("imaginepro_async")
 
-DEFAULT_BASE_URL = "https://api.imaginepro.ai"
-_MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 _UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
 _VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
-#: The server-side job timeout allowed by the API, in seconds (doc).
-_JOB_TIMEOUT_RANGE = (10, 900)
-#: The server-side job timeout when none is given, in seconds (doc).
-_DEFAULT_JOB_TIMEOUT = 900
-_MAX_PROMPT = 8192
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _check_message_id(value: object, what: str = "message_id") -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(
-            f"{what} must be a messageId string (or a Message), got {type(value).__name__} "
-            f"{_short(value)}"
-        )
-    if not _MESSAGE_ID.fullmatch(value):
-        raise InvalidInputError(
-            f"{what} {_short(value)} is not a messageId: expected letters, digits, '-' or '_' "
-            "(like 'd15c1541-229a-442b-9873-d3494dede12a'), as returned when a job was created"
-        )
-    return value
-
-
-def _check_prompt(value: object, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInputError(f"prompt must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise InvalidInputError("prompt is empty: describe the image you want")
-    if len(value) > _MAX_PROMPT:
-        raise InvalidInputError(
-            f"prompt is {len(value)} characters long; keep it under {_MAX_PROMPT}"
-        )
-    return value
-
-
-def _check_options(
-    *, ref: object, webhook_override: object, timeout: object, disable_cdn: object
-) -> None:
-    if ref is not None and not isinstance(ref, str):
-        raise InvalidInputError(f"ref must be a string, got {type(ref).__name__}")
-    if webhook_override is not None:
-        url = yarl.URL(webhook_override) if isinstance(webhook_override, str) else None
-        if url is None or url.scheme not in ("http", "https") or not url.host:
-            raise InvalidInputError(
-                f"webhook_override must be an http(s) URL, got {_short(webhook_override)}"
-            )
-    if timeout is not None:
-        low, high = _JOB_TIMEOUT_RANGE
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
-            raise InvalidInputError(
-                f"timeout is the server-side job timeout in whole seconds, {low} to {high}; "
-                f"got {_short(timeout)}"
-            )
-    if disable_cdn is not None and not isinstance(disable_cdn, bool):
-        raise InvalidInputError(f"disable_cdn must be True or False, got {_short(disable_cdn)}")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(value: str) -> yarl.URL:
-    url = yarl.URL(value)
-    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
-        raise InvalidInputError(
-            f"base_url must be an absolute http(s) URL like {DEFAULT_BASE_URL!r}, got {value!r}"
-        )
-    if url.scheme == "http" and not _is_loopback(url.host):
-        raise InvalidInputError(
-            f"base_url {value!r} is plain http: the API key would travel unencrypted. Use https "
-            "(plain http is allowed only on a loopback address, such as the local simulator)"
-        )
-    if url.user or url.password or url.query or url.fragment:
-        raise InvalidInputError(
-            f"base_url must not carry credentials, a query or a fragment, got {url.with_user(None)}"
-        )
-    return url.with_path(url.path.rstrip("/") + "/")
 
 
 class ImagineProClient:
@@ -187,19 +107,19 @@ class ImagineProClient:
             )
         if any(ch.isspace() for ch in key.strip()) or not key.isprintable():
             raise InvalidInputError("the API key contains spaces or control characters; recopy it")
-        if not (isinstance(time_scale, int | float) and math.isfinite(time_scale)) or not (
-            time_scale > 0
+        if isinstance(time_scale, bool) or not (
+            isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
         ):
-            raise InvalidInputError(f"time_scale must be a number > 0, got {_short(time_scale)}")
+            raise InvalidInputError(f"time_scale must be a number > 0, got {short(time_scale)}")
         if not request_timeout > 0:
             raise InvalidInputError(
                 f"request_timeout must be a number of seconds > 0, got {request_timeout!r}"
             )
         self._api_key = Secret(key.strip())
-        self.base_url = _check_base_url(
+        self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
         )
-        self.time_scale = float(time_scale)
+        self._clock = Clock(time_scale)
         self._own_session = session is None
         self._session = session
         self._create_session: aiohttp.ClientSession | None = None
@@ -208,11 +128,11 @@ class ImagineProClient:
         self._retry = retry or RetryPolicy()
         self._request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
-        self.create_budget = Budget(
-            create_limit or RateLimit.imaginepro_create(), time_scale=self.time_scale
+        self._create_budget = LocalBudget(
+            create_limit or RateLimit.imaginepro_create(), clock=self._clock
         )
-        self.poll_budget = Budget(
-            poll_limit or RateLimit.imaginepro_progress(), time_scale=self.time_scale
+        self._poll_budget = LocalBudget(
+            poll_limit or RateLimit.imaginepro_progress(), clock=self._clock
         )
         self.poll_policy = poll_policy or PollPolicy()
         self._transport: Transport | None = None
@@ -220,6 +140,21 @@ class ImagineProClient:
         self._runner: asyncio.Task[None] | None = None
         self._state = "new"
         self._image_sizes: dict[str, tuple[int, int]] = {}
+
+    @property
+    def time_scale(self) -> float:
+        """API seconds per real second (1 against the real service; see the constructor)."""
+        return self._clock.scale
+
+    @property
+    def create_budget(self) -> BudgetView:
+        """The budget of job-creating and other general requests (read-only)."""
+        return self._create_budget
+
+    @property
+    def poll_budget(self) -> BudgetView:
+        """The budget of progress requests (read-only)."""
+        return self._poll_budget
 
     def __repr__(self) -> str:
         return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state}>"
@@ -247,14 +182,15 @@ class ImagineProClient:
             converter=self._converter,
             timeout=self._request_timeout,
             max_response_bytes=self._max_response_bytes,
-            time_scale=self.time_scale,
+            clock=self._clock,
             retry=self._retry,
             rng=self._rng,
         )
         self._scheduler = Scheduler(
             transport=self._transport,
-            budget=self.poll_budget,
-            policy=self.poll_policy.scaled(1.0 / self.time_scale),
+            budget=self._poll_budget,
+            policy=self.poll_policy.scaled(1.0 / self._clock.scale),
+            clock=self._clock,
         )
         # The scheduler runs in a task this client owns (cancelled and awaited by aclose), not in a
         # task group held open across the caller's code: that would tie the client to the cancel
@@ -306,7 +242,7 @@ class ImagineProClient:
 
         Handles for the same messageId share their polls.
         """
-        _check_message_id(message_id)
+        check_message_id(message_id)
         _, scheduler = self._open()
         return self._handle(scheduler.track(message_id, submitted=False))
 
@@ -317,7 +253,7 @@ class ImagineProClient:
     async def _submit(self, path: str, request: ImagineRequest | ButtonRequest) -> Job:
         transport, scheduler = self._open()
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        data = await transport.create(path, body, self.create_budget)
+        data = await transport.create(path, body, self._create_budget)
         if isinstance(data, dict) and data.get("success") is False:
             reason = data.get("error") or data.get("message") or "no reason given"
             raise APIStatusError(
@@ -329,7 +265,7 @@ class ImagineProClient:
             )
         try:
             created: CreatedJob = transport.structure(data, CreatedJob, "POST", path)
-            _check_message_id(created.message_id, "the messageId in the server's answer")
+            check_message_id(created.message_id, "the messageId in the server's answer")
         except (ResponseValidationError, InvalidInputError) as exc:
             # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.
             raise SubmissionUncertainError(
@@ -340,7 +276,7 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        server_timeout = (request.timeout or _DEFAULT_JOB_TIMEOUT) / self.time_scale
+        server_timeout = self._clock.local(request.timeout or DEFAULT_JOB_TIMEOUT)
         state = scheduler.track(
             created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
         )
@@ -371,8 +307,8 @@ class ImagineProClient:
             SubmissionUncertainError: the request may have been processed but no answer came.
             APIStatusError: the server refused the job.
         """
-        prompt = _check_prompt(prompt, required=True) or ""
-        _check_options(
+        prompt = check_prompt(prompt, required=True) or ""
+        check_options(
             ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
         )
         self._open()
@@ -411,8 +347,8 @@ class ImagineProClient:
             InvalidInputError: a bad argument, or a button the parent does not offer.
         """
         parent_id = self._check_parent(parent, button)
-        _check_prompt(prompt, required=False)
-        _check_options(
+        check_prompt(prompt, required=False)
+        check_options(
             ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
         )
         if mask is not None and not isinstance(mask, str):
@@ -436,9 +372,9 @@ class ImagineProClient:
 
     def _check_parent(self, parent: Message | str, button: Button | str) -> str:
         if not isinstance(button, str) or not button:
-            raise InvalidInputError(f"button must be a Button or its string, got {_short(button)}")
+            raise InvalidInputError(f"button must be a Button or its string, got {short(button)}")
         if isinstance(parent, Message):
-            parent_id = _check_message_id(parent.message_id, "parent.message_id")
+            parent_id = check_message_id(parent.message_id, "parent.message_id")
             if not parent.is_terminal:
                 raise InvalidInputError(
                     f"job {parent_id} is {parent.status.value}; buttons can be pressed only on a "
@@ -451,7 +387,7 @@ class ImagineProClient:
                     f"{offered})"
                 )
             return parent_id
-        return _check_message_id(parent, "parent")
+        return check_message_id(parent, "parent")
 
     async def upscale(
         self,
@@ -488,7 +424,7 @@ class ImagineProClient:
         if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 4:
             raise InvalidInputError(
                 f"{what} index must be 1, 2, 3 or 4 (the image's place in the grid), got "
-                f"{_short(index)}"
+                f"{short(index)}"
             )
         return buttons[index - 1]
 
@@ -526,10 +462,8 @@ class ImagineProClient:
         from ._masks import load_mask
 
         self._check_parent(parent, Button.VARY_REGION)
-        _check_prompt(prompt, required=False)
-        _check_options(
-            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=None
-        )
+        check_prompt(prompt, required=False)
+        check_options(ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=None)
         self._open()
         loaded = await load_mask(mask)  # refused here, before any traffic, if it is no mask at all
         if check_size and isinstance(parent, Message):
@@ -601,7 +535,7 @@ class ImagineProClient:
             url = source
         else:
             raise InvalidInputError(
-                f"source must be a Message or an http(s) URL, got {_short(source)}"
+                f"source must be a Message or an http(s) URL, got {short(source)}"
             )
         transport, _ = self._open()
         return await transport.download(url, max_bytes=max_bytes)
@@ -613,7 +547,7 @@ class ImagineProClient:
         transport, scheduler = self._open()
         request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        await transport.create("/api/v1/nova/button", body, self.create_budget)
+        await transport.create("/api/v1/nova/button", body, self._create_budget)
         job._state.cancel_requested = True  # only once the server took the cancel
         scheduler.poke(job._state)
 
@@ -625,11 +559,11 @@ class ImagineProClient:
         Raises:
             NotFoundError: the server does not know the messageId.
         """
-        _check_message_id(message_id)
+        check_message_id(message_id)
         transport, scheduler = self._open()
         path = f"/api/v1/message/fetch/{message_id}"
         sent = anyio.current_time()
-        data = await transport.read(path, self.poll_budget)
+        data = await transport.read(path, self._poll_budget)
         message: Message = transport.structure(data, Message, "GET", path)
         state = scheduler.tracked(message_id)
         if state is not None and message.message_id == message_id:
@@ -640,7 +574,7 @@ class ImagineProClient:
         """The account's plan and credits (``GET /api/v1/subscription/account-info``)."""
         transport, _ = self._open()
         path = "/api/v1/subscription/account-info"
-        data = await transport.read(path, self.create_budget)
+        data = await transport.read(path, self._create_budget)
         info: AccountInfo = transport.structure(data, AccountInfo, "GET", path)
         return info
 
@@ -648,10 +582,10 @@ class ImagineProClient:
         """The account's jobs of the last 24 hours, newest first (``GET /api/v1/nova/images``)."""
         for name, value in (("page", page), ("size", size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {_short(value)}")
+                raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {short(value)}")
         transport, _ = self._open()
         path = f"/api/v1/nova/images?page={page}&size={size}"
-        data = await transport.read(path, self.create_budget)
+        data = await transport.read(path, self._create_budget)
         images = data.get("images") if isinstance(data, dict) else None
         result: list[HistoryImage] = transport.structure(
             images if images is not None else data, list[HistoryImage], "GET", path
@@ -660,10 +594,10 @@ class ImagineProClient:
 
     async def check_prompt(self, prompt: str) -> PromptCheck:
         """Ask the server whether a prompt would be accepted (``POST /api/v1/nova/prompt-check``)."""
-        checked = _check_prompt(prompt, required=True)
+        checked = check_prompt(prompt, required=True)
         transport, _ = self._open()
         path = "/api/v1/nova/prompt-check"
         # Checking a prompt creates nothing and costs nothing, so it is retried like a read.
-        data = await transport.read(path, self.create_budget, body={"prompt": checked})
+        data = await transport.read(path, self._create_budget, body={"prompt": checked})
         verdict: PromptCheck = transport.structure(data, PromptCheck, "POST", path)
         return verdict

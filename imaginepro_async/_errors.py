@@ -15,6 +15,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     ├── ResponseValidationError        the server answered something we cannot understand
     ├── JobError                       about one job (carries ``message_id`` and the last Message)
     │   ├── JobFailedError             the job ended FAIL
+    │   │   └── JobCancelledError      ... after this client pressed Cancel Job on it
     │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
     ├── ClientClosedError              the client was used after it was closed
@@ -32,10 +33,11 @@ one of the above, with the original chained as ``__cause__``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._batch import InputProblem
     from ._models import Message
 
 __all__ = [
@@ -44,14 +46,18 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchInputError",
     "ClientClosedError",
     "ExtraNotInstalledError",
     "ImagineProError",
     "InvalidInputError",
     "InvalidMaskError",
+    "JobCancelledError",
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "JournalBusyError",
+    "JournalMismatchError",
     "NotFoundError",
     "RateLimitError",
     "RequestTooLargeError",
@@ -287,6 +293,45 @@ class SubmissionUncertainError(ImagineProError):
             f"before resending. "
             f"Request: {json.dumps(shown, ensure_ascii=False)[:_BODY_PREVIEW]}"
         )
+
+
+class JobCancelledError(JobFailedError):
+    """The job ended FAIL after this client pressed ``Cancel Job`` on it."""
+
+
+class BatchInputError(InvalidInputError):
+    """Some input lines are not valid requests, and ``strict`` refuses to start.
+
+    Attributes:
+        problems: every problem found, in input order.
+    """
+
+    def __init__(self, problems: Sequence[InputProblem]) -> None:
+        self.problems = tuple(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:20])
+        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__(
+            f"{len(self.problems)} input lines are not valid requests; nothing was submitted. "
+            f"Fix them, or run without --strict to submit the others:\n{shown}{more}"
+        )
+
+
+class JournalMismatchError(InvalidInputError):
+    """The journal was made from another input; refused so that results are not mixed up.
+
+    Attributes:
+        missing: keys in the journal that the input no longer has (a few of them).
+        changed: keys whose request differs from the one the journal recorded (a few of them).
+    """
+
+    def __init__(self, text: str, *, missing: Sequence[str], changed: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        self.changed = tuple(changed)
+        super().__init__(text)
+
+
+class JournalBusyError(ImagineProError, RuntimeError):
+    """Another process is running a batch on this journal (or the file cannot be opened)."""
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

@@ -13,19 +13,21 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import anyio
 
-from ._errors import ClientClosedError, ImagineProError, JobFailedError, JobTimeoutError
+from ._errors import (
+    ClientClosedError,
+    ImagineProError,
+    JobCancelledError,
+    JobFailedError,
+    JobTimeoutError,
+)
 from ._models import Message, Status
 
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["Job", "JobCancelledError", "JobState", "as_completed", "gather"]
+__all__ = ["Job", "JobState", "as_completed", "gather"]
 
 logger = logging.getLogger("imaginepro_async")
-
-
-class JobCancelledError(JobFailedError):
-    """The job ended FAIL after this client pressed ``Cancel Job`` on it."""
 
 
 class JobState:

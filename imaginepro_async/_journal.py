@@ -29,12 +29,10 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._errors import ImagineProError, InvalidInputError
+from ._errors import JournalBusyError, JournalMismatchError
 
 __all__ = [
     "Journal",
-    "JournalBusyError",
-    "JournalMismatchError",
     "RequestState",
     "Row",
     "fingerprint",
@@ -91,24 +89,6 @@ class RequestState(enum.StrEnum):
 _FINAL: Final = frozenset(
     {RequestState.DONE, RequestState.FAILED, RequestState.UNCERTAIN, RequestState.INVALID}
 )
-
-
-class JournalMismatchError(InvalidInputError):
-    """The journal was made from another input; refused so that results are not mixed up.
-
-    Attributes:
-        missing: keys in the journal that the input no longer has (a few of them).
-        changed: keys whose request differs from the one the journal recorded (a few of them).
-    """
-
-    def __init__(self, text: str, *, missing: Sequence[str], changed: Sequence[str]) -> None:
-        self.missing = tuple(missing)
-        self.changed = tuple(changed)
-        super().__init__(text)
-
-
-class JournalBusyError(ImagineProError, RuntimeError):
-    """Another process is running a batch on this journal (or the file cannot be opened)."""
 
 
 @attrs.frozen(kw_only=True)

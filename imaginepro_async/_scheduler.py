@@ -38,7 +38,8 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from ._budget import Budget
+from ._budget import Budget, Permit
+from ._clock import Clock
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -111,7 +112,10 @@ class PollPolicy:
 class Scheduler:
     """Polls every live job of one client through one budget (see the module docstring)."""
 
-    def __init__(self, *, transport: Transport, budget: Budget, policy: PollPolicy) -> None:
+    def __init__(
+        self, *, transport: Transport, budget: Budget, policy: PollPolicy, clock: Clock
+    ) -> None:
+        self._clock = clock
         self._transport = transport
         self._budget = budget
         self._policy = policy
@@ -268,24 +272,24 @@ class Scheduler:
                     await self._wakeup.wait()
                 self._sleeping_until = -math.inf
                 continue
-            await self._budget.acquire()
+            permit = await self._budget.acquire()
             state = self._top()
             if state is None or state.due is None or state.due > anyio.current_time():
-                self._budget.give_back()
+                await permit.give_back()
                 continue
             heapq.heappop(self._heap)
             state.due = None
             state.in_flight = True
-            polls.start_soon(self._poll, state)
+            polls.start_soon(self._poll, state, permit)
 
     # -- one poll ----------------------------------------------------------------------------------
 
-    async def _poll(self, state: JobState) -> None:
+    async def _poll(self, state: JobState, permit: Permit) -> None:
         path = f"/api/v1/message/fetch/{state.message_id}"
         sent = anyio.current_time()
         state.polls += 1
         try:
-            data = await self._transport.attempt("GET", path, self._budget, held=True)
+            data = await self._transport.attempt("GET", path, self._budget, permit=permit)
             message: Message = self._transport.structure(data, Message, "GET", path)
             if message.message_id != state.message_id:
                 raise ResponseValidationError(
@@ -326,7 +330,7 @@ class Scheduler:
             self._finish(state, exc)
             return
         if isinstance(exc, RateLimitError):
-            delay = self._budget.window  # the budget itself waits out Retry-After
+            delay = self._clock.local(self._budget.limit.per)  # the budget waits out Retry-After
         else:
             ceiling = min(
                 self._policy.retry_cap, self._policy.retry_base * 2.0 ** (state.errors_in_row - 1)

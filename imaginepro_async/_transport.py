@@ -25,7 +25,8 @@ import anyio
 import cattrs
 import yarl
 
-from ._budget import Budget
+from ._budget import Budget, Permit, spend
+from ._clock import Clock
 from ._converters import describe_structure_error
 from ._errors import (
     APIConnectionError,
@@ -37,6 +38,7 @@ from ._errors import (
     SubmissionUncertainError,
     status_error,
 )
+from ._retry import RetryPolicy
 
 __all__ = ["RetryPolicy", "Secret", "Transport"]
 
@@ -62,29 +64,6 @@ class Secret:
         return "Secret('********')"
 
     __str__ = __repr__
-
-
-class RetryPolicy:
-    """How transient failures are retried: exponential backoff with full jitter.
-
-    Args:
-        attempts: how many times a read is tried in all (polls of the scheduler retry without end).
-        base: the first backoff ceiling, in seconds.
-        cap: the largest backoff ceiling, in seconds.
-    """
-
-    __slots__ = ("attempts", "base", "cap")
-
-    def __init__(self, *, attempts: int = 5, base: float = 0.5, cap: float = 30.0) -> None:
-        if attempts < 1:
-            raise ValueError(f"RetryPolicy.attempts must be ≥ 1, got {attempts!r}")
-        self.attempts = attempts
-        self.base = base
-        self.cap = cap
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based): uniform in [0, ceiling]."""
-        return rng.uniform(0.0, min(self.cap, self.base * 2.0**attempt))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -138,7 +117,7 @@ class Transport:
         converter: cattrs.Converter,
         timeout: float,
         max_response_bytes: int,
-        time_scale: float,
+        clock: Clock,
         retry: RetryPolicy,
         rng: random.Random,
     ) -> None:
@@ -155,7 +134,7 @@ class Transport:
         self._converter = converter
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._max_response_bytes = max_response_bytes
-        self._time_scale = time_scale
+        self._clock = clock
         self.retry = retry
         self.rng = rng
 
@@ -273,9 +252,8 @@ class Transport:
 
     def _status_error(self, reply: _Reply, method: str, url: yarl.URL) -> APIStatusError:
         body = self._decode(reply, method, url)
-        retry_after = reply.retry_after
-        if retry_after is not None:
-            retry_after /= self._time_scale
+        # Users read it in their own seconds; budgets take the server's (API) seconds.
+        retry_after = None if reply.retry_after is None else self._clock.local(reply.retry_after)
         return status_error(
             status=reply.status,
             message=_error_message(body, ""),
@@ -291,27 +269,30 @@ class Transport:
         path: str,
         budget: Budget,
         *,
-        held: bool = False,
+        permit: Permit | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> object:
         """One read through ``budget``: the decoded JSON body, or the mapped error raised.
 
-        With ``held=True`` the caller already acquired the permit; it is released here.
+        With ``permit`` the caller already acquired it from ``budget``; it is released here.
         """
         url = self.url(path)
         payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-        if not held:
-            await budget.acquire()
+        if permit is None:
+            permit = await budget.acquire()
         try:
             reply = await self._send(method, url, payload)
         except (_NotSent, _MaybeSent) as failure:
             raise failure.error from failure.__cause__
         finally:
-            budget.release()
+            with anyio.CancelScope(shield=True):
+                await permit.release()
         if reply.status >= 400:
             error = self._status_error(reply, method, url)
             if isinstance(error, RateLimitError):
-                budget.pause(error.retry_after if error.retry_after is not None else budget.window)
+                await budget.pause(
+                    reply.retry_after if reply.retry_after is not None else budget.limit.per
+                )
             raise error
         return self._decode(reply, method, url)
 
@@ -329,7 +310,7 @@ class Transport:
             except (RateLimitError, ServerError, APIConnectionError, ResponseValidationError):
                 if attempt + 1 >= self.retry.attempts:
                     raise
-            await anyio.sleep(self.retry.backoff(attempt, self.rng) / self._time_scale)
+            await self._clock.sleep(self.retry.backoff(attempt, self.rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def create(self, path: str, body: Mapping[str, Any], budget: Budget) -> object:
@@ -338,12 +319,12 @@ class Transport:
         payload = json.dumps(body, ensure_ascii=False).encode()
         for attempt in range(self.retry.attempts):
             try:
-                async with budget.slot():
+                async with spend(budget):
                     reply = await self._send("POST", url, payload, self._create_session)
             except _NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
                     raise failure.error from failure.__cause__
-                await anyio.sleep(self.retry.backoff(attempt, self.rng) / self._time_scale)
+                await self._clock.sleep(self.retry.backoff(attempt, self.rng))
                 continue
             except _MaybeSent as failure:
                 raise SubmissionUncertainError(
@@ -375,9 +356,11 @@ class Transport:
             if reply.status not in _CREATE_RETRY_STATUSES or attempt + 1 >= self.retry.attempts:
                 raise error
             if isinstance(error, RateLimitError):
-                budget.pause(error.retry_after if error.retry_after is not None else budget.window)
+                await budget.pause(
+                    reply.retry_after if reply.retry_after is not None else budget.limit.per
+                )
             else:
-                await anyio.sleep(self.retry.backoff(attempt, self.rng) / self._time_scale)
+                await self._clock.sleep(self.retry.backoff(attempt, self.rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def download(self, url: str, *, max_bytes: int, prefix_only: bool = False) -> bytes:

@@ -13,7 +13,6 @@ from PIL import Image
 
 from imaginepro_async._batch import (
     Batch,
-    BatchInputError,
     BatchProgress,
     BatchResult,
     InpaintRequest,
@@ -21,12 +20,8 @@ from imaginepro_async._batch import (
     download_image,
     read_jsonl,
 )
-from imaginepro_async._journal import (
-    Journal,
-    JournalBusyError,
-    JournalMismatchError,
-    RequestState,
-)
+from imaginepro_async._errors import BatchInputError, JournalBusyError, JournalMismatchError
+from imaginepro_async._journal import Journal, RequestState
 from imaginepro_async.testing import Endpoint, FaultKind
 
 from .conftest import World, client_for

@@ -1,0 +1,116 @@
+"""Validation of what users pass in, shared by the client, the batch and the CLI.
+
+Every check runs before anything is sent, and every refusal is an ``InvalidInputError`` whose message
+names the value and says what to do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Final
+
+import yarl
+
+from ._errors import InvalidInputError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_JOB_TIMEOUT",
+    "JOB_TIMEOUT_RANGE",
+    "check_base_url",
+    "check_message_id",
+    "check_options",
+    "check_prompt",
+    "short",
+]
+
+DEFAULT_BASE_URL: Final = "https://api.imaginepro.ai"
+_MESSAGE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
+#: The server-side job timeout allowed by the API, in seconds (doc).
+JOB_TIMEOUT_RANGE: Final = (10, 900)
+#: The server-side job timeout when none is given, in seconds (doc).
+DEFAULT_JOB_TIMEOUT: Final = 900
+_MAX_PROMPT: Final = 8192
+
+
+def short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_message_id(value: object, what: str = "message_id") -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"{what} must be a messageId string (or a Message), got {type(value).__name__} "
+            f"{short(value)}"
+        )
+    if not _MESSAGE_ID.fullmatch(value):
+        raise InvalidInputError(
+            f"{what} {short(value)} is not a messageId: expected letters, digits, '-' or '_' "
+            "(like 'd15c1541-229a-442b-9873-d3494dede12a'), as returned when a job was created"
+        )
+    return value
+
+
+def check_prompt(value: object, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"prompt must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError("prompt is empty: describe the image you want")
+    if len(value) > _MAX_PROMPT:
+        raise InvalidInputError(
+            f"prompt is {len(value)} characters long; keep it under {_MAX_PROMPT}"
+        )
+    return value
+
+
+def check_options(
+    *, ref: object, webhook_override: object, timeout: object, disable_cdn: object
+) -> None:
+    if ref is not None and not isinstance(ref, str):
+        raise InvalidInputError(f"ref must be a string, got {type(ref).__name__}")
+    if webhook_override is not None:
+        url = yarl.URL(webhook_override) if isinstance(webhook_override, str) else None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise InvalidInputError(
+                f"webhook_override must be an http(s) URL, got {short(webhook_override)}"
+            )
+    if timeout is not None:
+        low, high = JOB_TIMEOUT_RANGE
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
+            raise InvalidInputError(
+                f"timeout is the server-side job timeout in whole seconds, {low} to {high}; "
+                f"got {short(timeout)}"
+            )
+    if disable_cdn is not None and not isinstance(disable_cdn, bool):
+        raise InvalidInputError(f"disable_cdn must be True or False, got {short(disable_cdn)}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: str) -> yarl.URL:
+    url = yarl.URL(value)
+    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(
+            f"base_url must be an absolute http(s) URL like {DEFAULT_BASE_URL!r}, got {value!r}"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise InvalidInputError(
+            f"base_url {value!r} is plain http: the API key would travel unencrypted. Use https "
+            "(plain http is allowed only on a loopback address, such as the local simulator)"
+        )
+    if url.user or url.password or url.query or url.fragment:
+        raise InvalidInputError(
+            f"base_url must not carry credentials, a query or a fragment, got {url.with_user(None)}"
+        )
+    return url.with_path(url.path.rstrip("/") + "/")
