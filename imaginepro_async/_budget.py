@@ -36,7 +36,15 @@ import attrs
 
 from ._clock import Clock
 
-__all__ = ["Budget", "BudgetView", "LocalBudget", "Permit", "RateLimit", "spend"]
+__all__ = [
+    "Budget",
+    "BudgetView",
+    "Coordination",
+    "LocalBudget",
+    "Permit",
+    "RateLimit",
+    "spend",
+]
 
 #: A hair over the window, so that timer resolution can never make a hold a hair under it.
 _MARGIN = 1.01
@@ -116,6 +124,21 @@ class Budget(BudgetView, Protocol):
 
     async def pause(self, seconds: float) -> None:
         """Let nothing start for ``seconds`` from now (the server asked us to wait)."""
+        ...
+
+
+class Coordination(Protocol):
+    """Where a client's budgets live: in this process (the default), or shared (Redis).
+
+    The client calls ``budget`` once per kind when it opens, and ``aclose`` when it closes.
+    """
+
+    def budget(self, kind: str, limit: RateLimit, clock: Clock) -> Budget:
+        """The budget of ``kind`` (``"create"`` or ``"poll"``) keeping to ``limit``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the budgets hold (connections, leases)."""
         ...
 
 
