@@ -28,6 +28,7 @@ import yarl
 from ._budget import Budget, Permit, spend
 from ._clock import Clock
 from ._converters import describe_structure_error
+from ._download import download
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -364,56 +365,21 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def download(self, url: str, *, max_bytes: int, prefix_only: bool = False) -> bytes:
-        """GET an image (a result on the CDN): the body, or only its first bytes with ``prefix_only``.
+        """GET an image (a result on the CDN) into memory; see ``_download.download``.
 
-        The API key is sent only to the API's own host, never to a CDN or another host. The body is
-        capped at ``max_bytes`` and must be an image.
-
-        Raises:
-            ResponseValidationError: not an image, or over ``max_bytes`` (unless ``prefix_only``).
-            APIStatusError, APIConnectionError: as for any request.
+        The API key is sent only to the API's own host, never to a CDN or another host.
         """
-        target = yarl.URL(url)
-        headers = {"Accept": "image/*", "User-Agent": "imaginepro-async"}
-        if target.origin() == self._base_url.origin():
+        headers = {}
+        if yarl.URL(url).origin() == self._base_url.origin():
             headers["Authorization"] = self._headers["Authorization"]
-        try:
-            async with self._session.get(
-                target, headers=headers, timeout=self._timeout
-            ) as response:
-                if response.status >= 400:
-                    raw = await response.content.read(2000)
-                    reply = _Reply(response.status, raw, None)
-                    raise self._status_error(reply, "GET", target)
-                kind = response.headers.get("Content-Type", "")
-                if kind and not kind.startswith(("image/", "application/octet-stream")):
-                    raise ResponseValidationError(
-                        f"expected an image, got Content-Type {kind!r}",
-                        body=await response.content.read(500),
-                        method="GET",
-                        url=str(target),
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_chunked(65536):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= max_bytes:
-                        if prefix_only:
-                            break
-                        raise ResponseValidationError(
-                            f"the image is over the {max_bytes}-byte cap; raise max_bytes",
-                            body=b"",
-                            method="GET",
-                            url=str(target),
-                        )
-                return b"".join(chunks)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise APIConnectionError(
-                f"could not download {target}: {type(exc).__name__}: {exc}",
-                method="GET",
-                url=str(target),
-            ) from exc
+        return await download(
+            self._session,
+            url,
+            max_bytes=max_bytes,
+            prefix_only=prefix_only,
+            headers=headers,
+            timeout=self._timeout,
+        )
 
     def structure(self, data: object, cls: type[Any], method: str, path: str) -> Any:
         """Turn decoded JSON into ``cls``, or raise ``ResponseValidationError``."""
