@@ -29,7 +29,7 @@ from imaginepro_async import (
     gather,
 )
 from imaginepro_async.testing import Endpoint, FaultKind, Simulator, make_mask
-from imaginepro_async.testing import RateLimit as ServerRateLimit
+from imaginepro_async.testing import SimulatedRateLimit as ServerRateLimit
 
 from .conftest import client_for, fixed_duration
 

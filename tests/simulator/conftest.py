@@ -111,13 +111,17 @@ def text(body: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A simulator whose clock only ``advance`` moves (nearly frozen), 60 s jobs, no limits."""
+    """A simulator whose clock only ``advance`` moves (nearly frozen), 60 s jobs, no limits,
+    small 256x256 images (grids too) and webhooks only when a job ends."""
     async with Simulator(
         time_scale=FROZEN,
         seed=7,
         duration=fixed_duration(60.0),
         general_rate_limit=None,
         progress_rate_limit=None,
+        image_size=(256, 256),
+        grid_size=(256, 256),
+        webhook_progress_interval=None,
     ) as simulator:
         yield simulator
 

@@ -78,7 +78,9 @@ async def test_final_webhook_carries_the_message(api: Api, receiver: Receiver) -
 async def test_webhook_fires_without_any_request(receiver: Receiver) -> None:
     """The simulator's own timer sends the webhook when the job ends, with nobody polling."""
     async with (
-        Simulator(time_scale=1000.0, duration=fixed_duration(30.0)) as sim,
+        Simulator(
+            time_scale=1000.0, webhook_progress_interval=None, duration=fixed_duration(30.0)
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -91,7 +93,12 @@ async def test_failed_deliveries_are_retried(receiver: Receiver) -> None:
     """A receiver answering 500 twice gets the webhook on the third attempt."""
     receiver.fail_first = 2
     async with (
-        Simulator(time_scale=1000.0, duration=fixed_duration(30.0), webhook_backoff=1.0) as sim,
+        Simulator(
+            time_scale=1000.0,
+            webhook_progress_interval=None,
+            duration=fixed_duration(30.0),
+            webhook_backoff=1.0,
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -112,7 +119,12 @@ async def test_deliveries_give_up_after_the_retries(receiver: Receiver) -> None:
     """With webhook_retries=1 a receiver that always fails gets two attempts, then none."""
     receiver.fail_first = 100
     async with (
-        Simulator(time_scale=1000.0, webhook_retries=1, webhook_backoff=1.0) as sim,
+        Simulator(
+            time_scale=1000.0,
+            webhook_progress_interval=None,
+            webhook_retries=1,
+            webhook_backoff=1.0,
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -129,7 +141,9 @@ async def test_unreachable_receivers_are_logged() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    async with Simulator(time_scale=1000.0, webhook_retries=0) as sim:
+    async with Simulator(
+        time_scale=1000.0, webhook_progress_interval=None, webhook_retries=0
+    ) as sim:
         async with aiohttp.ClientSession() as session:
             await Api(sim, session).imagine(webhookOverride=f"http://127.0.0.1:{port}/x")
         sim.advance(100)
