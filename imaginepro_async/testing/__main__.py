@@ -113,6 +113,7 @@ async def _serve(args: argparse.Namespace) -> None:
     ) as sim:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             print(f"ImaginePro simulator listening on {sim.url}", flush=True)
+            print(f"API key: {sim.api_key}", flush=True)
             print("Point the SDK and the CLI at it (paste into your shell):", flush=True)
             for line in export_lines(sim.url, sim.api_key):
                 print(f"  {line}", flush=True)
