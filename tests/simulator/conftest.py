@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from imaginepro_async.testing import Simulator, fixed_duration, make_mask
+from imaginepro_async.testing import Simulator, fixed_duration, make_mask, pytest_plugin
 
 IMAGINE = "/api/v1/nova/imagine"
 BUTTON = "/api/v1/nova/button"
@@ -21,6 +21,14 @@ IMAGES = "/api/v1/nova/images"
 PROMPT_CHECK = "/api/v1/nova/prompt-check"
 FROZEN = 1e-6
 """A time scale at which real time barely moves the clock: tests drive it with ``advance``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load our pytest plugin when the installed package has not registered it (an editable
+    install made before its ``pytest11`` entry point existed)."""
+    manager = config.pluginmanager
+    if not manager.has_plugin("imaginepro_async") and not manager.is_registered(pytest_plugin):
+        manager.register(pytest_plugin, "imaginepro_async")
 
 
 class Api:
