@@ -492,7 +492,7 @@ async def test_without_the_size_check_the_server_refuses_the_mask(
     """check_size=False sends the mask; the simulator refuses a wrong size with 400."""
     up = await (await client.upscale(await (await client.imagine("a grid")), 3))
     with pytest.raises(BadRequestError, match=r"(?i)mask"):
-        await client.inpaint(up, make_mask(64, 64), check_size=False)
+        await client.inpaint(up, make_mask(64, 32), check_size=False)  # another aspect ratio
 
 
 async def test_download_gives_the_result_image_for_a_preview(
