@@ -6,15 +6,17 @@ written independently of the client (it imports nothing from :mod:`imaginepro_as
 package), so a shared mistake cannot pass both sides. Every assumption it makes beyond
 ImaginePro's documentation is a named constant in ``_contract.py``.
 
-From a shell: ``python -m imaginepro_async.testing --port 8080``.
+From a shell: ``imaginepro-async simulate --port 8080``. In pytest: the ``imaginepro_simulator``
+and ``imaginepro_client`` fixtures of :mod:`imaginepro_async.testing.pytest_plugin`.
 """
 
 from ._engine import DurationFn, fixed_duration, uniform_duration
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
 from ._png import make_mask, make_png
-from ._ratelimit import RateLimit, RateLimiter
+from ._ratelimit import RateLimiter, SimulatedRateLimit
 from ._records import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
 from ._simulator import Simulator
+from ._webhooks import WebhookFaults
 
 __all__ = [
     "BodyCount",
@@ -24,12 +26,13 @@ __all__ = [
     "FaultRule",
     "Faults",
     "JobTimeline",
-    "RateLimit",
     "RateLimiter",
     "RequestRecord",
+    "SimulatedRateLimit",
     "Simulator",
     "Stats",
     "WebhookAttempt",
+    "WebhookFaults",
     "fixed_duration",
     "make_mask",
     "make_png",

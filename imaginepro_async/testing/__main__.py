@@ -1,8 +1,10 @@
-"""``python -m imaginepro_async.testing``: serve a simulator until Ctrl-C (or SIGTERM)."""
+"""``imaginepro-async simulate`` (also ``python -m imaginepro_async.testing``): serve a simulator
+until Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 
@@ -15,8 +17,9 @@ from ._simulator import DEFAULT_GENERAL_LIMIT, DEFAULT_PROGRESS_LIMIT, Simulator
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m imaginepro_async.testing",
-        description="Serve a local ImaginePro simulator until Ctrl-C.",
+        prog=PROG,
+        description="Serve a local ImaginePro simulator until Ctrl-C. It prints the export lines"
+        " that point the SDK (and the imaginepro-async CLI) at it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind; 0: a free one")
@@ -43,7 +46,49 @@ def _parser() -> argparse.ArgumentParser:
         default=list(c.DURATION_RANGE),
         help="job durations, uniform, in simulated seconds (30 90)",
     )
+    parser.add_argument(
+        "--image-size",
+        type=_size,
+        default=c.IMAGE_SIZE,
+        metavar="WxH",
+        help="size of one image: an upscale, each of a grid's images (1024x1024)",
+    )
+    parser.add_argument(
+        "--grid-size", type=_size, default=None, metavar="WxH", help="size of a grid (2x image)"
+    )
+    parser.add_argument(
+        "--latency-before",
+        type=float,
+        default=c.LATENCY_BEFORE,
+        metavar="SECONDS",
+        help="simulated seconds each request waits before it is processed (0)",
+    )
+    parser.add_argument(
+        "--latency-after",
+        type=float,
+        default=c.LATENCY_AFTER,
+        metavar="SECONDS",
+        help="simulated seconds each answer is held after processing (0)",
+    )
     return parser
+
+
+PROG = "imaginepro-async simulate"
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    try:
+        if sep:
+            return int(width), int(height)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1024x1024, got {text!r}")
+
+
+def export_lines(url: str, api_key: str) -> list[str]:
+    """The shell lines that point the SDK and the CLI at a simulator."""
+    return [f"export IMAGINEPRO_API_KEY={api_key}", f"export IMAGINEPRO_BASE_URL={url}"]
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -61,10 +106,17 @@ async def _serve(args: argparse.Namespace) -> None:
         failure_rate=args.failure_rate,
         general_rate_limit=DEFAULT_GENERAL_LIMIT if limits else None,
         progress_rate_limit=DEFAULT_PROGRESS_LIMIT if limits else None,
+        image_size=args.image_size,
+        grid_size=args.grid_size,
+        latency_before=args.latency_before,
+        latency_after=args.latency_after,
     ) as sim:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             print(f"ImaginePro simulator listening on {sim.url}", flush=True)
             print(f"API key: {sim.api_key}", flush=True)
+            print("Point the SDK and the CLI at it (paste into your shell):", flush=True)
+            for line in export_lines(sim.url, sim.api_key):
+                print(f"  {line}", flush=True)
             print("Press Ctrl-C to stop.", flush=True)
             async for _ in signals:
                 break
@@ -77,8 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         anyio.run(_serve, args, backend="asyncio")
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"{PROG}: error: port {args.port} on {args.host} is already in use; pick another"
+                " with --port, or --port 0 for a free one",
+                file=sys.stderr,
+            )
+        else:
+            print(f"{PROG}: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import _contract as c
-from ._ratelimit import RateLimit
+from ._ratelimit import SimulatedRateLimit
 from ._records import to_json
 from ._wire import dumps
 
@@ -46,18 +46,18 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _limit(value: object) -> RateLimit | None:
+def _limit(value: object) -> SimulatedRateLimit | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise _bad('a rate limit is null or {"requests": int, "per": seconds}')
     try:
-        return RateLimit(int(value["requests"]), float(value["per"]))
+        return SimulatedRateLimit(int(value["requests"]), float(value["per"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(f"bad rate limit {value!r}: {exc}") from None
 
 
-def _limit_json(limit: RateLimit | None) -> dict[str, Any] | None:
+def _limit_json(limit: SimulatedRateLimit | None) -> dict[str, Any] | None:
     return None if limit is None else {"requests": limit.requests, "per": limit.per}
 
 

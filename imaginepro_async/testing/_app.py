@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import attrs
@@ -17,18 +15,23 @@ from aiohttp import web
 from . import _contract as c
 from ._clock import SimClock
 from ._engine import (
+    IMAGE_RESULTS,
     RESULT_DESCRIPTION,
+    RESULT_GRID,
     Account,
     Engine,
     InsufficientCreditsError,
     Job,
+    kind_of,
     result_of,
 )
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
+from ._fields import Common, Fields, json_type, query_int
+from ._more import MoreHandlers
 from ._png import result_png, sniff_image
 from ._ratelimit import Bucket, RateLimiter
 from ._records import Recorder, RequestRecord
-from ._wire import ApiError, cdn_names, json_response, render_message
+from ._wire import PREVIEW, ApiError, cdn_names, json_response, render_message
 
 Handler = Callable[[web.Request, Account | None, float], Awaitable[web.Response]]
 
@@ -46,11 +49,21 @@ class AppConfig:
     """The settings the handlers read."""
 
     image_size: tuple[int, int]
+    grid_size: tuple[int, int]
     check_mask_size: bool
     max_body_bytes: int
-    cost_imagine: int
-    cost_button: int
-    cost_describe: int
+    costs: Mapping[str, int]
+    latency_before: float = c.LATENCY_BEFORE
+    latency_after: float = c.LATENCY_AFTER
+
+    def size_of(self, job: Job, name: str) -> tuple[int, int]:
+        """The pixel size of the CDN file ``name`` of ``job``."""
+        if name == PREVIEW:
+            width, height = job.size
+            return max(1, width // c.PREVIEW_FACTOR), max(1, height // c.PREVIEW_FACTOR)
+        if job.result == RESULT_GRID and name in ("grid.png", "original.png"):
+            return self.grid_size
+        return job.size
 
 
 class ApiServer:
@@ -79,29 +92,30 @@ class ApiServer:
     # --- routing --------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
         """Register the API and CDN routes (the catch-all 404 must be registered last)."""
-        general: Bucket = "general"
-        progress: Bucket = "progress"
-        table: list[tuple[str, str, _Route]] = [
-            ("POST", c.PATH_IMAGINE, _Route(Endpoint.IMAGINE, general, True, self._imagine)),
-            ("POST", c.PATH_BUTTON, _Route(Endpoint.BUTTON, general, True, self._button)),
-            ("POST", c.PATH_DESCRIBE, _Route(Endpoint.DESCRIBE, general, True, self._describe)),
-            ("GET", c.PATH_FETCH, _Route(Endpoint.FETCH, progress, True, self._fetch)),
-            ("GET", c.PATH_FETCH_LEGACY, _Route(Endpoint.FETCH, progress, True, self._fetch)),
-            (
-                "GET",
-                c.PATH_ACCOUNT_INFO,
-                _Route(Endpoint.ACCOUNT_INFO, general, True, self._account_info),
-            ),
-            ("GET", c.PATH_IMAGES, _Route(Endpoint.IMAGES, general, True, self._images)),
-            (
-                "POST",
-                c.PATH_PROMPT_CHECK,
-                _Route(Endpoint.PROMPT_CHECK, general, True, self._prompt_check),
-            ),
-            ("GET", c.PATH_CDN, _Route(Endpoint.CDN, None, False, self._cdn)),
+        g: Bucket = "general"
+        p: Bucket = "progress"
+        E = Endpoint
+        more = MoreHandlers(self)
+        table: list[tuple[str, str, Endpoint, Bucket | None, Handler]] = [
+            ("POST", c.PATH_IMAGINE, E.IMAGINE, g, self._imagine),
+            ("POST", c.PATH_BOOST_IMAGINE, E.BOOST_IMAGINE, g, self._imagine),
+            ("POST", c.PATH_BUTTON, E.BUTTON, g, self._button),
+            ("POST", c.PATH_BOOST_BUTTON, E.BOOST_BUTTON, g, self._button),
+            ("POST", c.PATH_DESCRIBE, E.DESCRIBE, g, self._describe),
+            ("POST", c.PATH_DESCRIBE_LEGACY, E.DESCRIBE, g, self._describe),
+            ("GET", c.PATH_FETCH, E.FETCH, p, self._fetch),
+            ("GET", c.PATH_FETCH_LEGACY, E.FETCH, p, self._fetch),
+            ("GET", c.PATH_VIDEO_FETCH, E.VIDEO_FETCH, p, self._fetch),
+            ("GET", c.PATH_ACCOUNT_INFO, E.ACCOUNT_INFO, g, self._account_info),
+            ("GET", c.PATH_IMAGES, E.IMAGES, g, self._images),
+            ("POST", c.PATH_PROMPT_CHECK, E.PROMPT_CHECK, g, self._prompt_check),
+            *more.table(g),
         ]
-        for method, path, route in table:
+        for method, path, endpoint, bucket, handler in table:
+            route = _Route(endpoint, bucket, True, handler)
             app.router.add_route(method, path, self._bind(route))
+        cdn = _Route(Endpoint.CDN, None, False, self._cdn)
+        app.router.add_route("GET", c.PATH_CDN, self._bind(cdn))
 
     def add_fallback(self, app: web.Application) -> None:
         """The NestJS-style 404 for every other path and method."""
@@ -129,6 +143,8 @@ class ApiServer:
                 return response
             if kind is FaultKind.SLOW:
                 await anyio.sleep(self.clock.real(fault.delay))
+        if self.config.latency_before > 0:
+            await anyio.sleep(self.clock.real(self.config.latency_before))
         now = self.clock.now()
         self.engine.advance(now)
         key: str | None = None
@@ -144,6 +160,8 @@ class ApiServer:
             response = await route.handler(request, account, now)
         except ApiError as exc:
             response = exc.response()
+        if self.config.latency_after > 0 and route.auth:
+            await anyio.sleep(self.clock.real(self.config.latency_after))
         if fault is not None:
             if fault.kind is FaultKind.DROP_AFTER:
                 return self._drop(request, route, fault, key, now)
@@ -209,7 +227,7 @@ class ApiServer:
         return account
 
     # --- bodies ---------------------------------------------------------------------------------
-    async def _json(self, request: web.Request) -> dict[str, Any]:
+    async def json_body(self, request: web.Request) -> dict[str, Any]:
         limit = self.config.max_body_bytes
         too_large = ApiError(
             413, f"Request entity too large: the body must not exceed {limit} bytes."
@@ -231,29 +249,32 @@ class ApiServer:
                 " 'Content-Type: application/json'.",
             ) from None
         if not isinstance(data, dict):
-            raise ApiError(400, f"The request body must be a JSON object, got {_json_type(data)}.")
+            raise ApiError(400, f"The request body must be a JSON object, got {json_type(data)}.")
         return data
 
-    def _create(
+    def create(
         self,
         now: float,
         account: Account,
         endpoint: Endpoint,
         body: dict[str, Any],
         *,
-        cost: int,
         prompt: str,
-        common: _Common,
+        common: Common,
         button: str | None = None,
         parent_id: str | None = None,
-        result: int = 0,
+        result: int = RESULT_GRID,
+        kind: str | None = None,
+        size: tuple[int, int] | None = None,
+        count: int = 1,
     ) -> web.Response:
+        """Charge by the cost table, create the job, answer the creation answer."""
         try:
             job = self.engine.create(
                 now,
                 account,
                 endpoint.value,
-                cost=cost,
+                cost=self.config.costs[endpoint.value],
                 prompt=prompt,
                 ref=common.ref,
                 webhook=common.webhook,
@@ -262,14 +283,17 @@ class ApiServer:
                 button=button,
                 parent_id=parent_id,
                 result=result,
+                kind=kind,
+                size=size or self.config.image_size,
+                count=count,
             )
         except InsufficientCreditsError as exc:
             raise ApiError(401, str(exc)) from None
         self.recorder.job(endpoint.value, body, common.ref, job.message_id)
         self._on_job_created(job)
-        return self._created(job.message_id, now)
+        return self.created(job.message_id, now)
 
-    def _created(self, message_id: str, now: float) -> web.Response:
+    def created(self, message_id: str, now: float) -> web.Response:
         return json_response(
             {"success": True, "messageId": message_id, "createdAt": self.clock.iso(now)}
         )
@@ -279,23 +303,25 @@ class ApiServer:
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         assert account is not None
-        body = await self._json(request)
-        fields = _Fields(body)
+        body = await self.json_body(request)
+        fields = Fields(body)
         prompt = fields.string("prompt", required=True)
         common = fields.common()
         fields.check()
         assert prompt is not None
-        return self._create(
-            now, account, Endpoint.IMAGINE, body, cost=self.config.cost_imagine,
-            prompt=prompt, common=common,
-        )  # fmt: skip
+        endpoint = (
+            Endpoint.BOOST_IMAGINE if request.path == c.PATH_BOOST_IMAGINE else Endpoint.IMAGINE
+        )
+        return self.create(
+            now, account, endpoint, body, prompt=prompt, common=common, kind="imagine"
+        )
 
     async def _button(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         assert account is not None
-        body = await self._json(request)
-        fields = _Fields(body)
+        body = await self.json_body(request)
+        fields = Fields(body)
         message_id = fields.string("messageId", required=True)
         button = fields.string("button", required=True)
         mask = fields.string("mask", empty_ok=True)
@@ -310,7 +336,7 @@ class ApiServer:
                 f"Unknown button {button!r}: the button must be one of"
                 f" {', '.join(c.ALL_BUTTONS)} (exactly, case and emoji included).",
             )
-        parent = self._job_of(account, message_id)
+        parent = self.job_of(account, message_id)
         if button == c.CANCEL_JOB:
             if parent.status not in (c.QUEUED, c.PROCESSING):
                 raise ApiError(
@@ -319,7 +345,7 @@ class ApiServer:
                     " only accepted while a job is QUEUED or PROCESSING.",
                 )
             self.engine.cancel(parent, now)
-            return self._created(parent.message_id, now)
+            return self.created(parent.message_id, now)
         if parent.status != c.DONE:
             raise ApiError(
                 400,
@@ -336,10 +362,11 @@ class ApiServer:
             )
         if button == c.VARY_REGION:
             self._check_mask(mask, parent)
-        return self._create(
-            now, account, Endpoint.BUTTON, body, cost=self.config.cost_button,
-            prompt=prompt or parent.prompt, common=common, button=button,
-            parent_id=parent.message_id, result=result_of(button),
+        endpoint = Endpoint.BOOST_BUTTON if request.path == c.PATH_BOOST_BUTTON else Endpoint.BUTTON
+        return self.create(
+            now, account, endpoint, body, prompt=prompt or parent.prompt, common=common,
+            button=button, parent_id=parent.message_id, result=result_of(button),
+            kind=kind_of(button), size=parent.size,
         )  # fmt: skip
 
     def _check_mask(self, mask: str | None, parent: Job) -> None:
@@ -366,34 +393,36 @@ class ApiServer:
                 " file.",
             )
         kind, width, height = found
-        want_w, want_h = self.config.image_size
-        if self.config.check_mask_size and (width, height) != (want_w, want_h):
+        want_w, want_h = parent.size
+        slack = c.MASK_ASPECT_SLACK_PX * want_w
+        if self.config.check_mask_size and abs(height * want_w - width * want_h) > slack:
             raise ApiError(
                 400,
-                f"mask size {width}x{height} ({kind}) does not match the size of the image being"
-                f" edited, {want_w}x{want_h}; send a mask of the same size.",
+                f"mask size {width}x{height} ({kind}) does not have the aspect ratio of the image"
+                f" being edited, {want_w}x{want_h}; send a mask of that aspect ratio (any"
+                " resolution is scaled).",
             )
 
     async def _describe(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         assert account is not None
-        body = await self._json(request)
-        fields = _Fields(body)
+        body = await self.json_body(request)
+        fields = Fields(body)
         url = fields.url("url", required=True)
         common = fields.common()
         fields.check()
         assert url is not None
-        return self._create(
-            now, account, Endpoint.DESCRIBE, body, cost=self.config.cost_describe,
-            prompt=url, common=common, result=RESULT_DESCRIPTION,
+        return self.create(
+            now, account, Endpoint.DESCRIBE, body, prompt=url, common=common,
+            result=RESULT_DESCRIPTION,
         )  # fmt: skip
 
     async def _fetch(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         assert account is not None
-        job = self._job_of(account, request.match_info["message_id"])
+        job = self.job_of(account, request.match_info["message_id"])
         return json_response(render_message(job, now, self.base_url, self.clock))
 
     async def _account_info(
@@ -415,15 +444,15 @@ class ApiServer:
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         assert account is not None
-        page = _query_int(request, "page", 1, 1, None)
-        size = _query_int(request, "size", c.IMAGES_PAGE_SIZE_DEFAULT, 1, c.IMAGES_PAGE_SIZE_MAX)
+        page = query_int(request, "page", 1, 1, None)
+        size = query_int(request, "size", c.IMAGES_PAGE_SIZE_DEFAULT, 1, c.IMAGES_PAGE_SIZE_MAX)
         skip = (page - 1) * size
         cutoff = now - c.IMAGES_HISTORY_SECONDS
         items: list[dict[str, Any]] = []
         for job in reversed(account.jobs):
             if job.created < cutoff:
                 break
-            if job.status != c.DONE or job.result == RESULT_DESCRIPTION:
+            if job.status != c.DONE or job.result not in IMAGE_RESULTS:
                 continue
             if skip:
                 skip -= 1
@@ -446,8 +475,8 @@ class ApiServer:
     async def _prompt_check(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
-        body = await self._json(request)
-        fields = _Fields(body)
+        body = await self.json_body(request)
+        fields = Fields(body)
         prompt = fields.string("prompt", required=True)
         fields.check()
         assert prompt is not None
@@ -461,137 +490,23 @@ class ApiServer:
         name = request.match_info["name"]
         if job is None or name not in cdn_names(job):
             return web.Response(status=404, text="Not Found")
-        width, height = self.config.image_size
-        if width * height > 512 * 512:
-            data = await anyio.to_thread.run_sync(result_png, job.message_id, name, width, height)
-        else:
-            data = result_png(job.message_id, name, width, height)
-        return web.Response(
-            body=data,
-            content_type="image/png",
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
+        cache = {"Cache-Control": "public, max-age=31536000, immutable"}
+        if name.endswith(".mp4"):
+            return web.Response(body=c.VIDEO_PLACEHOLDER, content_type="video/mp4", headers=cache)
+        width, height = self.config.size_of(job, name)
+        data = result_png(job.message_id, name, width, height)
+        return web.Response(body=data, content_type="image/png", headers=cache)
 
     async def _unknown(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
         raise ApiError(404, f"Cannot {request.method} {request.path}")
 
-    def _job_of(self, account: Account, message_id: str) -> Job:
+    def job_of(self, account: Account, message_id: str) -> Job:
         job = self.engine.jobs.get(message_id)
         if job is None or job.account is not account:
             raise ApiError(404, f"Message {message_id} not found.")
         return job
-
-
-@attrs.frozen
-class _Common:
-    ref: str | None
-    webhook: str | None
-    timeout: int
-    disable_cdn: bool
-
-
-class _Fields:
-    """Reads request fields, collecting every problem (NestJS ValidationPipe style: a list)."""
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self._body = body
-        self.problems: list[str] = []
-
-    def string(self, name: str, *, required: bool = False, empty_ok: bool = False) -> str | None:
-        value = self._body.get(name)
-        if value is None:
-            if required:
-                self.problems.append(f"{name} is required (a non-empty string)")
-            return None
-        if not isinstance(value, str):
-            self.problems.append(f"{name} must be a string, got {_json_type(value)}")
-            return None
-        if not empty_ok and not value.strip():
-            self.problems.append(f"{name} must not be empty")
-            return None
-        return value
-
-    def url(self, name: str, *, required: bool = False) -> str | None:
-        value = self.string(name, required=required)
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.problems.append(f"{name} must be an http(s) URL, got {value!r}")
-            return None
-        return value.strip()
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self._body.get(name)
-        if value is None:
-            return default
-        # 10.0 is the same JSON number as 10 (a JavaScript client cannot tell them apart).
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value != int(value)
-        ):
-            self.problems.append(
-                f"{name} must be an integer number of seconds, got {_json_type(value)} {value!r}"
-            )
-            return default
-        if not low <= value <= high:
-            self.problems.append(f"{name} must be between {low} and {high}, got {value!r}")
-            return default
-        return int(value)
-
-    def boolean(self, name: str) -> bool:
-        value = self._body.get(name)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            self.problems.append(f"{name} must be a boolean, got {_json_type(value)}")
-            return False
-        return value
-
-    def common(self) -> _Common:
-        """The fields every job-creating endpoint takes."""
-        return _Common(
-            ref=self.string("ref", empty_ok=True),
-            webhook=self.url("webhookOverride"),
-            timeout=self.integer("timeout", c.TIMEOUT_DEFAULT, c.TIMEOUT_MIN, c.TIMEOUT_MAX),
-            disable_cdn=self.boolean("disableCdn"),
-        )
-
-    def check(self) -> None:
-        if self.problems:
-            raise ApiError(400, self.problems)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number" if math.isfinite(value) else "a non-finite number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _query_int(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, [f"{name} must be an integer, got {raw!r}"]) from None
-    if value < low or (high is not None and value > high):
-        top = "" if high is None else f" and at most {high}"
-        raise ApiError(400, [f"{name} must be at least {low}{top}, got {value}"])
-    return value
 
 
 def _malformed(response: web.Response) -> web.Response:

@@ -18,6 +18,26 @@ PATH_ACCOUNT_INFO: Final = "/api/v1/subscription/account-info"
 PATH_IMAGES: Final = "/api/v1/nova/images"
 PATH_PROMPT_CHECK: Final = "/api/v1/nova/prompt-check"
 PATH_DESCRIBE: Final = "/api/v1/nova/describe"
+PATH_DESCRIBE_LEGACY: Final = "/api/v1/midjourney/describe"  # doc (legacy path)
+PATH_BLEND_LEGACY: Final = "/api/v1/midjourney/blend"  # legacy docs (confirmed)
+PATH_BLEND: Final = "/api/v1/nova/blend"  # assumed: not documented, by analogy with the others
+PATH_FACESWAP: Final = "/api/v1/nova/faceswap"  # doc (path); body assumed as the legacy one
+PATH_FACESWAP_LEGACY: Final = "/api/v1/midjourney/faceswap"  # legacy docs
+PATH_BOOST_IMAGINE: Final = "/api/v1/nova/boost/imagine"  # doc
+PATH_BOOST_BUTTON: Final = "/api/v1/nova/boost/button"  # doc
+PATH_FLUX_IMAGINE: Final = "/api/v1/flux/imagine"  # doc
+PATH_FLUX_UPSCALE: Final = "/api/v1/flux/upscale"  # third-party docs
+PATH_REMOVE_BG: Final = "/api/v1/tools/remove-bg"  # third-party docs
+PATH_GEMINI_IMAGINE: Final = "/api/v1/gemini/imagine"  # doc (JS SDK)
+PATH_UNIVERSAL_IMAGINE: Final = "/api/v1/universal/imagine"  # doc (JS SDK)
+PATH_VIDEO_GENERATE: Final = "/api/v1/video/mj/generate"  # doc (JS SDK)
+PATH_VIDEO_EXTEND: Final = "/api/v1/video/mj/extend"  # doc (JS SDK)
+PATH_VIDEO_FETCH: Final = "/api/v1/video/mj/fetch/{message_id}"  # doc (JS SDK)
+PATH_DISCORD_TOKEN: Final = "/api/v1/discord/token/{token_id}"  # doc (GET and PUT)
+PATH_DISCORD_TOKENS: Final = "/api/v1/discord/tokens"  # legacy docs
+PATH_MESSAGE_TRACE: Final = "/api/v1/message/trace/{message_id}"  # doc
+PATH_COMMANDS: Final = "/api/v1/nova/commands"  # doc (path); fields as the legacy endpoint
+PATH_COMMANDS_LEGACY: Final = "/api/v1/midjourney/commands"  # legacy docs
 # assumed: where result images live; the real CDN is cdn.imaginepro.ai, ours is the simulator.
 PATH_CDN: Final = "/cdn/{message_id}/{name}"
 # ours: introspection and control routes, never part of the real API.
@@ -30,10 +50,9 @@ DONE: Final = "DONE"
 FAIL: Final = "FAIL"
 
 # --- Credits ---------------------------------------------------------------------------------
-COST_IMAGINE: Final = 10  # doc (third-party docs): imagine, fast mode
-COST_BUTTON: Final = 5  # doc (third-party docs): every button action
-COST_DESCRIBE: Final = 5  # assumed: priced like a button action
-COST_CANCEL: Final = 0  # assumed: pressing Cancel Job is free
+# The prices per endpoint live in ``imaginepro_async/_costs.py`` (the one table shared with the
+# client): imagine 10 and buttons 5 are documented (third-party docs); every other price there,
+# and Cancel Job being free, is assumed and marked so in that table.
 # assumed: credits are charged when the job is created and kept when it fails (configurable).
 REFUND_FAILED_JOBS: Final = False
 # doc: a job that cannot be paid for is refused with 401; assumed: the wording below.
@@ -56,6 +75,9 @@ PROGRESS_LIMIT: Final = (10, 1.0)  # doc: 10 requests per second on the progress
 # whole number of seconds (at least 1) until a slot frees; account-info, images and prompt-check
 # share the general bucket with imagine, button and describe; both fetch paths share the progress
 # bucket; requests are counted after authentication (a 401 costs nothing).
+# assumed: every new job-creating endpoint (blend, faceswap, boost, flux, remove-bg, gemini,
+# universal, video, commands) and the DIY reads (discord tokens, message trace) count against the
+# general bucket; the video progress endpoint counts against the progress bucket.
 
 # --- Request fields --------------------------------------------------------------------------
 TIMEOUT_MIN: Final = 10  # doc
@@ -115,7 +137,69 @@ CANCELLED_ERROR: Final = "Job cancelled by user"
 # --- Masks (Vary (Region)) -------------------------------------------------------------------
 # doc: base64 of an image, black background, white = region to redraw, no ``data:`` prefix.
 # assumed: PNG, JPEG and WebP are accepted, detected from their signatures; ASCII whitespace in the
-# base64 text is ignored; the mask must have the size of the image being edited (configurable).
+# base64 text is ignored.
+# assumed (the real rule is not documented): a mask with the aspect ratio of the image being
+# edited is accepted at any resolution (the service scales it); a mask of another aspect ratio is
+# refused with 400 naming both sizes. "The same aspect ratio" allows one pixel of rounding:
+# |mask_h * image_w - mask_w * image_h| <= MASK_ASPECT_SLACK_PX * image_w.
+MASK_ASPECT_SLACK_PX: Final = 1
+
+# --- Result images (assumed: the sizes Midjourney produces, configurable) ----------------------
+IMAGE_SIZE: Final = (1024, 1024)  # one image: an upscale, and each of a grid's four ``images``
+# assumed: a grid (``uri`` of imagine, variations, blend...) is the four images 2 x 2: 2048x2048.
+GRID_FACTOR: Final = 2
+# assumed: the preview ``uri`` of a progress webhook is a half-size image (``preview.png``).
+PREVIEW_FACTOR: Final = 2
+# ours: every result image is a PNG of two flat colour bands (palette PNG: cheap at any size);
+# the simulator serves PNG whatever ``output_format`` asked for.
+
+# --- Flux (doc: fields and defaults; ranges and enums assumed) --------------------------------
+FLUX_N: Final = (1, 4, 1)  # doc: n 1..4, default 1
+FLUX_SIDE: Final = (256, 2048, 1024)  # doc: multiples of 8, default 1024; assumed: 256..2048
+FLUX_SIDE_STEP: Final = 8  # doc
+FLUX_ASPECT_RATIOS: Final = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21")
+FLUX_ASPECT_RATIO_DEFAULT: Final = "1:1"  # doc
+# assumed: without width and height, the size follows aspect_ratio at about 1024x1024 pixels
+# (each side rounded to a multiple of 8); width or height given: that size (the other 1024).
+FLUX_OUTPUT_FORMATS: Final = ("png", "jpg", "webp")  # assumed; doc default "png"
+FLUX_OUTPUT_QUALITY: Final = (0, 100, 100)  # doc default "100" (a string); assumed 0..100
+FLUX_MODELS: Final = ("flux-1.1-pro", "flux-1.1-pro-ultra", "flux-pro", "flux-dev", "flux-schnell")
+FLUX_MODEL_DEFAULT: Final = "flux-1.1-pro"  # doc; the other models are assumed
+FLUX_UPSCALE_SCALE: Final = (2, 4)  # third-party docs: scale 2..4
+# assumed: the image given to flux upscale / remove-bg is taken to be 512x512 (the simulator
+# does not download it): flux upscale answers (512*scale)^2, remove-bg 1024x1024.
+FLUX_UPSCALE_INPUT_SIDE: Final = 512
+
+# --- Blend, Face Swap, Gemini / universal ----------------------------------------------------
+BLEND_URLS: Final = (2, 5)  # legacy docs: 2..5 image URLs; assumed: the result is a grid
+# assumed: faceswap and remove-bg end with one image and no buttons.
+GEMINI_MODELS: Final = ("gemini-2.5-flash-image-preview",)  # doc (JS SDK): the default
+UNIVERSAL_MODELS: Final = (  # doc (JS SDK), first is the default
+    "nano-banana", "nano-banana-2", "gemini-2.5-flash-image-preview", "gemini-3-pro-image-preview",
+)  # fmt: skip
+CONTENT_TYPES: Final = ("image", "text")  # doc (JS SDK): {type: image, url} / {type: text, text}
+MAX_CONTENTS: Final = 16  # assumed: at most this many content parts
+# assumed: gemini and universal jobs end with one image and no buttons; ``prompt`` is the text
+# parts joined by a space.
+
+# --- Video (doc: JS SDK; the rest assumed) ----------------------------------------------------
+VIDEO_RESULTS: Final = 4  # assumed: like Midjourney, one video job makes four videos
+# assumed: a DONE video Message has ``videoUrl`` (the first video) and ``results``
+# ``[{url, index}]`` (index 0..3), no ``uri``/``images``; both progress endpoints serve every job
+# (the video one is the one to use for video jobs); the files are served as ``video/mp4`` (ours:
+# a few placeholder bytes, not a playable video). Extend needs a DONE video job of the same
+# account and an index 0..3; ``animateMode`` is any string (not checked).
+VIDEO_PLACEHOLDER: Final = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+# --- DIY plan (doc: shapes; values assumed) ---------------------------------------------------
+# assumed: each account has one linked Discord token, active, status FAST, whose concurrency is
+# the account's; its id is 24 hex digits; ``token`` is shown masked; ``info`` is a short text.
+# PUT {isActive: bool} answers the updated record; a deactivated token changes nothing else here.
+# A message trace answers ``{tokenId, tokenInfo}`` of the account's token.
+TOKEN_STATUSES: Final = ("FAST", "RELAX", "VERIFYING", "BANNED")  # doc
+COMMANDS: Final = ("relax", "fast", "turbo", "cancel", "remix")  # legacy docs
+# assumed: a command creates a free job (creation answer) that ends DONE without images; relax
+# sets the token's status to RELAX, fast and turbo to FAST; cancel and remix change nothing.
 
 # --- Messages --------------------------------------------------------------------------------
 # assumed: ``ref`` is always present ("" when none was given, like the doc example); ``error`` is
@@ -142,8 +226,22 @@ BANNED_ERROR: Final = "Banned prompt detected: {word!r} is not allowed"
 FAILED_ERROR: Final = "The job failed on the server (simulated failure)"
 
 # --- Durations (assumed: a realistic spread, in simulated seconds) ---------------------------
-DURATION_RANGE: Final = (30.0, 90.0)  # imagine and buttons
+DURATION_RANGE: Final = (30.0, 90.0)  # imagine, variations, zooms, pans, blend, faceswap, ...
 DESCRIBE_DURATION_RANGE: Final = (5.0, 15.0)
+# assumed: per job kind (Simulator(durations=...) overrides any of them). Kinds without an entry
+# take DURATION_RANGE. An upscale is quick, an imagine slower, a video much slower.
+KIND_DURATION_RANGES: Final = {
+    "upscale": (10.0, 25.0),  # U1..U4 and the second-stage upscales
+    "describe": DESCRIBE_DURATION_RANGE,
+    "flux_imagine": (10.0, 30.0),
+    "flux_upscale": (5.0, 15.0),
+    "remove_bg": (3.0, 10.0),
+    "gemini_imagine": (10.0, 30.0),
+    "universal_imagine": (10.0, 30.0),
+    "video_generate": (120.0, 300.0),
+    "video_extend": (120.0, 300.0),
+    "commands": (1.0, 3.0),
+}
 
 # --- Webhooks ----------------------------------------------------------------------------------
 # doc: the body is the Message, same JSON as the progress endpoint; ``ref`` echoed; no signature.
@@ -151,15 +249,27 @@ DESCRIBE_DURATION_RANGE: Final = (5.0, 15.0)
 # progress; a delivery that fails (connection error or non-2xx) is retried WEBHOOK_RETRIES times
 # with doubling backoff starting at WEBHOOK_BACKOFF simulated seconds; deliveries pending when the
 # simulator stops are dropped.
+# assumed (a third-party integration saw PROCESSING deliveries with progress and a preview
+# ``uri``): while a job runs, its Message is also POSTed at start and then every
+# WEBHOOK_PROGRESS_INTERVAL simulated seconds (event "progress", with a preview ``uri``).
+WEBHOOK_PROGRESS_INTERVAL: Final = 15.0
 WEBHOOK_RETRIES: Final = 3
 WEBHOOK_BACKOFF: Final = 2.0
 WEBHOOK_TIMEOUT: Final = 10.0  # simulated seconds per attempt (at least 2 real seconds)
+
+# --- Latency (ours: off by default; simulated seconds) ------------------------------------------
+# ``latency_before`` delays a request before it is processed (before the rate limiter counts it
+# and before a job is created and stamped ``createdAt``); ``latency_after`` delays the answer after
+# processing (after the job was created). Together they are the round trip a client sees.
+LATENCY_BEFORE: Final = 0.0
+LATENCY_AFTER: Final = 0.0
 
 # --- Errors (doc: NestJS style) ----------------------------------------------------------------
 REASONS: Final = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    403: "Forbidden",
     413: "Payload Too Large",
     429: "Too Many Requests",
     500: "Internal Server Error",

@@ -48,12 +48,20 @@ RESULT_GRID: Final = 0
 RESULT_UPSCALED: Final = 1
 RESULT_REUPSCALED: Final = 2
 RESULT_DESCRIPTION: Final = 3
+RESULT_IMAGES: Final = 4  # ``count`` images, no buttons (flux, faceswap, remove-bg, gemini, ...)
+RESULT_VIDEO: Final = 5  # videos (``videoUrl``, ``results``), no images
+RESULT_NONE: Final = 6  # nothing to show (a Midjourney command)
 RESULT_BUTTONS: Final[dict[int, tuple[str, ...]]] = {
     RESULT_GRID: c.GRID_BUTTONS,
     RESULT_UPSCALED: c.UPSCALED_BUTTONS,
     RESULT_REUPSCALED: c.REUPSCALED_BUTTONS,
     RESULT_DESCRIPTION: (),
+    RESULT_IMAGES: (),
+    RESULT_VIDEO: (),
+    RESULT_NONE: (),
 }
+#: Results that have image files on the CDN.
+IMAGE_RESULTS: Final = frozenset((RESULT_GRID, RESULT_UPSCALED, RESULT_REUPSCALED, RESULT_IMAGES))
 
 
 def result_of(button: str) -> int:
@@ -63,6 +71,25 @@ def result_of(button: str) -> int:
     if button in c.SECOND_UPSCALES:
         return RESULT_REUPSCALED
     return RESULT_GRID
+
+
+def kind_of(button: str) -> str:
+    """The duration kind of a button job: upscales are quick (assumed), the others as imagine."""
+    return "upscale" if button in c.UPSCALES or button in c.SECOND_UPSCALES else "button"
+
+
+class Token:
+    """A linked Discord token (DIY plan): one per account (assumed)."""
+
+    __slots__ = ("channel_id", "info", "is_active", "server_id", "status", "token_id")
+
+    def __init__(self, token_id: str, channel_id: str, server_id: str) -> None:
+        self.token_id = token_id
+        self.channel_id = channel_id
+        self.server_id = server_id
+        self.is_active = True
+        self.status = "FAST"
+        self.info = "linked by the simulator"
 
 
 # Heap actions.
@@ -85,6 +112,7 @@ class Account:
         "quota",
         "running",
         "spent",
+        "tokens",
     )
 
     def __init__(self, api_key: str, credits: int, concurrency: int, email: str) -> None:
@@ -97,6 +125,7 @@ class Account:
         self.spent = 0
         self.queue: deque[Job] = deque()
         self.jobs: list[Job] = []
+        self.tokens: list[Token] = []
 
 
 class Job:
@@ -106,6 +135,7 @@ class Job:
         "account",
         "button",
         "charged",
+        "count",
         "created",
         "disable_cdn",
         "duration",
@@ -118,6 +148,7 @@ class Job:
         "prompt",
         "ref",
         "result",
+        "size",
         "started",
         "status",
         "timeout",
@@ -142,6 +173,8 @@ class Job:
         duration: float,
         fail_frac: float | None,
         charged: int,
+        size: tuple[int, int],
+        count: int,
     ) -> None:
         self.message_id = message_id
         self.account = account
@@ -158,6 +191,8 @@ class Job:
         self.duration = duration
         self.fail_frac = fail_frac
         self.charged = charged
+        self.size = size  # of one result image
+        self.count = count  # how many result images (or videos)
         self.started: float | None = None
         self.finished: float | None = None
         self.status: str = c.QUEUED
@@ -198,7 +233,7 @@ class Engine:
         *,
         seed: int | None,
         duration: DurationFn,
-        describe_duration: DurationFn,
+        durations: dict[str, DurationFn],
         failure_rate: float,
         banned_words: Iterable[str],
         refund_failed_jobs: bool,
@@ -215,7 +250,7 @@ class Engine:
         self._rng = random.Random(seed)
         self._id_rng = random.Random(None if seed is None else seed + 1)
         self._duration = duration
-        self._describe_duration = describe_duration
+        self._durations = durations
         self.failure_rate = failure_rate
         words = sorted({w.lower() for w in banned_words if w.strip()})
         self._banned = (
@@ -248,6 +283,10 @@ class Engine:
             raise ValueError(f"an account with the key {api_key!r} exists already")
         email = f"account{len(self.accounts) + 1}@simulator.invalid"
         account = self.accounts[api_key] = Account(api_key, credits, concurrency, email)
+        snowflake = self._id_rng.getrandbits(60)
+        account.tokens.append(
+            Token(f"{self._id_rng.getrandbits(96):024x}", str(snowflake), str(snowflake + 1))
+        )
         return account
 
     def banned_word(self, prompt: str) -> str | None:
@@ -273,8 +312,14 @@ class Engine:
         button: str | None = None,
         parent_id: str | None = None,
         result: int = RESULT_GRID,
+        kind: str | None = None,
+        size: tuple[int, int] = c.IMAGE_SIZE,
+        count: int = 1,
     ) -> Job:
         """Charge the account and queue a new job.
+
+        ``kind`` picks the duration distribution (default: the endpoint's name); ``size`` is the
+        size of one result image and ``count`` how many images (or videos) the job makes.
 
         Raises:
             InsufficientCreditsError: The balance is below ``cost``; nothing changed.
@@ -283,7 +328,7 @@ class Engine:
             raise InsufficientCreditsError(
                 c.INSUFFICIENT_CREDITS.format(cost=cost, left=account.credits)
             )
-        draw = self._describe_duration if result == RESULT_DESCRIPTION else self._duration
+        draw = self._durations.get(kind or endpoint, self._duration)
         duration = max(float(draw(self._rng)), 1e-3)
         fail_frac = None
         if self.failure_rate and self._rng.random() < self.failure_rate:
@@ -307,12 +352,16 @@ class Engine:
             duration=duration,
             fail_frac=fail_frac,
             charged=cost,
+            size=size,
+            count=count,
         )
         self.jobs[message_id] = job
         account.jobs.append(job)
         if webhook is not None:
             self.webhook_jobs_live += 1
-        banned = self.banned_word(prompt) if result != RESULT_DESCRIPTION else None
+        banned = (
+            self.banned_word(prompt) if result not in (RESULT_DESCRIPTION, RESULT_NONE) else None
+        )
         if banned is not None:
             self._finish(job, now, c.BANNED_ERROR.format(word=banned))
             return job

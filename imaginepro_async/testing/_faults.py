@@ -18,6 +18,22 @@ class Endpoint(enum.StrEnum):
     ACCOUNT_INFO = "account_info"
     IMAGES = "images"
     PROMPT_CHECK = "prompt_check"
+    BLEND = "blend"  # both paths
+    FACESWAP = "faceswap"  # both paths
+    BOOST_IMAGINE = "boost_imagine"
+    BOOST_BUTTON = "boost_button"
+    FLUX_IMAGINE = "flux_imagine"
+    FLUX_UPSCALE = "flux_upscale"
+    REMOVE_BG = "remove_bg"
+    GEMINI_IMAGINE = "gemini_imagine"
+    UNIVERSAL_IMAGINE = "universal_imagine"
+    VIDEO_GENERATE = "video_generate"
+    VIDEO_EXTEND = "video_extend"
+    VIDEO_FETCH = "video_fetch"
+    COMMANDS = "commands"  # both paths
+    DISCORD_TOKEN = "discord_token"  # GET and PUT
+    DISCORD_TOKENS = "discord_tokens"
+    MESSAGE_TRACE = "message_trace"
     CDN = "cdn"
     UNKNOWN = "unknown"  # a path the API does not have
 

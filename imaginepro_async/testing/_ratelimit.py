@@ -12,7 +12,7 @@ Bucket = Literal["general", "progress"]
 
 
 @attrs.frozen
-class RateLimit:
+class SimulatedRateLimit:
     """At most ``requests`` requests per ``per`` simulated seconds, per API key.
 
     The numbers of the real service (doc, System Design page): 1 per 3 s on general endpoints,
@@ -37,8 +37,8 @@ class RateLimiter:
     ``progress`` covers both message-fetch paths. A refused request uses no budget (assumed).
     """
 
-    general: RateLimit | None
-    progress: RateLimit | None
+    general: SimulatedRateLimit | None
+    progress: SimulatedRateLimit | None
     _logs: dict[tuple[Bucket, str], deque[float]] = attrs.field(factory=dict, init=False)
 
     def acquire(self, bucket: Bucket, key: str, now: float) -> int | None:

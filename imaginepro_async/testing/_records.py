@@ -67,7 +67,10 @@ class BodyCount:
 
 @attrs.frozen(kw_only=True)
 class WebhookAttempt:
-    """One attempt to deliver a webhook: ``status`` is the receiver's answer, None on error."""
+    """One attempt to deliver a webhook: ``status`` is the receiver's answer, None on error.
+
+    ``duplicate`` marks the second delivery of a webhook made by ``WebhookFaults.duplicate``.
+    """
 
     message_id: str
     url: str
@@ -78,6 +81,7 @@ class WebhookAttempt:
     error: str | None
     delivered: bool
     payload: dict[str, Any]
+    duplicate: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
-from types import TracebackType
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 import anyio
 from aiohttp import web
 from anyio.abc import TaskGroup
+
+from imaginepro_async import _costs
 
 from . import _contract as c
 from ._admin import add_admin_routes
@@ -17,7 +19,7 @@ from ._app import ApiServer, AppConfig
 from ._clock import SimClock
 from ._engine import Account, DurationFn, Engine, Job, uniform_duration
 from ._faults import Faults
-from ._ratelimit import RateLimit, RateLimiter
+from ._ratelimit import RateLimiter, SimulatedRateLimit
 from ._records import (
     BodyCount,
     JobTimeline,
@@ -26,11 +28,11 @@ from ._records import (
     Stats,
     WebhookAttempt,
 )
-from ._webhooks import WebhookSender
-from ._wire import render_message
+from ._webhooks import WebhookFaults, WebhookSender
+from ._wire import preview_url, render_message
 
-DEFAULT_GENERAL_LIMIT: Final = RateLimit(*c.GENERAL_LIMIT)
-DEFAULT_PROGRESS_LIMIT: Final = RateLimit(*c.PROGRESS_LIMIT)
+DEFAULT_GENERAL_LIMIT: Final = SimulatedRateLimit(*c.GENERAL_LIMIT)
+DEFAULT_PROGRESS_LIMIT: Final = SimulatedRateLimit(*c.PROGRESS_LIMIT)
 
 
 class Simulator:
@@ -57,23 +59,45 @@ class Simulator:
         api_key: The key of the first account; default: a fresh ``sk-...`` key.
         credits: The first account's balance.
         concurrency: The first account's concurrent-job limit (doc example: 3).
-        duration: Draws the duration of imagine and button jobs (default uniform 30..90 s).
+        duration: Draws the duration of every job whose kind has no entry in ``durations``
+            (default uniform 30..90 s). When given, it also replaces the per-kind defaults
+            (except describe's), so ``fixed_duration(60)`` makes every job take 60 s.
         describe_duration: Draws the duration of describe jobs (default uniform 5..15 s).
+        durations: Duration per job kind, overriding the defaults of
+            ``_contract.KIND_DURATION_RANGES`` (assumed: upscales quick, imagine slower, video much
+            slower). Kinds: ``imagine``, ``button`` (variations, zooms, pans, Vary (Region)...),
+            ``upscale`` (U1..U4 and the second-stage upscales), and every other endpoint's name
+            (``describe``, ``blend``, ``faceswap``, ``flux_imagine``, ``flux_upscale``,
+            ``remove_bg``, ``gemini_imagine``, ``universal_imagine``, ``video_generate``,
+            ``video_extend``, ``commands``).
         failure_rate: Probability that a job fails part-way through (0..1).
         banned_words: Words that make a prompt fail (whole words, any case).
         general_rate_limit: The general bucket, or None for no limit.
         progress_rate_limit: The progress bucket, or None for no limit.
-        image_size: ``(width, height)`` of every result image; masks must match it.
-        check_mask_size: Refuse a Vary (Region) mask whose size differs from ``image_size``.
+        image_size: ``(width, height)`` of one Midjourney image: an upscale, and each of a grid's
+            four ``images`` (default 1024x1024, as Midjourney). Flux, Gemini and the tools have
+            their own sizes (see ``_contract.py``).
+        grid_size: Size of a grid (its ``uri``); default twice ``image_size`` each way
+            (2048x2048).
+        check_mask_size: Refuse a Vary (Region) mask whose aspect ratio differs from the edited
+            image's (assumed rule: any resolution of the right aspect ratio is accepted).
         max_body_bytes: Larger request bodies get 413.
-        cost_imagine: Credits per imagine job.
+        cost_imagine: Credits per imagine job (default from ``imaginepro_async/_costs.py``).
         cost_button: Credits per button job (Cancel Job is free).
         cost_describe: Credits per describe job.
+        costs: Credits per endpoint name, overriding ``imaginepro_async/_costs.py``.
         refund_failed_jobs: Give the credits back when a job ends FAIL.
         webhook_retries: Retries after a failed webhook delivery.
         webhook_backoff: Simulated seconds before the first retry; doubles each time.
-        webhook_progress_interval: Also POST the Message every this many simulated seconds
-            while a job runs (and when it starts); None: only when it ends.
+        webhook_progress_interval: Also POST the Message (status PROCESSING, ``progress`` and a
+            preview ``uri``) when a job starts and every this many simulated seconds while it
+            runs (default 15, assumed); None: only when it ends.
+        webhook_faults: Seeded delivery faults (fail, duplicate, late/out of order); see
+            :class:`WebhookFaults`. Also settable later as ``sim.webhook_faults``.
+        latency_before: Simulated seconds each API request waits before it is processed (before
+            the rate limiter counts it and before a job is created and stamped ``createdAt``).
+        latency_after: Simulated seconds each API answer is held after processing (after the job
+            was created). Both can be changed live as ``sim.latency_before``/``latency_after``.
         request_log_size: How many requests :meth:`requests` keeps (the oldest are forgotten);
             None: all of them. Counters in :meth:`stats` are never capped.
     """
@@ -90,29 +114,45 @@ class Simulator:
         concurrency: int = c.DEFAULT_CONCURRENCY,
         duration: DurationFn | None = None,
         describe_duration: DurationFn | None = None,
+        durations: Mapping[str, DurationFn] | None = None,
         failure_rate: float = 0.0,
         banned_words: Iterable[str] = c.DEFAULT_BANNED_WORDS,
-        general_rate_limit: RateLimit | None = DEFAULT_GENERAL_LIMIT,
-        progress_rate_limit: RateLimit | None = DEFAULT_PROGRESS_LIMIT,
-        image_size: tuple[int, int] = (256, 256),
+        general_rate_limit: SimulatedRateLimit | None = DEFAULT_GENERAL_LIMIT,
+        progress_rate_limit: SimulatedRateLimit | None = DEFAULT_PROGRESS_LIMIT,
+        image_size: tuple[int, int] = c.IMAGE_SIZE,
+        grid_size: tuple[int, int] | None = None,
         check_mask_size: bool = True,
         max_body_bytes: int = c.MAX_BODY_BYTES,
-        cost_imagine: int = c.COST_IMAGINE,
-        cost_button: int = c.COST_BUTTON,
-        cost_describe: int = c.COST_DESCRIBE,
+        cost_imagine: int = _costs.CREDITS["imagine"],
+        cost_button: int = _costs.CREDITS["button"],
+        cost_describe: int = _costs.CREDITS["describe"],
+        costs: Mapping[str, int] | None = None,
         refund_failed_jobs: bool = c.REFUND_FAILED_JOBS,
         webhook_retries: int = c.WEBHOOK_RETRIES,
         webhook_backoff: float = c.WEBHOOK_BACKOFF,
-        webhook_progress_interval: float | None = None,
+        webhook_progress_interval: float | None = c.WEBHOOK_PROGRESS_INTERVAL,
+        webhook_faults: WebhookFaults | None = None,
+        latency_before: float = c.LATENCY_BEFORE,
+        latency_after: float = c.LATENCY_AFTER,
         request_log_size: int | None = 100_000,
     ) -> None:
-        width, height = image_size
-        if not (0 < width <= 4096 and 0 < height <= 4096):
-            raise ValueError(f"image_size must be 1..4096 pixels each way, got {image_size!r}")
+        width, height = _check_size("image_size", image_size)
+        grid = _check_size(
+            "grid_size", grid_size or (width * c.GRID_FACTOR, height * c.GRID_FACTOR)
+        )
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
-        if min(cost_imagine, cost_button, cost_describe) < 0:
+        prices = {
+            **_costs.CREDITS,
+            "imagine": cost_imagine,
+            "button": cost_button,
+            "describe": cost_describe,
+            **(costs or {}),
+        }
+        if min(prices.values()) < 0:
             raise ValueError("costs must not be negative")
+        if latency_before < 0 or latency_after < 0:
+            raise ValueError("latency_before and latency_after must not be negative")
         self._host = host
         self._port = port
         self._clock = SimClock(time_scale)
@@ -122,11 +162,13 @@ class Simulator:
             retries=webhook_retries,
             backoff=webhook_backoff,
             log=self._recorder.webhooks.append,
+            faults=webhook_faults,
+            seed=seed,
         )
         self._engine = Engine(
             seed=seed,
             duration=duration or uniform_duration(*c.DURATION_RANGE),
-            describe_duration=describe_duration or uniform_duration(*c.DESCRIBE_DURATION_RANGE),
+            durations=_durations(duration, describe_duration, durations),
             failure_rate=failure_rate,
             banned_words=banned_words,
             refund_failed_jobs=refund_failed_jobs,
@@ -146,16 +188,19 @@ class Simulator:
             recorder=self._recorder,
             config=AppConfig(
                 image_size=(width, height),
+                grid_size=grid,
                 check_mask_size=check_mask_size,
                 max_body_bytes=max_body_bytes,
-                cost_imagine=cost_imagine,
-                cost_button=cost_button,
-                cost_describe=cost_describe,
+                costs=MappingProxyType(prices),
+                latency_before=float(latency_before),
+                latency_after=float(latency_after),
             ),
             on_job_created=self._job_created,
         )
         self.image_size = (width, height)
-        """``(width, height)`` of every result image (and of a valid mask)."""
+        """``(width, height)`` of one Midjourney image (an upscale; a grid's ``images``)."""
+        self.grid_size = grid
+        """``(width, height)`` of a grid (its ``uri``)."""
         self.api_key = self.add_account(credits=credits, concurrency=concurrency, api_key=api_key)
         """The first account's key (valid until the simulator is closed)."""
         self._runner: web.AppRunner | None = None
@@ -246,6 +291,34 @@ class Simulator:
     def time_scale(self) -> float:
         """Simulated seconds per real second."""
         return self._clock.scale
+
+    # --- live settings ----------------------------------------------------------------------------
+    @property
+    def latency_before(self) -> float:
+        """Simulated seconds each API request waits before it is processed."""
+        return self._server.config.latency_before
+
+    @latency_before.setter
+    def latency_before(self, seconds: float) -> None:
+        self._server.config.latency_before = _non_negative("latency_before", seconds)
+
+    @property
+    def latency_after(self) -> float:
+        """Simulated seconds each API answer is held after processing."""
+        return self._server.config.latency_after
+
+    @latency_after.setter
+    def latency_after(self, seconds: float) -> None:
+        self._server.config.latency_after = _non_negative("latency_after", seconds)
+
+    @property
+    def webhook_faults(self) -> WebhookFaults:
+        """The webhook delivery faults in force (assign a new :class:`WebhookFaults`)."""
+        return self._webhooks.faults
+
+    @webhook_faults.setter
+    def webhook_faults(self, faults: WebhookFaults) -> None:
+        self._webhooks.faults = faults
 
     # --- time -------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -395,6 +468,10 @@ class Simulator:
     def _send_webhook(self, job: Job, at: float, event: str) -> None:
         assert job.webhook is not None
         payload = render_message(job, at, self._server.base_url, self._clock)
+        if event == "progress":
+            preview = preview_url(job, self._server.base_url)
+            if preview is not None:
+                payload["uri"] = preview  # assumed: progress deliveries carry a preview
         self._webhooks.submit(job.message_id, job.webhook, event, payload)
 
     async def _timer(self) -> None:
@@ -410,6 +487,34 @@ class Simulator:
             else:
                 with anyio.move_on_after(clock.real(due - clock.now())):
                     await self._wake.wait()
+
+
+def _check_size(name: str, size: tuple[int, int]) -> tuple[int, int]:
+    width, height = size
+    if not (0 < width <= 8192 and 0 < height <= 8192):
+        raise ValueError(f"{name} must be 1..8192 pixels each way, got {size!r}")
+    return int(width), int(height)
+
+
+def _non_negative(name: str, seconds: float) -> float:
+    if not seconds >= 0:
+        raise ValueError(f"{name} must not be negative, got {seconds!r}")
+    return float(seconds)
+
+
+def _durations(
+    duration: DurationFn | None,
+    describe: DurationFn | None,
+    overrides: Mapping[str, DurationFn] | None,
+) -> dict[str, DurationFn]:
+    """Duration per job kind: the assumed defaults (unless ``duration`` replaces them), then
+    describe's, then the caller's overrides."""
+    table: dict[str, DurationFn] = {}
+    if duration is None:
+        table.update({k: uniform_duration(*r) for k, r in c.KIND_DURATION_RANGES.items()})
+    table["describe"] = describe or uniform_duration(*c.DESCRIBE_DURATION_RANGE)
+    table.update(overrides or {})
+    return table
 
 
 def _timeline(job: Job, now: float) -> JobTimeline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,35 @@ from ._wire import dumps
 _WORKERS = 8
 
 
+@attrs.frozen(kw_only=True)
+class WebhookFaults:
+    """Seeded misbehaviour of webhook deliveries, to test receivers (``Simulator(webhook_faults=)``).
+
+    Each is a probability per delivery, drawn from a generator seeded by the simulator's seed:
+
+    - ``fail``: an attempt fails without reaching the receiver (logged with an error, then retried
+      like any failed delivery: ``webhook_retries`` times with backoff).
+    - ``duplicate``: a delivered webhook is delivered once more (a second, identical POST).
+    - ``late``: a delivery is held back ``late_by`` simulated seconds (uniform between the two
+      bounds) before its first attempt. Held-back deliveries arrive **out of order**: a progress
+      delivery can arrive after the final one, or the final one before a progress one.
+    """
+
+    fail: float = 0.0
+    duplicate: float = 0.0
+    late: float = 0.0
+    late_by: tuple[float, float] = (5.0, 60.0)
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("fail", "duplicate", "late"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"webhook_faults.{name} must be between 0 and 1, got {value!r}")
+        low, high = self.late_by
+        if not 0 <= low <= high:
+            raise ValueError(f"webhook_faults.late_by needs 0 <= low <= high, got {self.late_by!r}")
+
+
 @attrs.define
 class _Delivery:
     message_id: str
@@ -27,6 +57,8 @@ class _Delivery:
     event: str
     payload: dict[str, Any]
     attempt: int = 0
+    duplicate: bool = False
+    delay: float = 0.0
 
 
 class WebhookSender:
@@ -39,9 +71,14 @@ class WebhookSender:
         retries: int,
         backoff: float,
         log: Callable[[WebhookAttempt], None],
+        faults: WebhookFaults | None = None,
+        seed: int | None = None,
     ) -> None:
         if retries < 0 or backoff < 0:
             raise ValueError("webhook_retries and webhook_backoff must not be negative")
+        self.faults = faults or WebhookFaults()
+        """The delivery faults in force (may be replaced while running)."""
+        self._rng = random.Random(None if seed is None else seed + 2)
         self._clock = clock
         self._retries = retries
         self._backoff = backoff
@@ -55,10 +92,17 @@ class WebhookSender:
 
     def submit(self, message_id: str, url: str, event: str, payload: dict[str, Any]) -> None:
         """Queue a delivery (never blocks; dropped if the sender is not open)."""
+        delivery = _Delivery(message_id, url, event, payload)
+        faults = self.faults
+        if faults.late and self._rng.random() < faults.late:
+            delivery.delay = self._rng.uniform(*faults.late_by)
+        self._queue(delivery)
+
+    def _queue(self, delivery: _Delivery) -> None:
         if self._send is None:
             return
         try:
-            self._send.send_nowait(_Delivery(message_id, url, event, payload))
+            self._send.send_nowait(delivery)
         except anyio.ClosedResourceError:
             return
         self.pending += 1
@@ -104,24 +148,17 @@ class WebhookSender:
     async def _worker(self) -> None:
         assert self._receive is not None
         async for delivery in self._receive:
-            await self._attempt(delivery)
+            if delivery.delay > 0:
+                assert self._tg is not None
+                self._tg.start_soon(self._retry_later, delivery, self._clock.real(delivery.delay))
+            else:
+                await self._attempt(delivery)
 
     async def _attempt(self, delivery: _Delivery) -> None:
         assert self._session is not None
         assert self._tg is not None
         delivery.attempt += 1
-        status: int | None = None
-        error: str | None = None
-        try:
-            async with self._session.post(
-                delivery.url,
-                data=dumps(delivery.payload),
-                headers={"Content-Type": "application/json"},
-            ) as response:
-                status = response.status
-                await response.read()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        status, error = await self._post(delivery)
         delivered = status is not None and 200 <= status < 300
         if status is not None and not delivered:
             error = f"the receiver answered {status}"
@@ -136,13 +173,35 @@ class WebhookSender:
                 error=error,
                 delivered=delivered,
                 payload=delivery.payload,
+                duplicate=delivery.duplicate,
             )
         )
+        if delivered and not delivery.duplicate and self._rng.random() < self.faults.duplicate:
+            copy = _Delivery(
+                delivery.message_id, delivery.url, delivery.event, delivery.payload, duplicate=True
+            )
+            self._queue(copy)
         if delivered or delivery.attempt > self._retries:
             self._settled()
             return
         delay = self._clock.real(self._backoff * 2 ** (delivery.attempt - 1))
         self._tg.start_soon(self._retry_later, delivery, delay)
+
+    async def _post(self, delivery: _Delivery) -> tuple[int | None, str | None]:
+        """One POST: the receiver's status, or None and what went wrong."""
+        assert self._session is not None
+        if self.faults.fail and self._rng.random() < self.faults.fail:
+            return None, "not delivered: webhook fault injected by the simulator"
+        try:
+            async with self._session.post(
+                delivery.url,
+                data=dumps(delivery.payload),
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                await response.read()
+                return response.status, None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
 
     async def _retry_later(self, delivery: _Delivery, delay: float) -> None:
         await anyio.sleep(delay)

@@ -29,7 +29,7 @@ from imaginepro_async import (
     gather,
 )
 from imaginepro_async.testing import Endpoint, FaultKind, Simulator, make_mask
-from imaginepro_async.testing import RateLimit as ServerRateLimit
+from imaginepro_async.testing import SimulatedRateLimit as ServerRateLimit
 
 from .conftest import client_for, fixed_duration
 
@@ -492,7 +492,7 @@ async def test_without_the_size_check_the_server_refuses_the_mask(
     """check_size=False sends the mask; the simulator refuses a wrong size with 400."""
     up = await (await client.upscale(await (await client.imagine("a grid")), 3))
     with pytest.raises(BadRequestError, match=r"(?i)mask"):
-        await client.inpaint(up, make_mask(64, 64), check_size=False)
+        await client.inpaint(up, make_mask(64, 32), check_size=False)  # another aspect ratio
 
 
 async def test_download_gives_the_result_image_for_a_preview(

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from imaginepro_async.testing import Simulator, fixed_duration, make_mask
+from imaginepro_async.testing import Simulator, fixed_duration, make_mask, pytest_plugin
 
 IMAGINE = "/api/v1/nova/imagine"
 BUTTON = "/api/v1/nova/button"
@@ -21,6 +21,14 @@ IMAGES = "/api/v1/nova/images"
 PROMPT_CHECK = "/api/v1/nova/prompt-check"
 FROZEN = 1e-6
 """A time scale at which real time barely moves the clock: tests drive it with ``advance``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load our pytest plugin when the installed package has not registered it (an editable
+    install made before its ``pytest11`` entry point existed)."""
+    manager = config.pluginmanager
+    if not manager.has_plugin("imaginepro_async") and not manager.is_registered(pytest_plugin):
+        manager.register(pytest_plugin, "imaginepro_async")
 
 
 class Api:
@@ -111,13 +119,17 @@ def text(body: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """A simulator whose clock only ``advance`` moves (nearly frozen), 60 s jobs, no limits."""
+    """A simulator whose clock only ``advance`` moves (nearly frozen), 60 s jobs, no limits,
+    small 256x256 images (grids too) and webhooks only when a job ends."""
     async with Simulator(
         time_scale=FROZEN,
         seed=7,
         duration=fixed_duration(60.0),
         general_rate_limit=None,
         progress_rate_limit=None,
+        image_size=(256, 256),
+        grid_size=(256, 256),
+        webhook_progress_interval=None,
     ) as simulator:
         yield simulator
 

@@ -19,18 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def read_banner(process: Process) -> tuple[str, str]:
-    """Read stdout until the URL and key lines have been printed; return both."""
+    """Read stdout until the two ``export`` lines have been printed; return the URL and key."""
     assert process.stdout is not None
     seen = ""
     with anyio.fail_after(20):
         async for chunk in TextReceiveStream(process.stdout):
             seen += chunk
-            lines = seen.splitlines(keepends=True)
-            url = [ln.split("listening on ", 1)[1].strip() for ln in lines if "listening on " in ln]
-            key = [ln[len("API key: ") :].strip() for ln in lines
-                   if ln.startswith("API key: ") and ln.endswith("\n")]  # fmt: skip
-            if url and key:
-                return url[0], key[0]
+            exports = dict(
+                ln.strip()[len("export ") :].split("=", 1)
+                for ln in seen.splitlines(keepends=True)
+                if ln.strip().startswith("export ") and ln.endswith("\n")
+            )
+            if {"IMAGINEPRO_API_KEY", "IMAGINEPRO_BASE_URL"} <= exports.keys():
+                return exports["IMAGINEPRO_BASE_URL"], exports["IMAGINEPRO_API_KEY"]
     raise AssertionError(f"no banner in {seen!r}")
 
 
@@ -107,4 +108,49 @@ async def test_cli_reports_a_busy_port() -> None:
         async with await run_cli("--port", str(port)) as process:
             with anyio.fail_after(20):
                 assert await process.wait() == 2
-            assert "error" in await read_all(process.stderr)
+            err = await read_all(process.stderr)
+    assert err.count("\n") == 1
+    assert err.startswith("imaginepro-async simulate: error: port")
+    assert "in use" in err
+    assert "Traceback" not in err
+
+
+async def test_cli_help_names_the_subcommand() -> None:
+    """--help calls the command imaginepro-async simulate and lists the size options."""
+    async with await run_cli("--help") as process:
+        out = await read_all(process.stdout)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    assert out.startswith("usage: imaginepro-async simulate")
+    assert "python -m" not in out
+    assert "--image-size" in out
+    assert "--latency-after" in out
+
+
+async def test_cli_image_size_option_reaches_the_simulator() -> None:
+    """--image-size and --grid-size set the served sizes."""
+    async with await run_cli(
+        "--port", "0", "--no-rate-limits", "--image-size", "300x200", "--grid-size", "600x400",
+        "--time-scale", "1000",
+    ) as process:  # fmt: skip
+        url, key = await read_banner(process)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                url + "/api/v1/nova/imagine", json={"prompt": "x"}, headers=headers
+            ) as response:
+                message_id = (await response.json())["messageId"]
+            async with session.post(
+                url + "/_simulator/time/advance", json={"seconds": 100}
+            ) as response:
+                assert response.status == 200
+            async with session.get(
+                url + f"/api/v1/message/fetch/{message_id}", headers=headers
+            ) as response:
+                message = await response.json()
+            async with session.get(message["uri"]) as response:
+                data = await response.read()
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (600, 400)

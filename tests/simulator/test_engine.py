@@ -11,7 +11,7 @@ def make_engine() -> tuple[Engine, Account]:
     engine = Engine(
         seed=0,
         duration=fixed_duration(10.0),
-        describe_duration=fixed_duration(1.0),
+        durations={"describe": fixed_duration(1.0)},
         failure_rate=0.0,
         banned_words=(),
         refund_failed_jobs=False,

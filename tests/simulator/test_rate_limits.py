@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from imaginepro_async.testing import RateLimit, Simulator
+from imaginepro_async.testing import SimulatedRateLimit, Simulator
 
 from .conftest import (
     ACCOUNT_INFO,
@@ -145,7 +145,7 @@ async def test_limits_can_be_switched_off() -> None:
 
 async def test_limits_can_be_changed_while_running(limited: Api) -> None:
     """Assigning sim.rate_limits.general takes effect on the next request."""
-    limited.sim.rate_limits.general = RateLimit(3, 10.0)
+    limited.sim.rate_limits.general = SimulatedRateLimit(3, 10.0)
     for _ in range(3):
         await limited.imagine()
     status, _, headers = await limited.request("POST", IMAGINE, {"prompt": "x"})
@@ -157,7 +157,7 @@ async def test_limits_can_be_changed_while_running(limited: Api) -> None:
 
 async def test_retry_after_counts_simulated_seconds(limited: Api) -> None:
     """Retry-After is the ceiling of the simulated wait: 2 s after the first request it is 1."""
-    limited.sim.rate_limits.general = RateLimit(1, 30.0)
+    limited.sim.rate_limits.general = SimulatedRateLimit(1, 30.0)
     await limited.imagine()
     limited.sim.advance(10.5)
     _, _, headers = await limited.request("POST", IMAGINE, {"prompt": "x"})
@@ -167,8 +167,8 @@ async def test_retry_after_counts_simulated_seconds(limited: Api) -> None:
 
 
 def test_rate_limit_validates_its_numbers() -> None:
-    """RateLimit refuses zero requests or a non-positive window."""
+    """SimulatedRateLimit refuses zero requests or a non-positive window."""
     with pytest.raises(ValueError, match="requests >= 1"):
-        RateLimit(0, 1.0)
+        SimulatedRateLimit(0, 1.0)
     with pytest.raises(ValueError, match="per > 0"):
-        RateLimit(1, 0.0)
+        SimulatedRateLimit(1, 0.0)

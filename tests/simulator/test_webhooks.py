@@ -11,7 +11,7 @@ import anyio
 import pytest
 from aiohttp import web
 
-from imaginepro_async.testing import Simulator, fixed_duration
+from imaginepro_async.testing import Simulator, WebhookFaults, fixed_duration
 
 from .conftest import FROZEN, Api
 
@@ -78,7 +78,9 @@ async def test_final_webhook_carries_the_message(api: Api, receiver: Receiver) -
 async def test_webhook_fires_without_any_request(receiver: Receiver) -> None:
     """The simulator's own timer sends the webhook when the job ends, with nobody polling."""
     async with (
-        Simulator(time_scale=1000.0, duration=fixed_duration(30.0)) as sim,
+        Simulator(
+            time_scale=1000.0, webhook_progress_interval=None, duration=fixed_duration(30.0)
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -91,7 +93,12 @@ async def test_failed_deliveries_are_retried(receiver: Receiver) -> None:
     """A receiver answering 500 twice gets the webhook on the third attempt."""
     receiver.fail_first = 2
     async with (
-        Simulator(time_scale=1000.0, duration=fixed_duration(30.0), webhook_backoff=1.0) as sim,
+        Simulator(
+            time_scale=1000.0,
+            webhook_progress_interval=None,
+            duration=fixed_duration(30.0),
+            webhook_backoff=1.0,
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -112,7 +119,12 @@ async def test_deliveries_give_up_after_the_retries(receiver: Receiver) -> None:
     """With webhook_retries=1 a receiver that always fails gets two attempts, then none."""
     receiver.fail_first = 100
     async with (
-        Simulator(time_scale=1000.0, webhook_retries=1, webhook_backoff=1.0) as sim,
+        Simulator(
+            time_scale=1000.0,
+            webhook_progress_interval=None,
+            webhook_retries=1,
+            webhook_backoff=1.0,
+        ) as sim,
         aiohttp.ClientSession() as session,
     ):
         await Api(sim, session).imagine(webhookOverride=receiver.url)
@@ -129,7 +141,9 @@ async def test_unreachable_receivers_are_logged() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    async with Simulator(time_scale=1000.0, webhook_retries=0) as sim:
+    async with Simulator(
+        time_scale=1000.0, webhook_progress_interval=None, webhook_retries=0
+    ) as sim:
         async with aiohttp.ClientSession() as session:
             await Api(sim, session).imagine(webhookOverride=f"http://127.0.0.1:{port}/x")
         sim.advance(100)
@@ -200,3 +214,83 @@ async def test_timer_wakes_for_a_job_started_by_a_cancel(receiver: Receiver) -> 
         with anyio.fail_after(15):  # due after 0.5 s of real time; the blocker would take 30 s
             await receiver.got_one.wait()
         assert receiver.received[0]["messageId"] == body["messageId"]
+
+
+async def test_progress_deliveries_are_the_default_and_carry_a_preview(receiver: Receiver) -> None:
+    """By default a running job also POSTs PROCESSING Messages with a served preview uri."""
+    async with (
+        Simulator(time_scale=FROZEN, duration=fixed_duration(40.0)) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        await Api(sim, session).imagine(webhookOverride=receiver.url)
+        sim.advance(100)
+        with anyio.fail_after(20):
+            await sim.wait_webhooks()
+        events = [(a.event, a.payload["status"]) for a in sim.webhook_deliveries()]
+        assert events[0] == ("progress", "PROCESSING")
+        assert events[-1] == ("final", "DONE")
+        assert len(events) == 4  # at 0, 15 and 30 s, then the end at 40 s
+        preview = sim.webhook_deliveries()[1].payload["uri"]
+        assert preview.endswith("/preview.png")
+        async with session.get(preview) as response:
+            assert response.status == 200
+            assert response.content_type == "image/png"
+
+
+async def run_with_faults(receiver: Receiver, faults: WebhookFaults) -> Simulator:
+    """Run one 60 s job with progress deliveries every 10 s under ``faults``; return the sim."""
+    async with (
+        Simulator(
+            time_scale=1000.0,
+            seed=5,
+            duration=fixed_duration(60.0),
+            webhook_progress_interval=10.0,
+            webhook_backoff=1.0,
+            webhook_faults=faults,
+        ) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        await Api(sim, session).imagine(webhookOverride=receiver.url)
+        sim.advance(61)
+        with anyio.fail_after(20):
+            await sim.wait_webhooks()
+        return sim
+
+
+async def test_failing_deliveries_are_retried(receiver: Receiver) -> None:
+    """fail=0.5 makes some attempts fail without reaching the receiver; they are retried."""
+    sim = await run_with_faults(receiver, WebhookFaults(fail=0.5))
+    attempts = sim.webhook_deliveries()
+    failed = [a for a in attempts if not a.delivered]
+    assert failed
+    assert all("webhook fault" in (a.error or "") for a in failed)
+    assert any(a.attempt > 1 and a.delivered for a in attempts)
+    assert len(receiver.received) == len([a for a in attempts if a.delivered])
+
+
+async def test_duplicate_deliveries_arrive_twice(receiver: Receiver) -> None:
+    """duplicate=1 delivers every webhook a second, identical time."""
+    sim = await run_with_faults(receiver, WebhookFaults(duplicate=1.0))
+    attempts = sim.webhook_deliveries()
+    copies = [a for a in attempts if a.duplicate]
+    assert len(copies) * 2 == len(attempts)
+    assert len(receiver.received) == len(attempts)
+    finals = [p for p in receiver.received if p["status"] == "DONE"]
+    assert len(finals) == 2
+    assert finals[0] == finals[1]
+
+
+async def test_late_deliveries_arrive_out_of_order(receiver: Receiver) -> None:
+    """late=1 holds deliveries back at random: some arrive after a later one (out of order)."""
+    await run_with_faults(receiver, WebhookFaults(late=1.0, late_by=(0.0, 200.0)))
+    progress = [p["progress"] for p in receiver.received]
+    assert len(progress) == 7  # at 0, 10, ..., 50 s while running, then the final one
+    assert progress != sorted(progress)
+
+
+def test_webhook_faults_are_validated() -> None:
+    """Probabilities outside 0..1 and a reversed late_by are refused."""
+    with pytest.raises(ValueError, match="duplicate"):
+        WebhookFaults(duplicate=1.5)
+    with pytest.raises(ValueError, match="late_by"):
+        WebhookFaults(late_by=(10.0, 1.0))
