@@ -10,7 +10,8 @@ import math
 import os
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, overload
 
 import aiohttp
 import anyio
@@ -554,16 +555,43 @@ class ImagineProClient:
         self._image_sizes[url] = size
         return size
 
+    @overload
     async def download(
-        self, source: Message | str, *, index: int | None = None, max_bytes: int = 50 * 1024 * 1024
-    ) -> bytes:
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: None = None,
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: Path,
+    ) -> Path: ...
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = 50 * 1024 * 1024,
+        to: Path | None = None,
+    ) -> bytes | Path:
         """Download a result image: a URL, or a finished Message's image (for a mask preview).
+
+        Returns its bytes, or with ``to`` the path it was saved to (written atomically: the file is
+        either absent or complete). Connection errors and 5xx answers are retried.
 
         Args:
             source: a ``Message`` (image ``index`` of its ``image_urls``: ``images`` when given,
                 else ``uri``) or a URL.
             index: which image of a grid, 1 to 4 (default: the first).
             max_bytes: refuse larger files.
+            to: save the image to this file instead of returning its bytes.
 
         Raises:
             InvalidInputError: the Message has no such image.
@@ -590,7 +618,7 @@ class ImagineProClient:
                 f"source must be a Message or an http(s) URL, got {short(source)}"
             )
         transport, _ = self._open()
-        return await transport.download(url, max_bytes=max_bytes)
+        return await transport.download(url, max_bytes=max_bytes, to=to)
 
     async def _cancel_job(self, job: Job) -> None:
         latest = job.latest

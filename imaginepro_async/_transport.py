@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, overload
 
 import anyio
 import cattrs
@@ -32,7 +33,7 @@ import yarl
 from ._budget import Budget, Permit
 from ._clock import Clock
 from ._converters import structure
-from ._download import download
+from ._download import Target, download
 from ._endpoints import Endpoint
 from ._errors import (
     APIConnectionError,
@@ -242,8 +243,18 @@ class Transport:
             raise refusal
         return answer
 
-    async def download(self, url: str, *, max_bytes: int, prefix_only: bool = False) -> bytes:
-        """GET an image (a result on the CDN) into memory; see ``_download.download``.
+    @overload
+    async def download(
+        self, url: str, *, max_bytes: int, prefix_only: bool = False, to: None = None
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self, url: str, *, max_bytes: int, prefix_only: bool = False, to: Target
+    ) -> Path: ...
+    async def download(
+        self, url: str, *, max_bytes: int, prefix_only: bool = False, to: Target | None = None
+    ) -> bytes | Path:
+        """GET an image (a result on the CDN) into memory or a file; see ``_download.download``.
 
         The API key is sent only to the API's own host, never to a CDN or another host.
         """
@@ -251,9 +262,13 @@ class Transport:
             self._exchange.session,
             url,
             max_bytes=max_bytes,
+            to=to,
             prefix_only=prefix_only,
             headers=self._exchange.credentials_for(url),
             timeout=self._exchange.timeout,
+            retry=self.retry,
+            clock=self._clock,
+            rng=self.rng,
         )
 
     # -- kept for the scheduler until it calls ``poll`` and ``_converters.structure`` -------------
