@@ -103,19 +103,15 @@ class Transport:
         """One exchange holding a permit of ``budget`` (given back if nothing left)."""
         if permit is None:
             permit = await budget.acquire()
+        sent = True
         try:
-            reply = await self._exchange.send(method, url, payload, fresh=fresh)
+            return await self._exchange.send(method, url, payload, fresh=fresh)
         except NotSent:
-            with anyio.CancelScope(shield=True):
-                await permit.give_back()
+            sent = False
             raise
-        except BaseException:
+        finally:
             with anyio.CancelScope(shield=True):
-                await permit.release()
-            raise
-        with anyio.CancelScope(shield=True):
-            await permit.release()
-        return reply
+                await (permit.release() if sent else permit.give_back())
 
     async def _status_error(
         self, reply: Reply, method: str, url: yarl.URL, budget: Budget, *, capped: bool
