@@ -5,6 +5,8 @@ rate-limit-aware scheduler follow thousands of them. ``imaginepro_async.testing`
 ImaginePro to test against.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._batch import (
     Batch,
     BatchProgress,
@@ -14,8 +16,8 @@ from ._batch import (
     InputProblem,
     read_jsonl,
 )
-from ._budget import RateLimit
-from ._client import DEFAULT_BASE_URL, ImagineProClient
+from ._budget import BudgetView, Coordination, RateLimit
+from ._client import DEFAULT_BASE_URL, ClientState, ImagineProClient
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,6 +38,8 @@ from ._errors import (
     JournalMismatchError,
     NotFoundError,
     RateLimitError,
+    RedirectError,
+    RequestRefusedError,
     RequestTooLargeError,
     ResponseValidationError,
     ServerError,
@@ -48,7 +52,10 @@ from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, St
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
 
-__version__ = "0.1.0.dev0"
+try:
+    __version__ = version("imaginepro-async")  # the one place it is written is pyproject.toml
+except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -63,8 +70,11 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "BatchSummary",
+    "BudgetView",
     "Button",
     "ClientClosedError",
+    "ClientState",
+    "Coordination",
     "ExtraNotInstalledError",
     "HistoryImage",
     "ImagineProClient",
@@ -88,6 +98,8 @@ __all__ = [
     "PromptCheck",
     "RateLimit",
     "RateLimitError",
+    "RedirectError",
+    "RequestRefusedError",
     "RequestState",
     "RequestTooLargeError",
     "ResponseValidationError",

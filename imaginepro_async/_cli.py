@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
-import aiohttp
 import anyio
 
 from ._batch import (
@@ -25,7 +24,6 @@ from ._batch import (
     BatchProgress,
     BatchResult,
     BatchSummary,
-    download_image,
     read_jsonl,
 )
 from ._client import ImagineProClient
@@ -300,12 +298,12 @@ async def _inpaint(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         job = await client.inpaint(args.parent, mask, prompt=args.prompt, ref=args.ref)
         _err(f"submitted {job.message_id}")
-        return await _finish(job, args)
+        return await _finish(client, job, args)
 
 
 async def _wait(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        return await _finish(client.job(args.message_id), args)
+        return await _finish(client, client.job(args.message_id), args)
 
 
 async def _show(args: argparse.Namespace) -> int:
@@ -315,7 +313,7 @@ async def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _finish(job: Job, args: argparse.Namespace) -> int:
+async def _finish(client: ImagineProClient, job: Job, args: argparse.Namespace) -> int:
     await _follow(job)
     try:
         message = await job
@@ -325,16 +323,14 @@ async def _finish(job: Job, args: argparse.Namespace) -> int:
         _err(f"error: {exc}")
         return EXIT_FAILED
     if getattr(args, "download", None):
-        url = message.uri or (message.images[0] if message.images else None)
-        if url is None:
+        if not message.image_urls:
             _err("error: the result has no image URL to download")
             return EXIT_FAILED
-        async with aiohttp.ClientSession() as session:
-            try:
-                path = await download_image(session, url, Path(args.download))
-            except OSError as exc:
-                _err(f"error: {exc}")
-                return EXIT_FAILED
+        try:
+            path = await client.download(message, to=Path(args.download))
+        except (ImagineProError, OSError) as exc:
+            _err(f"error: {exc}")
+            return EXIT_FAILED
         _err(f"saved {path}")
     _print_message(message, args.json)
     return EXIT_OK

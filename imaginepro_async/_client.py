@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import enum
+import hashlib
 import logging
 import math
 import os
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, overload
 
 import aiohttp
 import anyio
 import yarl
 
-from ._budget import BudgetView, LocalBudget, RateLimit
+from ._budget import Budget, BudgetView, Coordination, LocalBudget, RateLimit
 from ._clock import Clock
-from ._converters import make_converter
+from ._converters import make_converter, structure
+from ._endpoints import ACCOUNT_INFO, BUTTON, HISTORY, IMAGINE, MESSAGE, PROMPT_CHECK, Endpoint
 from ._errors import (
-    APIStatusError,
     ClientClosedError,
     ImagineProError,
     InvalidInputError,
     ResponseValidationError,
     SubmissionUncertainError,
 )
+from ._http import Exchange, Secret
 from ._jobs import Job, JobState
 from ._models import (
     AccountInfo,
@@ -32,13 +36,15 @@ from ._models import (
     ButtonRequest,
     CreatedJob,
     HistoryImage,
+    HistoryPage,
     ImagineRequest,
     Message,
     PromptCheck,
+    PromptCheckRequest,
 )
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy, Scheduler
-from ._transport import Secret, Transport
+from ._transport import Transport
 from ._validation import (
     DEFAULT_BASE_URL,
     DEFAULT_JOB_TIMEOUT,
@@ -52,12 +58,20 @@ from ._validation import (
 if TYPE_CHECKING:
     from ._masks import MaskInput
 
-__all__ = ["DEFAULT_BASE_URL", "ImagineProClient"]
+__all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
 
 logger = logging.getLogger("imaginepro_async")
 
 _UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
 _VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
+
+
+class ClientState(enum.Enum):
+    """Where a client is in its life: built, open (inside ``async with``), or closed for good."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class ImagineProClient:
@@ -79,6 +93,12 @@ class ImagineProClient:
         retry: how transient failures of reads and safe resends of submissions are retried.
         request_timeout: seconds any one request may take, connection included.
         max_response_bytes: answers larger than this are refused (``ResponseValidationError``).
+        max_retry_after: the longest ``Retry-After`` (server seconds) a read or a submission waits
+            out; a longer one raises ``RateLimitError`` at once instead of blocking. Polls of jobs
+            always wait as long as the server asks.
+        coordination: where the budgets live when several processes share one API key (a
+            ``Coordination``, such as a Redis one); default: in this process. The client takes its
+            two budgets from it but never closes it: close it yourself after the client.
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
         seed: seeds the jitter of retries, for reproducible runs.
@@ -96,8 +116,10 @@ class ImagineProClient:
         retry: RetryPolicy | None = None,
         request_timeout: float = 30.0,
         max_response_bytes: int = 2 * 1024 * 1024,
+        max_retry_after: float = 300.0,
         time_scale: float = 1.0,
         seed: int | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -111,10 +133,14 @@ class ImagineProClient:
             isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
         ):
             raise InvalidInputError(f"time_scale must be a number > 0, got {short(time_scale)}")
-        if not request_timeout > 0:
-            raise InvalidInputError(
-                f"request_timeout must be a number of seconds > 0, got {request_timeout!r}"
-            )
+        for name, value in (
+            ("request_timeout", request_timeout),
+            ("max_retry_after", max_retry_after),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise InvalidInputError(
+                    f"{name} must be a number of seconds > 0, got {short(value)}"
+                )
         self._api_key = Secret(key.strip())
         self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
@@ -128,18 +154,30 @@ class ImagineProClient:
         self._retry = retry or RetryPolicy()
         self._request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
-        self._create_budget = LocalBudget(
-            create_limit or RateLimit.imaginepro_create(), clock=self._clock
+        self._max_retry_after = float(max_retry_after)
+        self._create_budget = self._budget(
+            coordination, "create", create_limit or RateLimit.imaginepro_create()
         )
-        self._poll_budget = LocalBudget(
-            poll_limit or RateLimit.imaginepro_progress(), clock=self._clock
+        self._poll_budget = self._budget(
+            coordination, "poll", poll_limit or RateLimit.imaginepro_progress()
         )
         self.poll_policy = poll_policy or PollPolicy()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._state = "new"
+        self._state = ClientState.NEW
         self._image_sizes: dict[str, tuple[int, int]] = {}
+
+    def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
+        if coordination is None:
+            return LocalBudget(limit, clock=self._clock)
+        key_id = hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
+        return coordination.budget(kind, limit, self._clock, key_id=key_id)
+
+    @property
+    def state(self) -> ClientState:
+        """NEW until ``async with``, OPEN inside it, CLOSED after (a client is never reopened)."""
+        return self._state
 
     @property
     def time_scale(self) -> float:
@@ -157,16 +195,16 @@ class ImagineProClient:
         return self._poll_budget
 
     def __repr__(self) -> str:
-        return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state}>"
+        return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state.value}>"
 
     # -- life cycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        if self._state != "new":
+        if self._state is not ClientState.NEW:
             raise ClientClosedError(
                 "this client was already opened once; create a new ImagineProClient"
             )
-        self._state = "open"
+        self._state = ClientState.OPEN
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
@@ -174,17 +212,22 @@ class ImagineProClient:
             self._create_session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(force_close=True, limit=4)
             )
-        self._transport = Transport(
+        exchange = Exchange(
             session=self._session,
             create_session=self._create_session,
             base_url=self.base_url,
             api_key=self._api_key,
-            converter=self._converter,
             timeout=self._request_timeout,
             max_response_bytes=self._max_response_bytes,
+        )
+        self._transport = Transport(
+            exchange=exchange,
+            budgets={"create": self._create_budget, "poll": self._poll_budget},
             clock=self._clock,
             retry=self._retry,
             rng=self._rng,
+            max_retry_after=self._max_retry_after,
+            converter=self._converter,
         )
         self._scheduler = Scheduler(
             transport=self._transport,
@@ -209,10 +252,10 @@ class ImagineProClient:
 
         Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``.
         """
-        if self._state == "closed":
+        if self._state is ClientState.CLOSED:
             return
-        was_open = self._state == "open"
-        self._state = "closed"
+        was_open = self._state is ClientState.OPEN
+        self._state = ClientState.CLOSED
         if self._scheduler is not None:
             self._scheduler.close()
         try:
@@ -227,8 +270,12 @@ class ImagineProClient:
                 await self._create_session.close()
 
     def _open(self) -> tuple[Transport, Scheduler]:
-        if self._state != "open" or self._transport is None or self._scheduler is None:
-            if self._state == "closed":
+        if (
+            self._state is not ClientState.OPEN
+            or self._transport is None
+            or self._scheduler is None
+        ):
+            if self._state is ClientState.CLOSED:
                 raise ClientClosedError("the client is closed; open a new ImagineProClient")
             raise ClientClosedError(
                 "the client is not open: use `async with ImagineProClient(...) as client:`"
@@ -250,28 +297,35 @@ class ImagineProClient:
         assert self._scheduler is not None
         return Job(state, self._scheduler, self._cancel_job)
 
-    async def _submit(self, path: str, request: ImagineRequest | ButtonRequest) -> Job:
+    def _structure(self, data: object, endpoint: Endpoint, **params: str) -> Any:
+        """An answer of ``endpoint`` as its answer model (``ResponseValidationError`` if it is not)."""
+        url = self._open()[0].url(endpoint.path_for(**params))
+        return structure(
+            self._converter, data, endpoint.answer, method=endpoint.method, url=str(url)
+        )
+
+    async def _read(
+        self, endpoint: Endpoint, *, body: Any = None, query: Any = None, **params: str
+    ) -> Any:
+        """A read of ``endpoint``, structured into its answer model."""
+        transport, _ = self._open()
+        payload = None if body is None else self._converter.unstructure(body)
+        data = await transport.read(endpoint, body=payload, query=query, **params)
+        return self._structure(data, endpoint, **params)
+
+    async def _submit(self, endpoint: Endpoint, request: ImagineRequest | ButtonRequest) -> Job:
         transport, scheduler = self._open()
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        data = await transport.create(path, body, self._create_budget)
-        if isinstance(data, dict) and data.get("success") is False:
-            reason = data.get("error") or data.get("message") or "no reason given"
-            raise APIStatusError(
-                status=200,
-                message=f"the server did not accept the job: {reason}",
-                body=data,
-                method="POST",
-                url=str(transport.url(path)),
-            )
+        data = await transport.create(endpoint, body)
         try:
-            created: CreatedJob = transport.structure(data, CreatedJob, "POST", path)
+            created: CreatedJob = self._structure(data, endpoint)
             check_message_id(created.message_id, "the messageId in the server's answer")
         except (ResponseValidationError, InvalidInputError) as exc:
             # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.
             raise SubmissionUncertainError(
                 f"the server accepted it but its answer has no usable messageId ({exc})",
                 method="POST",
-                url=str(transport.url(path)),
+                url=str(transport.url(endpoint.path_for())),
                 payload=body,
             ) from exc
         logger.info("submitted job %s", created.message_id)
@@ -319,7 +373,7 @@ class ImagineProClient:
             timeout=timeout,
             disable_cdn=disable_cdn,
         )
-        return await self._submit("/api/v1/nova/imagine", request)
+        return await self._submit(IMAGINE, request)
 
     async def press(
         self,
@@ -368,7 +422,7 @@ class ImagineProClient:
             timeout=timeout,
             disable_cdn=disable_cdn,
         )
-        return await self._submit("/api/v1/nova/button", request)
+        return await self._submit(BUTTON, request)
 
     def _check_parent(self, parent: Message | str, button: Button | str) -> str:
         if not isinstance(button, str) or not button:
@@ -484,9 +538,9 @@ class ImagineProClient:
         """The size of a finished job's image, from the first bytes of the file; None if unknown."""
         from ._imageinfo import sniff_image
 
-        url = message.uri or (message.images[0] if message.images else None)
-        if url is None:
+        if not message.image_urls:
             return None
+        url = message.image_urls[0]
         if url in self._image_sizes:
             return self._image_sizes[url]
         transport, _ = self._open()
@@ -501,36 +555,62 @@ class ImagineProClient:
         self._image_sizes[url] = size
         return size
 
+    @overload
     async def download(
-        self, source: Message | str, *, index: int | None = None, max_bytes: int = 50 * 1024 * 1024
-    ) -> bytes:
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: None = None,
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: Path,
+    ) -> Path: ...
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = 50 * 1024 * 1024,
+        to: Path | None = None,
+    ) -> bytes | Path:
         """Download a result image: a URL, or a finished Message's image (for a mask preview).
 
+        Returns its bytes, or with ``to`` the path it was saved to (written atomically: the file is
+        either absent or complete). Connection errors and 5xx answers are retried.
+
         Args:
-            source: a ``Message`` (its ``uri``, or ``images[index - 1]`` with ``index``) or a URL.
-            index: which image of a grid, 1 to 4.
+            source: a ``Message`` (image ``index`` of its ``image_urls``: ``images`` when given,
+                else ``uri``) or a URL.
+            index: which image of a grid, 1 to 4 (default: the first).
             max_bytes: refuse larger files.
+            to: save the image to this file instead of returning its bytes.
 
         Raises:
             InvalidInputError: the Message has no such image.
             ResponseValidationError: the answer is not an image, or is too large.
         """
         if isinstance(source, Message):
-            if index is not None:
-                if not 1 <= index <= len(source.images):
-                    raise InvalidInputError(
-                        f"job {source.message_id} has {len(source.images)} images; index "
-                        f"{index!r} is out of range"
-                    )
-                url = source.images[index - 1]
-            elif source.uri:
-                url = source.uri
-            elif source.images:
-                url = source.images[0]
-            else:
+            urls = source.image_urls
+            if not urls:
                 raise InvalidInputError(
                     f"job {source.message_id} has no image ({source.status.value}); await it first"
                 )
+            if index is not None and (
+                isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(urls)
+            ):
+                raise InvalidInputError(
+                    f"job {source.message_id} has {len(urls)} images; index {short(index)} is out "
+                    "of range"
+                )
+            url = urls[(index or 1) - 1]
         elif isinstance(source, str) and yarl.URL(source).scheme in ("http", "https"):
             url = source
         else:
@@ -538,7 +618,7 @@ class ImagineProClient:
                 f"source must be a Message or an http(s) URL, got {short(source)}"
             )
         transport, _ = self._open()
-        return await transport.download(url, max_bytes=max_bytes)
+        return await transport.download(url, max_bytes=max_bytes, to=to)
 
     async def _cancel_job(self, job: Job) -> None:
         latest = job.latest
@@ -547,7 +627,7 @@ class ImagineProClient:
         transport, scheduler = self._open()
         request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        await transport.create("/api/v1/nova/button", body, self._create_budget)
+        await transport.create(BUTTON, body)
         job._state.cancel_requested = True  # only once the server took the cancel
         scheduler.poke(job._state)
 
@@ -560,11 +640,9 @@ class ImagineProClient:
             NotFoundError: the server does not know the messageId.
         """
         check_message_id(message_id)
-        transport, scheduler = self._open()
-        path = f"/api/v1/message/fetch/{message_id}"
+        _, scheduler = self._open()
         sent = anyio.current_time()
-        data = await transport.read(path, self._poll_budget)
-        message: Message = transport.structure(data, Message, "GET", path)
+        message: Message = await self._read(MESSAGE, message_id=message_id)
         state = scheduler.tracked(message_id)
         if state is not None and message.message_id == message_id:
             scheduler.observe(state, message, (sent + anyio.current_time()) / 2)
@@ -572,10 +650,7 @@ class ImagineProClient:
 
     async def account(self) -> AccountInfo:
         """The account's plan and credits (``GET /api/v1/subscription/account-info``)."""
-        transport, _ = self._open()
-        path = "/api/v1/subscription/account-info"
-        data = await transport.read(path, self._create_budget)
-        info: AccountInfo = transport.structure(data, AccountInfo, "GET", path)
+        info: AccountInfo = await self._read(ACCOUNT_INFO)
         return info
 
     async def history(self, *, page: int = 1, size: int = 10) -> list[HistoryImage]:
@@ -583,21 +658,13 @@ class ImagineProClient:
         for name, value in (("page", page), ("size", size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {short(value)}")
-        transport, _ = self._open()
-        path = f"/api/v1/nova/images?page={page}&size={size}"
-        data = await transport.read(path, self._create_budget)
-        images = data.get("images") if isinstance(data, dict) else None
-        result: list[HistoryImage] = transport.structure(
-            images if images is not None else data, list[HistoryImage], "GET", path
-        )
-        return result
+        answer: HistoryPage = await self._read(HISTORY, query={"page": page, "size": size})
+        return list(answer.images)
 
     async def check_prompt(self, prompt: str) -> PromptCheck:
         """Ask the server whether a prompt would be accepted (``POST /api/v1/nova/prompt-check``)."""
-        checked = check_prompt(prompt, required=True)
-        transport, _ = self._open()
-        path = "/api/v1/nova/prompt-check"
-        # Checking a prompt creates nothing and costs nothing, so it is retried like a read.
-        data = await transport.read(path, self._create_budget, body={"prompt": checked})
-        verdict: PromptCheck = transport.structure(data, PromptCheck, "POST", path)
+        checked = check_prompt(prompt, required=True) or ""
+        verdict: PromptCheck = await self._read(
+            PROMPT_CHECK, body=PromptCheckRequest(prompt=checked)
+        )
         return verdict

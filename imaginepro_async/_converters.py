@@ -9,12 +9,17 @@ Every serialization rule lives here, none on the models:
   missing or null progress is 0;
 - a status the SDK does not know is kept (see ``Status``), not refused;
 - a null list (``images``, ``buttons``) is an empty tuple;
-- timestamps become timezone-aware datetimes (a naive one is taken as UTC);
+- timestamps become timezone-aware datetimes (a naive one is taken as UTC): ISO 8601 with or without
+  ``Z``, an offset or a fraction, RFC 1123 (``Tue, 01 Aug 2023 14:03:01 GMT``), epoch seconds or
+  milliseconds (a number or a numeric string); an unreadable one is ``None``, never a failed answer;
+- the history answer may be ``{"images": [...]}`` or the bare list;
 - optional request fields left as ``None`` are omitted from the body.
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,9 +30,10 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter as _make_json_converter
 
-from ._models import Message, Status
+from ._errors import ResponseValidationError
+from ._models import HistoryPage, Message, Status
 
-__all__ = ["camel", "describe_structure_error", "make_converter"]
+__all__ = ["camel", "describe_structure_error", "make_converter", "parse_timestamp", "structure"]
 
 T = TypeVar("T")
 
@@ -38,16 +44,37 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _structure_datetime(value: object, _: type[datetime]) -> datetime:
+def parse_timestamp(value: object) -> datetime | None:
+    """A timezone-aware datetime from any timestamp format the server may send; None if unreadable."""
     if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.strip())
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        # Epoch seconds, or milliseconds when the number is too large to be seconds.
-        seconds = value / 1000 if value > 1e11 else value
-        parsed = datetime.fromtimestamp(seconds, UTC)
-    else:
-        raise TypeError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            return _parse_date_text(text)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # Epoch seconds, or milliseconds when the number is too large to be seconds.
+    seconds = value / 1000 if abs(value) > 1e11 else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_timestamp(value: object, _: object) -> datetime | None:
+    return parse_timestamp(value)
 
 
 def _structure_int(value: object, _: type[int]) -> int:
@@ -118,7 +145,9 @@ def _structure_id(value: object, _: type[str]) -> str:
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     """Build the one converter the client uses (``forbid_extra_keys`` is for drift tests)."""
     converter = _make_json_converter()
-    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_structure_hook_func(
+        lambda t: t in (datetime, datetime | None), _structure_timestamp
+    )
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(str, _structure_text)
@@ -152,6 +181,13 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
 
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    history = converter.get_structure_hook(HistoryPage)
+
+    def structure_history(value: object, cls: type[HistoryPage]) -> HistoryPage:
+        page: HistoryPage = history({"images": value} if isinstance(value, list) else value, cls)
+        return page
+
+    converter.register_structure_hook(HistoryPage, structure_history)
     return converter
 
 
@@ -162,3 +198,18 @@ def describe_structure_error(exc: Exception, cls: type[Any]) -> str:
     else:
         details = f"{type(exc).__name__}: {exc}"
     return f"the response is not a valid {cls.__name__}: {details}"
+
+
+def structure(
+    converter: cattrs.Converter, data: object, cls: type[T], *, method: str, url: str
+) -> T:
+    """Turn a decoded answer into ``cls``, or raise ``ResponseValidationError`` saying why."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        raise ResponseValidationError(
+            describe_structure_error(exc, cls),
+            body=json.dumps(data, ensure_ascii=False, default=str)[:2000],
+            method=method,
+            url=url,
+        ) from exc

@@ -4,6 +4,8 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
 
     ImagineProError
     ├── APIStatusError                 the server answered, and said no (status, body, method, URL)
+    │   ├── RequestRefusedError        200 with ``"success": false``: refused, with the reason
+    │   ├── RedirectError              3xx: API calls never follow redirects (``location``)
     │   ├── BadRequestError            400: a parameter was refused
     │   ├── AuthenticationError        401: bad or missing key, or not enough credits
     │   ├── NotFoundError              404: unknown messageId
@@ -27,14 +29,17 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
         └── JournalMismatchError       the journal was made from another input
 
 Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are translated into
-one of the above, with the original chained as ``__cause__``.
+one of the above, with the original chained as ``__cause__``. Server text quoted in an error has
+every ``Bearer ...`` credential and anything shaped like an API key (``sk-...``) blotted out (the
+client also removes its own key, whatever its shape, from every answer as it arrives).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AnyStr, Final, TypeVar, cast
 
 if TYPE_CHECKING:
     from ._batch import InputProblem
@@ -60,14 +65,37 @@ __all__ = [
     "JournalMismatchError",
     "NotFoundError",
     "RateLimitError",
+    "RedirectError",
+    "RequestRefusedError",
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "SubmissionUncertainError",
+    "redact",
     "status_error",
 ]
 
 _BODY_PREVIEW = 500
+#: Credentials a server may echo back (a gateway's debug page quoting the request headers).
+_CREDENTIALS: Final = re.compile(r"(?i)(bearer\s+)[^\s\"'<>,;]+|\bsk-[A-Za-z0-9_\-]{8,}")
+_CREDENTIALS_BYTES: Final = re.compile(_CREDENTIALS.pattern.encode())
+_BLOT: Final = "********"
+_Body = TypeVar("_Body")
+
+
+def redact(text: AnyStr) -> AnyStr:
+    """``text`` with every ``Bearer ...`` credential and every ``sk-...`` key blotted out."""
+    if isinstance(text, bytes):
+        return _CREDENTIALS_BYTES.sub(lambda m: (m.group(1) or b"") + _BLOT.encode(), text)
+    return _CREDENTIALS.sub(lambda m: (m.group(1) or "") + _BLOT, text)
+
+
+def _redact_body(body: _Body) -> _Body:
+    if isinstance(body, str):
+        return cast(_Body, redact(body))
+    if isinstance(body, bytes):
+        return cast(_Body, redact(body))
+    return body
 
 
 def _preview(body: object) -> str:
@@ -125,14 +153,42 @@ class APIStatusError(ImagineProError):
 
     def __init__(self, *, status: int, message: str, body: object, method: str, url: str) -> None:
         self.status = status
-        self.message = message
-        self.body = body
+        self.message = redact(message)
+        self.body = _redact_body(body)
         self.method = method
         self.url = url
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         return f"{self.method} {self.url} answered {self.status}: {self.message}"
+
+
+class RequestRefusedError(APIStatusError):
+    """The server answered 200 but ``"success": false``: it refused; ``message`` is its reason.
+
+    For a job-creating request this is a refusal (nothing was created), never an uncertainty.
+    """
+
+
+class RedirectError(APIStatusError):
+    """3xx: the API answered with a redirect, which API calls never follow (the key would go along).
+
+    Attributes:
+        location: where it pointed (absolute, host included), or None if it did not say.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        message: str,
+        body: object,
+        method: str,
+        url: str,
+        location: str | None,
+    ) -> None:
+        self.location = location
+        super().__init__(status=status, message=message, body=body, method=method, url=url)
 
 
 class BadRequestError(APIStatusError, ValueError):
@@ -216,10 +272,10 @@ class ResponseValidationError(ImagineProError):
     """
 
     def __init__(self, message: str, *, body: str | bytes, method: str, url: str) -> None:
-        self.body = body
+        self.body = _redact_body(body)
         self.method = method
         self.url = url
-        super().__init__(f"{message} ({method} {url}; body: {_preview(body)})")
+        super().__init__(f"{redact(message)} ({method} {url}; body: {_preview(self.body)})")
 
 
 class JobError(ImagineProError):
@@ -351,8 +407,13 @@ def status_error(
     method: str,
     url: str,
     retry_after: float | None = None,
+    location: str | None = None,
 ) -> APIStatusError:
     """Map a status code to the right exception class (the one place that does)."""
+    if 300 <= status < 400:
+        return RedirectError(
+            status=status, message=message, body=body, method=method, url=url, location=location
+        )
     if status == 429:
         return RateLimitError(
             status=status,

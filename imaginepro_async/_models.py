@@ -16,9 +16,11 @@ __all__ = [
     "ButtonRequest",
     "CreatedJob",
     "HistoryImage",
+    "HistoryPage",
     "ImagineRequest",
     "Message",
     "PromptCheck",
+    "PromptCheckRequest",
     "Status",
 ]
 
@@ -26,7 +28,8 @@ __all__ = [
 class Status(enum.StrEnum):
     """A job's status. ``DONE`` and ``FAIL`` are terminal (doc).
 
-    A status the server sends that is not listed here (third parties have seen ``SUBMITTED``) is
+    The known statuses match whatever their case (``"done"`` is ``DONE``). A status the server sends
+    that is not listed here (third parties have seen ``SUBMITTED``) is
     kept as a pseudo-member with that value and treated as not terminal, never as an error.
     """
 
@@ -39,6 +42,8 @@ class Status(enum.StrEnum):
     def _missing_(cls, value: object) -> Status | None:
         if not isinstance(value, str) or not value:
             return None
+        if value.strip().upper() in _KNOWN_STATUSES:
+            return cls(value.strip().upper())
         member = str.__new__(cls, value)
         member._name_ = value
         member._value_ = value
@@ -137,7 +142,10 @@ class Message:
 
     @property
     def image_urls(self) -> tuple[str, ...]:
-        """The result's images: ``images`` when given, else ``uri`` alone, else nothing."""
+        """The result's images: ``images`` when given, else ``uri`` alone, else nothing.
+
+        This is the one rule for "which image" (downloads, the mask size check, the CLI, batches).
+        """
         if self.images:
             return self.images
         return (self.uri,) if self.uri else ()
@@ -178,6 +186,13 @@ class HistoryImage:
 
 
 @attrs.frozen(kw_only=True)
+class HistoryPage:
+    """The answer of ``GET /api/v1/nova/images`` (a bare list of entries is accepted too)."""
+
+    images: tuple[HistoryImage, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class PromptCheck:
     """The verdict of ``POST /api/v1/nova/prompt-check``."""
 
@@ -188,6 +203,13 @@ class PromptCheck:
     def ok(self) -> bool:
         """True when the server accepts the prompt."""
         return self.status == "SUCCESS"
+
+
+@attrs.frozen(kw_only=True)
+class PromptCheckRequest:
+    """The body of ``POST /api/v1/nova/prompt-check``."""
+
+    prompt: str
 
 
 @attrs.frozen(kw_only=True)

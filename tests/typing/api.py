@@ -1,0 +1,143 @@
+"""A typing test of the public API: mypy checks this file; it is never run.
+
+Each block uses public names the way a user would, with ``assert_type`` where a signature's result
+type is part of the promise. A change that breaks a user's types breaks ``mypy``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, assert_type
+
+import imaginepro_async
+from imaginepro_async import (
+    DEFAULT_BASE_URL,
+    AccountInfo,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetView,
+    Button,
+    ClientClosedError,
+    ClientState,
+    Coordination,
+    HistoryImage,
+    ImagineProClient,
+    ImagineProError,
+    InvalidInputError,
+    Job,
+    JobFailedError,
+    JobTimeoutError,
+    Message,
+    NotFoundError,
+    PollPolicy,
+    PromptCheck,
+    RateLimit,
+    RateLimitError,
+    RedirectError,
+    RequestRefusedError,
+    ResponseValidationError,
+    RetryPolicy,
+    ServerError,
+    Status,
+    SubmissionUncertainError,
+    as_completed,
+    gather,
+)
+
+assert_type(imaginepro_async.__version__, str)
+base_url: str = DEFAULT_BASE_URL
+
+
+def build(coordination: Coordination | None) -> ImagineProClient:
+    """Every constructor option, with its type."""
+    return ImagineProClient(
+        "sk-...",
+        base_url=DEFAULT_BASE_URL,
+        create_limit=RateLimit(1, 3.0),
+        poll_limit=RateLimit.imaginepro_progress(),
+        poll_policy=PollPolicy(first_poll=5.0),
+        retry=RetryPolicy(attempts=5, base=0.5, cap=30.0),
+        request_timeout=30.0,
+        max_response_bytes=2 * 1024 * 1024,
+        max_retry_after=300.0,
+        time_scale=1.0,
+        seed=0,
+        coordination=coordination,
+    )
+
+
+async def use(client: ImagineProClient) -> None:
+    """Jobs, reads, downloads, budgets and the client's state."""
+    async with client as opened:
+        assert_type(opened, ImagineProClient)
+        assert_type(opened.state, ClientState)
+        assert_type(opened.time_scale, float)
+        budget: BudgetView = opened.create_budget
+        assert_type(budget.limit, RateLimit)
+        assert_type(opened.poll_budget.started, int)
+
+        job = await opened.imagine("a cat", ref="r", timeout=600, disable_cdn=False)
+        assert_type(job, Job)
+        assert_type(job.message_id, str)
+        assert_type(job.latest, Message | None)
+        grid = await job
+        assert_type(grid, Message)
+        assert_type(await job.wait(timeout=60), Message)
+        async for update in job.updates():
+            assert_type(update.progress, int)
+            assert_type(update.status, Status)
+        up = await opened.upscale(grid, 1)
+        await opened.vary(grid, 2)
+        await opened.press(grid, Button.REROLL)
+        await opened.inpaint(await up, b"...", prompt="a hat")
+        await job.cancel()
+        assert_type(opened.job("id"), Job)
+
+        assert_type(await opened.fetch("id"), Message)
+        assert_type(await opened.account(), AccountInfo)
+        assert_type(await opened.history(page=1, size=10), list[HistoryImage])
+        verdict = await opened.check_prompt("a cat")
+        assert_type(verdict, PromptCheck)
+        assert_type(verdict.ok, bool)
+
+        assert_type(await opened.download(grid), bytes)
+        assert_type(await opened.download(grid, index=2, to=Path("a.png")), Path)
+        assert_type(grid.image_urls, tuple[str, ...])
+        assert_type(grid.updated_at, datetime | None)
+        assert_type(grid.is_terminal, bool)
+
+        assert_type(await gather(job, job), list[Message])
+        assert_type(await gather(job, return_exceptions=True), list[Message | ImagineProError])
+        async for finished in as_completed([job], timeout=60):
+            assert_type(finished, Job)
+    await client.aclose()
+
+
+def errors(exc: ImagineProError) -> None:
+    """The error tree's attributes, as users read them."""
+    if isinstance(exc, RateLimitError):
+        assert_type(exc.retry_after, float | None)
+    if isinstance(exc, RedirectError):
+        assert_type(exc.location, str | None)
+    if isinstance(exc, RequestRefusedError | AuthenticationError | BadRequestError):
+        assert_type(exc.status, int)
+    if isinstance(exc, APIStatusError | NotFoundError | ServerError):
+        assert_type(exc.message, str)
+        assert_type(exc.url, str)
+    if isinstance(exc, APIConnectionError | APITimeoutError):
+        assert_type(exc.method, str)
+    if isinstance(exc, ResponseValidationError):
+        assert_type(exc.body, str | bytes)
+    if isinstance(exc, JobFailedError):
+        assert_type(exc.error, str)
+        assert_type(exc.message, Message | None)
+    if isinstance(exc, JobTimeoutError):
+        assert_type(exc.elapsed, float)
+    if isinstance(exc, SubmissionUncertainError):
+        assert_type(exc.payload, dict[str, Any])
+    if isinstance(exc, ClientClosedError | InvalidInputError):
+        assert_type(str(exc), str)
