@@ -133,8 +133,12 @@ class Coordination(Protocol):
     The client calls ``budget`` once per kind when it opens, and ``aclose`` when it closes.
     """
 
-    def budget(self, kind: str, limit: RateLimit, clock: Clock) -> Budget:
-        """The budget of ``kind`` (``"create"`` or ``"poll"``) keeping to ``limit``."""
+    def budget(self, kind: str, limit: RateLimit, clock: Clock, *, key_id: str) -> Budget:
+        """The budget of ``kind`` (``"create"`` or ``"poll"``) keeping to ``limit``.
+
+        ``key_id`` names the API key without revealing it (the client passes the first 16 hex
+        digits of its SHA-256): budgets of different keys never mix.
+        """
         ...
 
     async def aclose(self) -> None:
