@@ -41,6 +41,7 @@ Every process sharing a key must use the same limits, lease and namespace.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -239,7 +240,9 @@ class RedisCoordination:
         self._issued += 1
         return f"{self._token}:{self._issued}"
 
-    async def _run(self, script: AsyncScript, keys: list[str], args: list[Any], clock: Clock) -> Any:
+    async def _run(
+        self, script: AsyncScript, keys: list[str], args: list[Any], clock: Clock
+    ) -> Any:
         """Run ``script``, retrying while Redis is unreachable; then ``CoordinationError``."""
         if self._closed:
             raise CoordinationError("the Redis coordination was closed; open a new client")
@@ -329,12 +332,11 @@ class RedisBudget:
         self._paused_until = max(self._paused_until, self._clock.now() + seconds)
         if seconds <= 0:
             return
-        try:
+        # Should Redis not take it, this process still waits (local copy); acquire fails closed.
+        with contextlib.suppress(CoordinationError):
             await self._owner._run(
                 self._owner._pause, [self._pause_key], [self._clock.local(seconds)], self._clock
             )
-        except CoordinationError:
-            pass  # this process still waits (local copy); acquire fails closed anyway
 
     async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served within this process) and for any pause.
@@ -392,21 +394,18 @@ class RedisBudget:
     async def _hold(self, member: str, arrived_by: float | None) -> None:
         now = self._clock.now()
         age = 0.0 if arrived_by is None else self._clock.local(max(0.0, now - arrived_by))
-        try:
+        # Should Redis not take it, the permit counts until its lease ends: safe, only slower.
+        with contextlib.suppress(CoordinationError):
             await self._owner._run(
                 self._owner._release,
                 [self._permits],
                 [member, age, self._window, self._lease],
                 self._clock,
             )
-        except CoordinationError:
-            pass  # the permit keeps counting until its lease ends: safe, only slower
         self._wake_head()
 
     async def _return_unused(self, member: str) -> None:
         self._started -= 1
-        try:
+        with contextlib.suppress(*self._owner._errors):  # else it expires with its lease
             await self._owner._redis.zrem(self._permits, member)
-        except self._owner._errors:
-            pass  # it expires with its lease
         self._wake_head()

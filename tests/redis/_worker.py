@@ -53,7 +53,10 @@ async def main(task: dict[str, Any]) -> None:
         seen: Counter[int] = Counter()
         headers = {"Authorization": f"Bearer {task['api_key']}"}
         base = task["sim_url"]
-        async with aiohttp.ClientSession(headers=headers) as session, anyio.create_task_group() as tg:
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            anyio.create_task_group() as tg,
+        ):
             for _ in range(task["creates"]):
                 tg.start_soon(_send, session, create, "POST", f"{base}/api/v1/nova/imagine", seen)
             fetch = f"{base}/api/v1/message/fetch/{task['message_id']}"

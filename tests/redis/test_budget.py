@@ -22,7 +22,9 @@ pytestmark = pytest.mark.anyio
 CLOCK = Clock(SCALE)
 
 
-async def _poll(session: aiohttp.ClientSession, budget: Budget, url: str, seen: Counter[int]) -> None:
+async def _poll(
+    session: aiohttp.ClientSession, budget: Budget, url: str, seen: Counter[int]
+) -> None:
     async with spend(budget), session.get(url) as answer:
         seen[answer.status] += 1
 
