@@ -15,7 +15,7 @@ from imaginepro_async._errors import CoordinationError, InvalidInputError
 from imaginepro_async._redis import RedisCoordination
 from imaginepro_async.testing import Simulator
 from tests.redis._common import LEASE, SCALE, job_to_poll, key_id
-from tests.redis.conftest import RedisServer
+from tests.redis._server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

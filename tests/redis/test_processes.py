@@ -12,7 +12,7 @@ import redis.asyncio
 
 from imaginepro_async.testing import Simulator
 from tests.redis._common import LEASE, REPO, SCALE, job_to_poll, key_id, worker_command, worker_env
-from tests.redis.conftest import RedisServer
+from tests.redis._server import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
