@@ -217,6 +217,10 @@ class RedisCoordination:
         """
         if kind not in _KINDS:
             raise InvalidInputError(f"kind must be one of {_KINDS}, got {kind!r}")
+        return RedisBudget(self, f"{self.prefix(key_id)}:{kind}", limit, clock)
+
+    def prefix(self, key_id: str) -> str:
+        """The prefix of every Redis key about the API key named ``key_id`` (checked)."""
         if not (
             isinstance(key_id, str)
             and 8 <= len(key_id) <= 64
@@ -226,7 +230,7 @@ class RedisCoordination:
                 "key_id must be 8 to 64 lowercase hex digits (a digest of the API key, e.g. "
                 "hashlib.sha256(key.encode()).hexdigest()[:16]), never the key itself"
             )
-        return RedisBudget(self, f"{self.namespace}:{{{key_id}}}:{kind}", limit, clock)
+        return f"{self.namespace}:{{{key_id}}}"
 
     async def aclose(self) -> None:
         """Close the Redis connections, if this object opened them; closing twice is harmless."""
