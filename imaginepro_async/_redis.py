@@ -136,9 +136,9 @@ def _api_seconds(name: str, value: object) -> float:
 class RedisCoordination:
     """Budgets shared through Redis by every process that uses the same API key.
 
-    Pass it to the client (``ImagineProClient(..., coordination=RedisCoordination(url))``); the
-    client asks it for its budgets and closes it when it closes. See the module docstring for how
-    the bound is kept.
+    Pass it to the client (``ImagineProClient(..., coordination=RedisCoordination(url))``), which
+    asks it for its budgets; close it yourself (``async with`` or ``aclose()``), or pass the URL
+    itself and the client opens and closes it. See the module docstring for how the bound is kept.
 
     Args:
         redis: a ``redis://`` URL, or a ``redis.asyncio.Redis`` client (left open on close).
