@@ -130,7 +130,8 @@ class Budget(BudgetView, Protocol):
 class Coordination(Protocol):
     """Where a client's budgets live: in this process (the default), or shared (Redis).
 
-    The client calls ``budget`` once per kind when it opens, and ``aclose`` when it closes.
+    The client calls ``budget`` once per kind when it is made, and ``aclose`` when it closes if it
+    made the coordination itself (from a URL); one passed in is left open, like a session.
     """
 
     def budget(self, kind: str, limit: RateLimit, clock: Clock, *, key_id: str) -> Budget:

@@ -21,6 +21,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
     ├── ClientClosedError              the client was used after it was closed
+    ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
     ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
     ├── ExtraNotInstalledError         an optional extra is needed (also a ModuleNotFoundError)
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
@@ -53,6 +54,7 @@ __all__ = [
     "BadRequestError",
     "BatchInputError",
     "ClientClosedError",
+    "CoordinationError",
     "ExtraNotInstalledError",
     "ImagineProError",
     "InvalidInputError",
@@ -138,6 +140,14 @@ class ExtraNotInstalledError(ImagineProError, ModuleNotFoundError):
 
 class ClientClosedError(ImagineProError, RuntimeError):
     """The client was used after ``aclose()`` or after its ``async with`` block ended."""
+
+
+class CoordinationError(ImagineProError):
+    """The store of a shared budget (Redis) could not be reached or refused a command.
+
+    Raised after retrying for a while; the request that needed a permit was **not** sent, since
+    spending without the shared budget could trip the rate limits for every process on the key.
+    """
 
 
 class APIStatusError(ImagineProError):

@@ -1,0 +1,31 @@
+"""A tiny run of ``benchmarks/replicas.py`` so the benchmark does not rot (no timings asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import replicas
+from tests.redis._server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+TINY = replicas.Workload(duration=6.0, time_scale=20.0, pollers=2)
+
+
+def test_both_budgets_run_and_the_table_and_chart_are_written(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Two processes with each budget: the Redis one draws no 429; table and PNG are written."""
+    results = [replicas.run_one(TINY, mode, 2, redis_server.url) for mode in replicas.MODES]
+    shared = results[1]
+    assert shared["mode"] == "redis"
+    assert shared["served_429"] == 0
+    assert shared["max_creates_in_3s"] <= 1
+    assert shared["max_polls_in_1s"] <= 10
+    assert shared["counts"].get("create_200", 0) >= 1
+    text = replicas.render_table(results)
+    assert "429s redis" in text
+    chart = replicas.draw_chart(results, tmp_path)
+    assert chart.stat().st_size > 0
