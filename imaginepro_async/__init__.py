@@ -26,6 +26,7 @@ from ._errors import (
     BadRequestError,
     BatchInputError,
     ClientClosedError,
+    CoordinationError,
     ExtraNotInstalledError,
     ImagineProError,
     InvalidInputError,
@@ -49,6 +50,7 @@ from ._jobs import Job, as_completed, gather
 from ._journal import RequestState
 from ._masks import Mask, MaskInput, load_mask
 from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._redis import RedisCoordination
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
 
@@ -75,6 +77,7 @@ __all__ = [
     "ClientClosedError",
     "ClientState",
     "Coordination",
+    "CoordinationError",
     "ExtraNotInstalledError",
     "HistoryImage",
     "ImagineProClient",
@@ -99,6 +102,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RedirectError",
+    "RedisCoordination",
     "RequestRefusedError",
     "RequestState",
     "RequestTooLargeError",

@@ -96,9 +96,10 @@ class ImagineProClient:
         max_retry_after: the longest ``Retry-After`` (server seconds) a read or a submission waits
             out; a longer one raises ``RateLimitError`` at once instead of blocking. Polls of jobs
             always wait as long as the server asks.
-        coordination: where the budgets live when several processes share one API key (a
-            ``Coordination``, such as a Redis one); default: in this process. The client takes its
-            two budgets from it but never closes it: close it yourself after the client.
+        coordination: where the budgets live when several processes share one API key: a
+            ``redis://`` URL (the client opens it and closes it, needs the ``[redis]`` extra), or a
+            ``Coordination`` such as ``RedisCoordination`` (left open: close it yourself after the
+            client). Default: in this process.
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
         seed: seeds the jitter of retries, for reproducible runs.
@@ -119,7 +120,7 @@ class ImagineProClient:
         max_retry_after: float = 300.0,
         time_scale: float = 1.0,
         seed: int | None = None,
-        coordination: Coordination | None = None,
+        coordination: Coordination | str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -155,6 +156,12 @@ class ImagineProClient:
         self._request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
         self._max_retry_after = float(max_retry_after)
+        self._own_coordination = isinstance(coordination, str)
+        if isinstance(coordination, str):
+            from ._redis import RedisCoordination
+
+            coordination = RedisCoordination(coordination)
+        self._coordination = coordination
         self._create_budget = self._budget(
             coordination, "create", create_limit or RateLimit.imaginepro_create()
         )
@@ -268,6 +275,8 @@ class ImagineProClient:
                 await self._session.close()
             if self._create_session is not None:
                 await self._create_session.close()
+            if self._own_coordination and self._coordination is not None:
+                await self._coordination.aclose()
 
     def _open(self) -> tuple[Transport, Scheduler]:
         if (
