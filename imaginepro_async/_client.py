@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import os
@@ -11,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
-import anyio
 import yarl
 
 from ._budget import BudgetView, LocalBudget, RateLimit
@@ -137,7 +135,6 @@ class ImagineProClient:
         self.poll_policy = poll_policy or PollPolicy()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._state = "new"
         self._image_sizes: dict[str, tuple[int, int]] = {}
 
@@ -189,16 +186,11 @@ class ImagineProClient:
         self._scheduler = Scheduler(
             transport=self._transport,
             budget=self._poll_budget,
-            policy=self.poll_policy.scaled(1.0 / self._clock.scale),
+            policy=self.poll_policy,
             clock=self._clock,
+            canceller=self._cancel_job,
         )
-        # The scheduler runs in a task this client owns (cancelled and awaited by aclose), not in a
-        # task group held open across the caller's code: that would tie the client to the cancel
-        # scopes of the task that entered it, and closing from another task or scope would break.
-        self._scheduler.open()
-        self._runner = asyncio.get_running_loop().create_task(
-            self._scheduler.run(), name="imaginepro-async scheduler"
-        )
+        self._scheduler.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -211,15 +203,10 @@ class ImagineProClient:
         """
         if self._state == "closed":
             return
-        was_open = self._state == "open"
         self._state = "closed"
-        if self._scheduler is not None:
-            self._scheduler.close()
         try:
-            if was_open and self._runner is not None:
-                self._runner.cancel()
-                # asyncio.wait does not raise the task's cancellation into us, but ours still comes.
-                await asyncio.wait([self._runner])
+            if self._scheduler is not None:
+                await self._scheduler.aclose()
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()
@@ -248,7 +235,7 @@ class ImagineProClient:
 
     def _handle(self, state: JobState) -> Job:
         assert self._scheduler is not None
-        return Job(state, self._scheduler, self._cancel_job)
+        return Job(state, self._scheduler)
 
     async def _submit(self, path: str, request: ImagineRequest | ButtonRequest) -> Job:
         transport, scheduler = self._open()
@@ -276,7 +263,7 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        server_timeout = self._clock.local(request.timeout or DEFAULT_JOB_TIMEOUT)
+        server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
             created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
         )
@@ -540,16 +527,12 @@ class ImagineProClient:
         transport, _ = self._open()
         return await transport.download(url, max_bytes=max_bytes)
 
-    async def _cancel_job(self, job: Job) -> None:
-        latest = job.latest
-        if job.done() or (latest is not None and latest.is_terminal):
-            raise InvalidInputError(f"job {job.message_id} has already ended; nothing to cancel")
-        transport, scheduler = self._open()
-        request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
+    async def _cancel_job(self, message_id: str) -> None:
+        """Press Cancel Job (the scheduler's canceller: ``job.cancel()`` goes through it)."""
+        transport, _ = self._open()
+        request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
         await transport.create("/api/v1/nova/button", body, self._create_budget)
-        job._state.cancel_requested = True  # only once the server took the cancel
-        scheduler.poke(job._state)
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -562,12 +545,11 @@ class ImagineProClient:
         check_message_id(message_id)
         transport, scheduler = self._open()
         path = f"/api/v1/message/fetch/{message_id}"
-        sent = anyio.current_time()
+        sent = self._clock.now()
         data = await transport.read(path, self._poll_budget)
         message: Message = transport.structure(data, Message, "GET", path)
-        state = scheduler.tracked(message_id)
-        if state is not None and message.message_id == message_id:
-            scheduler.observe(state, message, (sent + anyio.current_time()) / 2)
+        if message.message_id == message_id:
+            scheduler.observe(message, sent=sent)
         return message
 
     async def account(self) -> AccountInfo:
