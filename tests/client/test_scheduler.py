@@ -78,3 +78,25 @@ async def test_a_job_followed_by_id_that_never_ends_is_given_up_too() -> None:
             await client.job("stuck-2")
     polls = app[POLLS]
     assert polls and set(polls) == {"stuck-2"}
+
+
+async def test_the_scheduler_opens_with_the_client_and_closes_once() -> None:
+    """The scheduler is OPEN inside the client, CLOSED after; closing again is harmless."""
+    from imaginepro_async import ClientClosedError
+    from imaginepro_async._scheduler import SchedulerState
+
+    async with (
+        serve(never_ending("WEIRD")) as url,
+        ImagineProClient(KEY, base_url=url, time_scale=SCALE, seed=0) as client,
+    ):
+        scheduler = client._scheduler
+        assert scheduler is not None
+        opened = scheduler.state
+        assert opened is SchedulerState.OPEN
+        job = client.job("stuck-4")
+    assert scheduler.state is SchedulerState.CLOSED
+    await scheduler.aclose()
+    with pytest.raises(ClientClosedError, match="not open"):
+        scheduler.track("stuck-5", submitted=False)
+    with pytest.raises(ClientClosedError, match="stuck-4"):
+        await job
