@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import hashlib
 import logging
@@ -14,10 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, overload
 
 import aiohttp
-import anyio
 import yarl
 
-from ._budget import Budget, BudgetView, Coordination, LocalBudget, RateLimit
+from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
 from ._clock import Clock
 from ._converters import make_converter, structure
 from ._endpoints import ACCOUNT_INFO, BUTTON, HISTORY, IMAGINE, MESSAGE, PROMPT_CHECK, Endpoint
@@ -171,7 +169,6 @@ class ImagineProClient:
         self.poll_policy = poll_policy or PollPolicy()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._state = ClientState.NEW
         self._image_sizes: dict[str, tuple[int, int]] = {}
 
@@ -237,18 +234,14 @@ class ImagineProClient:
             converter=self._converter,
         )
         self._scheduler = Scheduler(
-            transport=self._transport,
+            fetcher=self._poll,
             budget=self._poll_budget,
-            policy=self.poll_policy.scaled(1.0 / self._clock.scale),
+            rng=self._rng,
+            policy=self.poll_policy,
             clock=self._clock,
+            canceller=self._cancel_job,
         )
-        # The scheduler runs in a task this client owns (cancelled and awaited by aclose), not in a
-        # task group held open across the caller's code: that would tie the client to the cancel
-        # scopes of the task that entered it, and closing from another task or scope would break.
-        self._scheduler.open()
-        self._runner = asyncio.get_running_loop().create_task(
-            self._scheduler.run(), name="imaginepro-async scheduler"
-        )
+        self._scheduler.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -261,15 +254,10 @@ class ImagineProClient:
         """
         if self._state is ClientState.CLOSED:
             return
-        was_open = self._state is ClientState.OPEN
         self._state = ClientState.CLOSED
-        if self._scheduler is not None:
-            self._scheduler.close()
         try:
-            if was_open and self._runner is not None:
-                self._runner.cancel()
-                # asyncio.wait does not raise the task's cancellation into us, but ours still comes.
-                await asyncio.wait([self._runner])
+            if self._scheduler is not None:
+                await self._scheduler.aclose()
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()
@@ -304,7 +292,7 @@ class ImagineProClient:
 
     def _handle(self, state: JobState) -> Job:
         assert self._scheduler is not None
-        return Job(state, self._scheduler, self._cancel_job)
+        return Job(state, self._scheduler)
 
     def _structure(self, data: object, endpoint: Endpoint, **params: str) -> Any:
         """An answer of ``endpoint`` as its answer model (``ResponseValidationError`` if it is not)."""
@@ -312,6 +300,20 @@ class ImagineProClient:
         return structure(
             self._converter, data, endpoint.answer, method=endpoint.method, url=str(url)
         )
+
+    async def _poll(self, message_id: str, permit: Permit) -> Message:
+        """One poll of a job for the scheduler, with a permit it already holds."""
+        transport, _ = self._open()
+        data = await transport.poll(MESSAGE, permit, message_id=message_id)
+        message: Message = self._structure(data, MESSAGE, message_id=message_id)
+        if message.message_id != message_id:
+            raise ResponseValidationError(
+                f"asked for job {message_id} but the answer is about {message.message_id}",
+                body=str(data)[:500],
+                method="GET",
+                url=str(transport.url(MESSAGE.path_for(message_id=message_id))),
+            )
+        return message
 
     async def _read(
         self, endpoint: Endpoint, *, body: Any = None, query: Any = None, **params: str
@@ -339,7 +341,7 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        server_timeout = self._clock.local(request.timeout or DEFAULT_JOB_TIMEOUT)
+        server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
             created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
         )
@@ -629,16 +631,12 @@ class ImagineProClient:
         transport, _ = self._open()
         return await transport.download(url, max_bytes=max_bytes, to=to)
 
-    async def _cancel_job(self, job: Job) -> None:
-        latest = job.latest
-        if job.done() or (latest is not None and latest.is_terminal):
-            raise InvalidInputError(f"job {job.message_id} has already ended; nothing to cancel")
-        transport, scheduler = self._open()
-        request = ButtonRequest(message_id=job.message_id, button=Button.CANCEL_JOB)
+    async def _cancel_job(self, message_id: str) -> None:
+        """Press Cancel Job (the scheduler's canceller: ``job.cancel()`` goes through it)."""
+        transport, _ = self._open()
+        request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
         await transport.create(BUTTON, body)
-        job._state.cancel_requested = True  # only once the server took the cancel
-        scheduler.poke(job._state)
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -650,11 +648,10 @@ class ImagineProClient:
         """
         check_message_id(message_id)
         _, scheduler = self._open()
-        sent = anyio.current_time()
+        sent = self._clock.now()
         message: Message = await self._read(MESSAGE, message_id=message_id)
-        state = scheduler.tracked(message_id)
-        if state is not None and message.message_id == message_id:
-            scheduler.observe(state, message, (sent + anyio.current_time()) / 2)
+        if message.message_id == message_id:
+            scheduler.observe(message, sent=sent)
         return message
 
     async def account(self) -> AccountInfo:

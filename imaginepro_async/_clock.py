@@ -45,6 +45,10 @@ class Clock:
         """``seconds`` API seconds in this process's seconds (for event-loop timers)."""
         return seconds / self.scale
 
+    def api(self, seconds: float) -> float:
+        """``seconds`` of this process in API seconds (the inverse of ``local``)."""
+        return seconds * self.scale
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` API seconds (a checkpoint even when ``seconds`` ≤ 0)."""
         await anyio.sleep(max(0.0, seconds) / self.scale)

@@ -18,7 +18,8 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     ├── JobError                       about one job (carries ``message_id`` and the last Message)
     │   ├── JobFailedError             the job ended FAIL
     │   │   └── JobCancelledError      ... after this client pressed Cancel Job on it
-    │   └── JobTimeoutError            a wait deadline passed (also a TimeoutError)
+    │   ├── JobTimeoutError            a wait deadline passed (also a TimeoutError)
+    │   └── JobDeadlineError           the job did not end by its server-side timeout; given up
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
     ├── ClientClosedError              the client was used after it was closed
     ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidMaskError",
     "JobCancelledError",
+    "JobDeadlineError",
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
@@ -325,6 +327,28 @@ class JobTimeoutError(JobError, TimeoutError):
             f"gave up waiting for job {message_id} after {elapsed:.1f} s and {polls} polls "
             f"({last}); the job goes on on the server: await it again, or use "
             f"client.job({message_id!r}) later",
+            message_id=message_id,
+            message=message,
+        )
+
+
+class JobDeadlineError(JobError):
+    """The job was still not ended well after its server-side timeout, so it is no longer followed.
+
+    The server ends every job by its timeout; one that still shows another status (an unknown one,
+    for example) would otherwise be polled forever.
+
+    Attributes:
+        waited: API seconds the job was followed.
+    """
+
+    def __init__(self, *, message_id: str, message: Message | None, waited: float) -> None:
+        self.waited = waited
+        last = "never seen" if message is None else f"still {message.status}"
+        super().__init__(
+            f"job {message_id} was {last} {waited:.0f} s after it was submitted or first "
+            f"followed, past its server-side timeout; it is no longer followed: look at it later "
+            f"with client.fetch({message_id!r})",
             message_id=message_id,
             message=message,
         )

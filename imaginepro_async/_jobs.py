@@ -1,4 +1,6 @@
-"""Job handles: state plus waiters, woken by the client's scheduler. A job owns no task.
+"""Job handles: the latest Message, the outcome and waiters, woken by the client's scheduler.
+
+A job owns no task; the scheduler's own bookkeeping lives in the scheduler.
 
 Several ``Job`` handles for the same messageId share one ``JobState`` (and so its polls).
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Literal, overload
 
 import anyio
@@ -16,11 +18,9 @@ import anyio
 from ._errors import (
     ClientClosedError,
     ImagineProError,
-    JobCancelledError,
-    JobFailedError,
     JobTimeoutError,
 )
-from ._models import Message, Status
+from ._models import Message
 
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
@@ -31,93 +31,70 @@ logger = logging.getLogger("imaginepro_async")
 
 
 class JobState:
-    """Everything known about one job; shared by its handles, updated by the scheduler."""
+    """What a job's handles share: its latest Message, its outcome and its waiters.
+
+    Written by the scheduler (which keeps its own bookkeeping elsewhere). Events are created only
+    when someone waits, so that a followed job costs few objects.
+    """
 
     __slots__ = (
         "_callbacks",
-        "anchor_time",
-        "cancel_requested",
-        "changed",
-        "deadline",
-        "done",
-        "due",
-        "entry",
-        "errors_in_row",
+        "_changed",
+        "_done",
         "exception",
-        "fifo_key",
-        "first_seen_progress",
-        "first_seen_time",
-        "in_flight",
-        "in_queue",
-        "invalid_in_row",
-        "last_poll_at",
         "latest",
         "message_id",
-        "not_found_in_row",
-        "overdue_steps",
         "polls",
-        "queue_entry",
-        "registered_at",
-        "submitted",
+        "resolved",
         "version",
-        "watchers",
     )
 
-    def __init__(self, message_id: str, *, now: float, submitted: bool) -> None:
+    def __init__(self, message_id: str) -> None:
         self.message_id = message_id
         self.latest: Message | None = None
         self.exception: ImagineProError | None = None
-        self.done = anyio.Event()
-        self.changed = anyio.Event()
-        self.version = 0
+        self.resolved = False  # True once the job has a final Message or an error
+        self.version = 0  # counts published Messages, for ``updates()``
         self.polls = 0
-        self.registered_at = now
-        self.submitted = submitted
-        self.cancel_requested = False
-        # Failed polls in a row: all kinds (for the backoff), and the two that can end a job.
-        self.errors_in_row = 0
-        self.invalid_in_row = 0
-        self.not_found_in_row = 0
-        # Scheduling (owned by the scheduler).
-        self.due: float | None = None
-        self.deadline: float | None = None
-        self.entry = 0
-        self.in_flight = False
-        self.in_queue = False
-        self.queue_entry = 0
-        self.fifo_key: tuple[float, int] = (math.inf, 0)
-        self.first_seen_time: float | None = None
-        self.first_seen_progress = 0.0
-        self.last_poll_at: float | None = None
-        self.anchor_time: float | None = None
-        self.overdue_steps = 0
-        self.watchers: list[float] = []
-        self._callbacks: list[Callable[[JobState], None]] = []
+        self._done: anyio.Event | None = None
+        self._changed: anyio.Event | None = None
+        self._callbacks: list[Callable[[JobState], None]] | None = None
 
-    @property
-    def resolved(self) -> bool:
-        """True once the job has a final Message or an error."""
-        return self.done.is_set()
+    def changed(self) -> anyio.Event:
+        """An event set at the next new Message or at the end."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    async def wait(self) -> None:
+        """Wait until the job is resolved."""
+        if self.resolved:
+            return
+        if self._done is None:
+            self._done = anyio.Event()
+        await self._done.wait()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def publish(self, message: Message) -> None:
         """Record a new Message and wake whoever watches the job's updates."""
         self.latest = message
         self.version += 1
-        changed, self.changed = self.changed, anyio.Event()
-        changed.set()
+        self._wake()
 
     def resolve(self, exception: ImagineProError | None = None) -> None:
         """Mark the job finished (with the latest Message, or an error) and wake its waiters."""
-        if self.done.is_set():
+        if self.resolved:
             return
-        if exception is None and self.latest is not None and self.latest.status is Status.FAIL:
-            cls = JobCancelledError if self.cancel_requested else JobFailedError
-            exception = cls(message_id=self.message_id, message=self.latest)
         self.exception = exception
-        self.done.set()
-        changed, self.changed = self.changed, anyio.Event()
-        changed.set()
-        callbacks, self._callbacks = self._callbacks, []
+        self.resolved = True
+        if self._done is not None:
+            self._done.set()
+        self._wake()
+        callbacks, self._callbacks = self._callbacks or [], None
         for callback in callbacks:
             try:
                 callback(self)
@@ -127,15 +104,18 @@ class JobState:
 
     def add_done_callback(self, callback: Callable[[JobState], None]) -> None:
         """Call ``callback(state)`` once the job is resolved (at once if it already is)."""
-        if self.done.is_set():
+        if self.resolved:
             callback(self)
+        elif self._callbacks is None:
+            self._callbacks = [callback]
         else:
             self._callbacks.append(callback)
 
     def remove_done_callback(self, callback: Callable[[JobState], None]) -> None:
         """Forget ``callback`` (no error if it is not registered)."""
-        with contextlib.suppress(ValueError):
-            self._callbacks.remove(callback)
+        if self._callbacks is not None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
 
     def outcome(self) -> Message:
         """The final Message, or raise the job's error. Only for a resolved job."""
@@ -154,17 +134,11 @@ class Job:
     scheduler polls it and wakes its waiters.
     """
 
-    __slots__ = ("_cancel", "_scheduler", "_state")
+    __slots__ = ("_scheduler", "_state")
 
-    def __init__(
-        self,
-        state: JobState,
-        scheduler: Scheduler,
-        cancel: Callable[[Job], Awaitable[None]],
-    ) -> None:
+    def __init__(self, state: JobState, scheduler: Scheduler) -> None:
         self._state = state
         self._scheduler = scheduler
-        self._cancel = cancel
 
     def __repr__(self) -> str:
         latest = self._state.latest
@@ -213,14 +187,15 @@ class Job:
         Raises:
             JobFailedError: the job ended FAIL (``JobCancelledError`` if this client cancelled it).
             JobTimeoutError: ``timeout`` passed first; the job goes on and can be awaited again.
+            JobDeadlineError: the server did not end the job by its own timeout (plus a grace).
             ClientClosedError: the client was closed while waiting.
         """
         state = self._state
         if not state.resolved:
-            self._scheduler.ensure_running()
+            self._scheduler.ensure_open()
             started = anyio.current_time()
             with anyio.move_on_after(math.inf if timeout is None else timeout):
-                await state.done.wait()
+                await state.wait()
             if not state.resolved:
                 raise JobTimeoutError(
                     message_id=state.message_id,
@@ -244,7 +219,7 @@ class Job:
             ImagineProError: the job could not be followed (for example an unknown messageId).
         """
         state = self._state
-        self._scheduler.ensure_running()
+        self._scheduler.ensure_open()
         if every is not None:
             if not every > 0:
                 raise ValueError(f"every must be a number of seconds > 0, got {every!r}")
@@ -252,7 +227,7 @@ class Job:
         seen = -1
         try:
             while True:
-                changed = state.changed
+                changed = state.changed()
                 latest = state.latest
                 if latest is not None and state.version != seen:
                     seen = state.version
@@ -275,7 +250,7 @@ class Job:
         Raises:
             InvalidInputError: the job has already ended.
         """
-        await self._cancel(self)
+        await self._scheduler.cancel(self._state.message_id)
 
 
 def _states(jobs: Iterable[Job]) -> list[JobState]:
@@ -283,7 +258,7 @@ def _states(jobs: Iterable[Job]) -> list[JobState]:
     for job in jobs:
         if not isinstance(job, Job):
             raise TypeError(f"expected Job handles, got {type(job).__name__}: {job!r}")
-        job._scheduler.ensure_running()
+        job._scheduler.ensure_open()
         states.append(job._state)
     return states
 
@@ -351,7 +326,7 @@ async def gather(
     states = _states(jobs)
     with anyio.fail_after(timeout):
         for state in states:
-            await state.done.wait()
+            await state.wait()
     outcomes: list[Message | ImagineProError] = []
     for state in states:
         outcomes.append(state.exception if state.exception is not None else state.outcome())

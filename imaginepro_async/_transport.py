@@ -32,7 +32,6 @@ import yarl
 
 from ._budget import Budget, Permit
 from ._clock import Clock
-from ._converters import structure
 from ._download import Target, download
 from ._endpoints import Endpoint
 from ._errors import (
@@ -266,19 +265,6 @@ class Transport:
             clock=self._clock,
             rng=self.rng,
         )
-
-    # -- kept for the scheduler until it calls ``poll`` and ``_converters.structure`` -------------
-
-    async def attempt(
-        self, method: str, path: str, budget: Budget, *, permit: Permit | None = None
-    ) -> object:
-        """One read of ``path`` through ``budget`` (see ``poll``)."""
-        url = self._exchange.url(path)
-        return await self._attempt(method, url, None, budget, permit, capped=False)
-
-    def structure(self, data: object, cls: type[Any], method: str, path: str) -> Any:
-        """Turn decoded JSON into ``cls``, or raise ``ResponseValidationError``."""
-        return structure(self._converter, data, cls, method=method, url=str(self.url(path)))
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:

@@ -1,0 +1,511 @@
+"""The poll policy: when to look at each job, decided without I/O and without reading a clock.
+
+Every method takes the time (``now``, in API seconds, from ``Clock.now()``) as an argument and only
+updates records; the scheduler around it sleeps, polls and wakes waiters. Each rule below has a
+table-driven test in ``tests/client/test_planner.py``.
+
+**The policy** (all durations in ``PollPolicy``, which documents each):
+
+- *Queued jobs wait their turn.* ImaginePro runs each account's jobs first in, first out (doc), so a
+  queued job cannot start before the jobs created before it. Only the oldest of this client's jobs that
+  are not known to have started (the *head*) is polled, every ``queued_interval``; the others are
+  parked and cost nothing. When one of our jobs is seen finished, a slot has freed: the head is presumed
+  started at that moment and is first polled ``start_probe`` later. When a job is seen started, every
+  job created before it has started too.
+- *Running jobs are polled near their end.* From two points (a presumed start or an earlier poll, and
+  the latest poll) the job's progress rate gives an estimated end. The next poll is at that end (plus
+  ``finish_margin``) when the estimate extrapolates at most ``max_extrapolation`` times the span it is
+  based on; otherwise halfway to it, to refine. Past its estimated end a job is polled every
+  ``overdue_interval``, growing by half each time up to ``overdue_max``. No running job waits longer than
+  ``max_interval``.
+- *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
+  at submission, else the documented 900 s) is looked at once just after it, even while parked in the
+  queue: a job that times out waiting is seen then, not when its turn would have come. The server
+  ends every job by then; one still not ended ``deadline_grace`` after its timeout (an unknown status
+  that never changes, say) is given up with ``JobDeadlineError``, so that no wait is endless. A job
+  followed by id (``client.job``), whose timeout is unknown, gets the longest one (900 s) from the
+  moment it was first followed.
+- *Throttling slows, it does not fail.* A 429 pauses the whole budget for ``Retry-After``; the job is
+  looked at again one budget window later. 5xx, connection errors and unreadable answers are retried
+  with exponential backoff and full jitter (``_retry.backoff``); the job is not failed by a transient
+  error (a job whose answers stay unreadable ``max_invalid`` times in a row is given up, and one the
+  server does not know ``max_not_found`` times in a row).
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import math
+import random
+from collections.abc import Callable
+
+import attrs
+
+from ._models import Status
+from ._retry import backoff
+from ._validation import JOB_TIMEOUT_RANGE
+
+__all__ = ["Failure", "JobRecord", "Planner", "PollPolicy", "Verdict"]
+
+_POSITIVE = attrs.validators.gt(0.0)
+_POSITIVE_COUNT = attrs.validators.gt(0)
+
+#: The longest server-side timeout a job can have (doc): the deadline of a job followed by id.
+LONGEST_TIMEOUT = float(JOB_TIMEOUT_RANGE[1])
+
+
+@attrs.frozen(kw_only=True)
+class PollPolicy:
+    """When the scheduler polls a job. Durations are API seconds (the client's clock scales them).
+
+    Attributes:
+        first_poll: after a submission, when the job is first looked at (if it heads the queue).
+        queued_interval: how often the oldest queued job is looked at while no slot frees.
+        start_probe: after a job is presumed started, when it is first looked at.
+        probe_interval: a running job whose rate is not known yet is looked at this often.
+        finish_margin: a job is looked at this long after its estimated end.
+        max_extrapolation: an end estimate is trusted when the remaining time is at most this many
+            times the span it was measured over; otherwise the next look is halfway to it.
+        overdue_interval: the first wait after a job outlived its estimate; grows by half each time.
+        overdue_max: the longest wait for an overdue job.
+        max_interval: the longest any running job goes without a look.
+        deadline_grace: a job not ended this long after its server-side timeout is given up
+            (``JobDeadlineError``).
+        max_invalid: unreadable answers in a row before a job is failed.
+        max_not_found: 404s in a row before a job is failed as unknown.
+        retry_base: the first backoff ceiling after a transient error; doubles each time.
+        retry_cap: the largest backoff ceiling.
+    """
+
+    first_poll: float = attrs.field(default=5.0, validator=_POSITIVE)
+    queued_interval: float = attrs.field(default=20.0, validator=_POSITIVE)
+    start_probe: float = attrs.field(default=20.0, validator=_POSITIVE)
+    probe_interval: float = attrs.field(default=10.0, validator=_POSITIVE)
+    finish_margin: float = attrs.field(default=0.3, validator=attrs.validators.ge(0))
+    max_extrapolation: float = attrs.field(default=2.0, validator=_POSITIVE)
+    overdue_interval: float = attrs.field(default=0.5, validator=_POSITIVE)
+    overdue_max: float = attrs.field(default=10.0, validator=_POSITIVE)
+    max_interval: float = attrs.field(default=60.0, validator=_POSITIVE)
+    deadline_grace: float = attrs.field(default=30.0, validator=_POSITIVE)
+    max_invalid: int = attrs.field(default=5, validator=_POSITIVE_COUNT)
+    max_not_found: int = attrs.field(default=3, validator=_POSITIVE_COUNT)
+    retry_base: float = attrs.field(default=0.5, validator=_POSITIVE)
+    retry_cap: float = attrs.field(default=30.0, validator=_POSITIVE)
+
+    def scaled(self, factor: float) -> PollPolicy:
+        """The same policy with every duration multiplied by ``factor``."""
+        counts = {"max_extrapolation", "max_invalid", "max_not_found"}
+        return attrs.evolve(
+            self,
+            **{
+                field.name: getattr(self, field.name) * factor
+                for field in attrs.fields(PollPolicy)
+                if field.name not in counts
+            },
+        )
+
+
+class Verdict(enum.Enum):
+    """What an observation or a failed poll means for the job."""
+
+    GOES_ON = "goes on"  # still followed; its next look is in ``record.due``
+    ENDED = "ended"  # seen DONE or FAIL
+    DEADLINE = "deadline"  # not ended long after its server-side timeout: given up
+    GIVE_UP = "give up"  # a failed poll that ends the job (the poll's error is its outcome)
+
+
+class Failure(enum.Enum):
+    """Why a poll failed, as far as the policy cares."""
+
+    THROTTLED = "throttled"  # 429: the budget pauses; look again one window later
+    TRANSIENT = "transient"  # 5xx, connection: back off and retry
+    INVALID = "invalid"  # an answer we cannot read: retried a few times in a row
+    NOT_FOUND = "not found"  # 404: retried a few times in a row (a lagging replica)
+    FATAL = "fatal"  # anything else (401, 400): ends the job
+
+
+class JobRecord:
+    """What the scheduler knows about one followed job (its handle's data lives in ``JobState``)."""
+
+    __slots__ = (
+        "anchor_time",
+        "cancel_requested",
+        "deadline",
+        "due",
+        "ended",
+        "entry",
+        "errors_in_row",
+        "fifo_key",
+        "first_seen_progress",
+        "first_seen_time",
+        "give_up",
+        "in_flight",
+        "in_queue",
+        "invalid_in_row",
+        "last_poll_at",
+        "message_id",
+        "not_found_in_row",
+        "overdue_steps",
+        "queue_entry",
+        "registered_at",
+        "status",
+        "submitted",
+        "watchers",
+    )
+
+    def __init__(
+        self, message_id: str, *, now: float, submitted: bool, fifo_key: tuple[float, int]
+    ) -> None:
+        self.message_id = message_id
+        self.registered_at = now
+        self.submitted = submitted  # submitted by this client (so it waits behind our older jobs)
+        self.fifo_key = fifo_key  # (createdAt, order of tracking): the account's FIFO order
+        self.status: Status | None = None  # at the latest observation
+        self.last_poll_at: float | None = None
+        self.due: float | None = None  # the next look (None: parked, or being polled)
+        self.entry = 0  # the scheduler's heap entry of ``due``
+        self.in_flight = False  # a poll of it is under way (set by the scheduler)
+        self.in_queue = False  # not known to have started
+        self.queue_entry = 0
+        self.deadline: float | None = None  # a look no later than this
+        self.give_up: float | None = None  # not ended when looked at after this: DEADLINE
+        self.first_seen_time: float | None = None  # first look while running, and its progress
+        self.first_seen_progress = 0.0
+        self.anchor_time: float | None = None  # presumed start (progress 0), from a freed slot
+        self.overdue_steps = 0
+        self.watchers: list[float] = []  # intervals asked for by ``updates(every=...)``
+        self.errors_in_row = 0  # failed polls in a row: all kinds (for the backoff) ...
+        self.invalid_in_row = 0  # ... and the two kinds that can end a job
+        self.not_found_in_row = 0
+        self.cancel_requested = False
+        self.ended = False
+
+    def __repr__(self) -> str:
+        return f"<JobRecord {self.message_id} {self.status} due={self.due}>"
+
+
+class Planner:
+    """The poll policy over every followed job (see the module docstring). No I/O, no clock.
+
+    Args:
+        policy: the durations and counts.
+        schedule: called with a record each time its ``due`` was set (the scheduler's heap push).
+        rng: the jitter of retry backoffs.
+        throttle_wait: after a 429, when the job is looked at again (the budget's window).
+    """
+
+    def __init__(
+        self,
+        policy: PollPolicy,
+        *,
+        schedule: Callable[[JobRecord], None],
+        rng: random.Random,
+        throttle_wait: float,
+    ) -> None:
+        self.policy = policy
+        self._schedule = schedule
+        self._rng = rng
+        self._throttle_wait = throttle_wait
+        self._queue: list[tuple[tuple[float, int], int, JobRecord]] = []
+        self._entries = 0
+        # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
+        # a slot freed by a completion we may not have seen yet, which then must not be counted twice.
+        self.unpaid_starts = 0
+        # Whether the account looked full at the last look at a queued job of ours.
+        self.saturated = False
+
+    # -- registration ----------------------------------------------------------------------------
+
+    def track(
+        self,
+        message_id: str,
+        *,
+        now: float,
+        submitted: bool,
+        created_at: float | None = None,
+        timeout: float | None = None,
+    ) -> JobRecord:
+        """A new record for ``message_id``, with its first look scheduled.
+
+        ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest).
+        """
+        self._entries += 1
+        key = (math.inf if created_at is None else created_at, self._entries)
+        record = JobRecord(message_id, now=now, submitted=submitted, fifo_key=key)
+        policy = self.policy
+        limit = LONGEST_TIMEOUT if timeout is None else timeout
+        record.give_up = now + limit + max(policy.deadline_grace, policy.overdue_interval)
+        # One look just after the server's timeout; a job followed by id, whose timeout is not
+        # known, is looked at only when it would be given up.
+        record.deadline = now + limit + policy.overdue_interval if submitted else record.give_up
+        if submitted:
+            # Not known to have started: it waits behind our older jobs (FIFO).
+            self._enqueue(record, now)
+            self._schedule_head(now)
+        else:
+            self._look(record, now, now)
+        return record
+
+    def watch(self, record: JobRecord, every: float, *, now: float) -> None:
+        """Look at ``record`` at least every ``every`` seconds until ``unwatch``."""
+        record.watchers.append(every)
+        if record.in_flight or record.ended:
+            return
+        self._look(record, now if record.due is None else min(record.due, now + every), now)
+
+    def unwatch(self, record: JobRecord, every: float) -> None:
+        """Stop one ``watch``."""
+        if every in record.watchers:
+            record.watchers.remove(every)
+
+    def poke(self, record: JobRecord, *, now: float) -> None:
+        """Look at ``record`` soon (after a cancel, for example)."""
+        if not record.ended and not record.in_flight:
+            self._look(record, now + self.policy.overdue_interval, now)
+
+    def drop(self, record: JobRecord) -> None:
+        """Stop following ``record`` (the job ended outside the policy, or the client closed)."""
+        record.ended = True
+        record.due = None
+        record.in_queue = False
+
+    # -- observations ------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        record: JobRecord,
+        status: Status,
+        progress: float,
+        *,
+        at: float,
+        now: float,
+        created_at: float | None = None,
+        sent: float | None = None,
+    ) -> Verdict:
+        """Take in what a look saw; ``sent`` is when our own poll was sent (None: a ``fetch``).
+
+        ``at`` is the moment the job was in that state (the middle of the round trip).
+        """
+        if sent is not None:
+            record.errors_in_row = record.invalid_in_row = record.not_found_in_row = 0
+            if record.give_up is not None and sent >= record.give_up and not status.is_terminal:
+                record.status = status
+                self._end(record, now)
+                return Verdict.DEADLINE
+            if record.deadline is not None and sent >= record.deadline:
+                # Looked at after its timeout: the next forced look is when it would be given up.
+                later = record.give_up is not None and record.give_up > record.deadline
+                record.deadline = record.give_up if later else None
+        previous = record.status
+        if record.fifo_key[0] == math.inf and created_at is not None:
+            record.fifo_key = (created_at, record.fifo_key[1])
+        record.last_poll_at = at
+        record.status = status
+        was_queued = record.in_queue and previous is Status.QUEUED
+        if status.is_terminal:
+            self._ended(record, status, previous, was_queued, at=at, now=now)
+            return Verdict.ENDED
+        if status is Status.PROCESSING:
+            self._running(record, progress, was_queued, at=at, now=now)
+        elif status is Status.QUEUED:
+            self._queued(record, at=at, now=now)
+        else:
+            # An unknown status: not terminal, no rate to go by.
+            self._look(record, at + self.policy.probe_interval, now)
+        return Verdict.GOES_ON
+
+    def poll_failed(self, record: JobRecord, failure: Failure, *, now: float) -> Verdict:
+        """A poll of ``record`` failed: when to try again, or ``GIVE_UP``."""
+        if record.ended:
+            return Verdict.GOES_ON
+        policy = self.policy
+        record.errors_in_row += 1
+        # Only unreadable answers and 404s can end a job, each after its own run of them: a
+        # transient error (429, 5xx, connection) between them does not count towards either.
+        transient = failure in (Failure.THROTTLED, Failure.TRANSIENT)
+        if failure is Failure.INVALID:
+            record.invalid_in_row += 1
+            transient = record.invalid_in_row < policy.max_invalid
+        elif failure is Failure.NOT_FOUND:
+            # The id came from the server, so a 404 may be a replica lagging: a few before giving up.
+            record.not_found_in_row += 1
+            transient = record.not_found_in_row < policy.max_not_found
+        if not transient:
+            self._end(record, now)
+            return Verdict.GIVE_UP
+        if failure is Failure.THROTTLED:
+            delay = self._throttle_wait  # the budget waits out Retry-After
+        else:
+            attempt = record.errors_in_row - 1
+            delay = backoff(attempt, base=policy.retry_base, cap=policy.retry_cap, rng=self._rng)
+        self._look(record, now + delay, now)
+        return Verdict.GOES_ON
+
+    # -- what each status means --------------------------------------------------------------------
+
+    def _ended(
+        self,
+        record: JobRecord,
+        status: Status,
+        previous: Status | None,
+        was_queued: bool,
+        *,
+        at: float,
+        now: float,
+    ) -> None:
+        ran = (
+            status is Status.DONE
+            or previous is Status.PROCESSING
+            or (previous is None and record.submitted)
+        )
+        if was_queued and ran:
+            self.unpaid_starts += 1
+        self._started_before(record, now)
+        self._end(record, now)
+        if ran:
+            # A slot freed at the latest now: presume the next job started then, which can only
+            # make its end look earlier than it is (never later).
+            self._slot_freed(at, now)
+
+    def _running(
+        self, record: JobRecord, progress: float, was_queued: bool, *, at: float, now: float
+    ) -> None:
+        if record.in_queue:
+            # A queued job of ours seen running without a freed slot to explain it: the
+            # account had room (or a slot freed that we have not seen yet).
+            self.saturated = was_queued and self.saturated
+            if was_queued:
+                self.unpaid_starts += 1
+            record.in_queue = False
+            self._schedule_head(now)
+        self._started_before(record, now)
+        self._look(record, self.next_look(record, progress, at), now)
+
+    def _queued(self, record: JobRecord, *, at: float, now: float) -> None:
+        self.saturated = True
+        record.anchor_time = record.first_seen_time = None
+        if not record.in_queue:
+            self._enqueue(record, now)
+        self._schedule_head(now)
+        if record.watchers and record.due is None:
+            self._look(record, at + min(record.watchers), now)  # someone watches it live
+
+    def next_look(self, record: JobRecord, progress: float, at: float) -> float:
+        """When to look at a running job next: at the earliest end its progress allows.
+
+        Progress is reported rounded down, so at ``at`` the job is somewhere in [p, p + 1). Two
+        anchors give a rate: the job's presumed start (progress 0, from a freed slot; a guess that
+        can be wrong) and its first look while running (real). The fastest rate either implies
+        gives the earliest plausible end: looking a little early costs one short extra poll, looking
+        late costs detection lag. The end is trusted once the real looks span enough of the job.
+        """
+        policy = self.policy
+        progress = float(progress)
+        if record.first_seen_time is None:
+            record.first_seen_time, record.first_seen_progress = at, progress
+        rates = []
+        real_span = at - record.first_seen_time
+        if real_span > 0 and progress > record.first_seen_progress:
+            rates.append((progress + 1.0 - record.first_seen_progress) / real_span)
+        if record.anchor_time is not None and at > record.anchor_time and progress > 0:
+            rates.append((progress + 1.0) / (at - record.anchor_time))
+        if not rates:
+            return at + policy.probe_interval  # nothing to measure a rate with yet
+        remaining = max(0.0, (99.0 - progress) / max(rates))
+        if remaining <= policy.finish_margin:
+            # At or past its estimated end and still running: look again soon, then less often.
+            wait = min(policy.overdue_max, policy.overdue_interval * 1.5**record.overdue_steps)
+            record.overdue_steps += 1
+        elif real_span <= 0:
+            # One real look: the presumed start alone may be wrong; measure a real rate first.
+            wait = min(remaining / 2, policy.probe_interval)
+        elif remaining > policy.max_extrapolation * real_span:
+            wait = remaining / 2  # the real looks span too little of the job: refine halfway
+        else:
+            wait = remaining + policy.finish_margin
+        return at + min(wait, policy.max_interval)
+
+    # -- scheduling --------------------------------------------------------------------------------
+
+    def _look(self, record: JobRecord, when: float, now: float) -> None:
+        if record.deadline is not None:
+            when = min(when, record.deadline)
+        if record.watchers:
+            when = min(when, now + min(record.watchers))
+        record.due = when
+        self._schedule(record)
+
+    def _end(self, record: JobRecord, now: float) -> None:
+        was_queued = record.in_queue
+        self.drop(record)
+        if was_queued:
+            self._schedule_head(now)
+
+    # -- the FIFO queue of jobs not known to have started ---------------------------------------
+
+    def _enqueue(self, record: JobRecord, now: float) -> None:
+        record.in_queue = True
+        self._entries += 1
+        record.queue_entry = self._entries
+        heapq.heappush(self._queue, (record.fifo_key, self._entries, record))
+        if record.deadline is not None and record.due is None and not record.in_flight:
+            # Parked, but the server times it out at its deadline: one look just after.
+            self._look(record, record.deadline, now)
+
+    def head(self) -> JobRecord | None:
+        """The oldest of our jobs not known to have started, if any."""
+        queue = self._queue
+        while queue:
+            _, entry, record = queue[0]
+            if record.in_queue and not record.ended and entry == record.queue_entry:
+                return record
+            heapq.heappop(queue)
+        return None
+
+    def _schedule_head(self, now: float) -> None:
+        head = self.head()
+        if head is None or head.in_flight:
+            return
+        if head.status is None or head.last_poll_at is None:
+            when = head.registered_at + self.policy.first_poll
+            if self.saturated:
+                # The last queue head we looked at was still waiting: this one waits for a slot too.
+                when = max(when, now + self.policy.queued_interval)
+        else:
+            when = head.last_poll_at + self.policy.queued_interval
+        if head.due is None or when < head.due:
+            self._look(head, when, now)
+
+    def _started_before(self, record: JobRecord, now: float) -> None:
+        """``record`` has started: every job of ours created before it has started too (FIFO)."""
+        while True:
+            head = self.head()
+            if head is None or head.fifo_key >= record.fifo_key:
+                break
+            heapq.heappop(self._queue)
+            head.in_queue = False
+            if head.status is Status.QUEUED:
+                self.unpaid_starts += 1
+            if not head.in_flight:
+                self._look(head, now, now)
+        self._schedule_head(now)
+
+    def _slot_freed(self, at: float, now: float) -> None:
+        if self.unpaid_starts > 0:
+            # The slot went to a queued job we already saw start.
+            self.unpaid_starts -= 1
+            return
+        head = self.head()
+        if head is None:
+            return
+        heapq.heappop(self._queue)
+        head.in_queue = False
+        head.anchor_time = at  # its presumed start, at progress 0
+        if not head.in_flight:
+            self._look(head, at + self.policy.start_probe, now)
+        self._schedule_head(now)
+
+    def clear(self) -> None:
+        """Forget the queue (the client closed)."""
+        self._queue.clear()

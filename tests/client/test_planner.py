@@ -1,0 +1,352 @@
+"""The poll policy, rule by rule, as tables: the planner takes observations and times, no I/O.
+
+Each row is a scenario: steps (submissions, looks and their answers, failed polls) at given API
+seconds, then what the planner must have decided. The default ``PollPolicy`` throughout: first_poll
+5, queued_interval 20, start_probe 20, probe_interval 10, finish_margin 0.3, overdue_interval 0.5,
+deadline_grace 30.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from imaginepro_async import PollPolicy, Status
+from imaginepro_async._planner import Failure, JobRecord, Planner, Verdict
+
+POLICY = PollPolicy()
+THROTTLE_WAIT = 1.0
+
+
+class Run:
+    """A planner and its jobs by name, driven by steps."""
+
+    def __init__(self) -> None:
+        self.pushed: list[JobRecord] = []
+        self.planner = Planner(
+            POLICY, schedule=self.pushed.append, rng=random.Random(0), throttle_wait=THROTTLE_WAIT
+        )
+        self.jobs: dict[str, JobRecord] = {}
+        self.created: dict[str, float] = {}
+
+    def step(self, step: tuple[Any, ...]) -> Verdict | None:
+        """Play one step (see the rows below for their shapes)."""
+        kind, name, *args = step
+        planner = self.planner
+        if kind in ("submit", "attach"):
+            now, created = args[0], args[1]
+            timeout = args[2] if len(args) > 2 else 900.0
+            self.created[name] = created
+            submitted = kind == "submit"
+            self.jobs[name] = planner.track(
+                name,
+                now=now,
+                submitted=submitted,
+                created_at=created if submitted else None,
+                timeout=timeout if submitted else None,
+            )
+            return None
+        record = self.jobs[name]
+        if kind in ("poll", "fail"):
+            record.due = None  # the scheduler took it from its heap to poll it
+        if kind in ("poll", "fetch"):
+            status, progress, t = args
+            return planner.observe(
+                record,
+                Status(status),
+                progress,
+                at=t,
+                now=t,
+                created_at=self.created[name],
+                sent=t if kind == "poll" else None,
+            )
+        if kind == "fail":
+            failure, t = args
+            return planner.poll_failed(record, failure, now=t)
+        if kind == "watch":
+            every, t = args
+            planner.watch(record, every, now=t)
+        elif kind == "poke":
+            planner.poke(record, now=args[0])
+        return None
+
+    def value(self, key: str) -> object:
+        """``"a.due"`` is job a's field, ``"unpaid_starts"`` the planner's."""
+        if "." in key:
+            name, field = key.split(".")
+            return getattr(self.jobs[name], field)
+        if key == "head":
+            head = self.planner.head()
+            return None if head is None else head.message_id
+        return getattr(self.planner, key)
+
+
+def play(steps: list[tuple[Any, ...]], expected: dict[str, object]) -> None:
+    """Play ``steps`` and check every expected value (``verdict``: of the last step)."""
+    run = Run()
+    verdict = None
+    for step in steps:
+        verdict = run.step(step)
+    for key, want in expected.items():
+        got = verdict if key == "verdict" else run.value(key)
+        if isinstance(want, float):
+            assert got == pytest.approx(want), key
+        else:
+            assert got == want, key
+
+
+# (rule, steps, expected). Steps: ("submit", name, now, createdAt[, timeout]), ("attach", name,
+# now, createdAt), ("poll" | "fetch", name, status, progress, t), ("fail", name, Failure, t),
+# ("watch", name, every, t), ("poke", name, t).
+QUEUE_RULES: list[tuple[str, list[tuple[Any, ...]], dict[str, object]]] = [
+    (
+        "only the head of the queue is polled; the others are parked until their deadline look",
+        [("submit", "a", 0.0, 0.0), ("submit", "b", 1.0, 1.0), ("submit", "c", 2.0, 2.0)],
+        {"a.due": 5.0, "b.due": 901.5, "c.due": 902.5, "head": "a"},
+    ),
+    (
+        "the head is looked at every queued_interval while it stays QUEUED",
+        [("submit", "a", 0.0, 0.0), ("submit", "b", 1.0, 1.0), ("poll", "a", "QUEUED", 0, 5.0)],
+        {"a.due": 25.0, "b.due": 901.5, "saturated": True, "verdict": Verdict.GOES_ON},
+    ),
+    (
+        "after a full account was seen, a new head's first look waits a queued_interval",
+        [
+            ("submit", "a", 0.0, 0.0),
+            ("submit", "b", 1.0, 1.0),
+            ("poll", "a", "QUEUED", 0, 5.0),
+            ("poll", "a", "PROCESSING", 3, 25.0),
+        ],
+        {"b.due": 45.0, "head": "b", "saturated": True, "unpaid_starts": 1},
+    ),
+    (
+        "with room in the account, a new head is first looked at first_poll after submission",
+        [("submit", "a", 0.0, 0.0), ("submit", "b", 1.0, 1.0), ("poll", "a", "PROCESSING", 3, 5.0)],
+        {"b.due": 6.0, "head": "b", "saturated": False, "unpaid_starts": 0},
+    ),
+    (
+        "a job of ours seen finished frees a slot: the head is presumed started then",
+        [
+            ("attach", "r", 0.0, -100.0),
+            ("poll", "r", "PROCESSING", 50, 0.0),
+            ("submit", "q", 1.0, 1.0),
+            ("poll", "q", "QUEUED", 0, 6.0),
+            ("poll", "r", "DONE", 100, 8.0),
+        ],
+        {
+            "q.due": 28.0,
+            "q.anchor_time": 8.0,
+            "q.in_queue": False,
+            "r.ended": True,
+            "head": None,
+            "verdict": Verdict.ENDED,
+        },
+    ),
+    (
+        "a job that fails while queued frees no slot",
+        [
+            ("submit", "a", 0.0, 0.0),
+            ("submit", "b", 1.0, 1.0),
+            ("poll", "a", "QUEUED", 0, 5.0),
+            ("poll", "a", "FAIL", 0, 25.0),
+        ],
+        {"b.anchor_time": None, "b.in_queue": True, "b.due": 45.0, "head": "b"},
+    ),
+    (
+        "a job seen started means every job created before it has started too",
+        [
+            ("submit", "a", 0.0, 0.0),
+            ("submit", "b", 1.0, 1.0),
+            ("fetch", "b", "PROCESSING", 5, 3.0),
+        ],
+        {"a.due": 3.0, "a.in_queue": False, "b.in_queue": False, "head": None},
+    ),
+    (
+        "a start seen directly used a slot: the next finish does not start the head again",
+        [
+            ("attach", "r", 0.0, -100.0),
+            ("poll", "r", "PROCESSING", 50, 0.0),
+            ("submit", "a", 0.0, 0.0),
+            ("submit", "b", 1.0, 1.0),
+            ("poll", "a", "QUEUED", 0, 5.0),
+            ("poll", "a", "PROCESSING", 1, 25.0),
+            ("poll", "r", "DONE", 100, 30.0),
+        ],
+        {"b.in_queue": True, "b.due": 45.0, "b.anchor_time": None, "unpaid_starts": 0},
+    ),
+    (
+        "a status the SDK does not know is looked at again after probe_interval",
+        [("attach", "w", 0.0, 0.0), ("poll", "w", "WEIRD", 0, 0.0)],
+        {"w.due": 10.0, "verdict": Verdict.GOES_ON},
+    ),
+    (
+        "a watched job is looked at at least every `every` seconds",
+        [("attach", "r", 0.0, 0.0), ("poll", "r", "PROCESSING", 10, 0.0), ("watch", "r", 2.0, 1.0)],
+        {"r.due": 3.0},
+    ),
+    (
+        "a poke (after a cancel) looks at the job an overdue_interval later",
+        [("attach", "r", 0.0, 0.0), ("poll", "r", "PROCESSING", 10, 0.0), ("poke", "r", 4.0)],
+        {"r.due": 4.5},
+    ),
+]
+
+DEADLINE_RULES: list[tuple[str, list[tuple[Any, ...]], dict[str, object]]] = [
+    (
+        "a job parked in the queue is looked at just after its server-side timeout",
+        [("submit", "a", 0.0, 0.0), ("submit", "b", 1.0, 1.0, 10.0)],
+        {"b.due": 11.5, "b.give_up": 41.0},
+    ),
+    (
+        "looks are never later than the timeout's look",
+        [("submit", "a", 0.0, 0.0, 10.0), ("poll", "a", "QUEUED", 0, 5.0)],
+        {"a.due": 10.5},
+    ),
+    (
+        "not ended at its timeout: the next forced look is at the end of the grace",
+        [("submit", "a", 0.0, 0.0, 10.0), ("poll", "a", "WEIRD", 0, 10.5)],
+        {"a.deadline": 40.0, "a.due": 20.5, "verdict": Verdict.GOES_ON},
+    ),
+    (
+        "still not ended after the grace: given up (DEADLINE), whatever the status",
+        [
+            ("submit", "a", 0.0, 0.0, 10.0),
+            ("poll", "a", "WEIRD", 0, 10.5),
+            ("poll", "a", "WEIRD", 0, 20.5),
+            ("poll", "a", "WEIRD", 0, 30.5),
+            ("poll", "a", "WEIRD", 0, 40.0),
+        ],
+        {"a.ended": True, "a.due": None, "verdict": Verdict.DEADLINE},
+    ),
+    (
+        "a queued job that never starts nor times out is given up too",
+        [
+            ("submit", "a", 0.0, 0.0, 10.0),
+            ("poll", "a", "QUEUED", 0, 10.5),
+            ("poll", "a", "QUEUED", 0, 40.0),
+        ],
+        {"a.ended": True, "head": None, "verdict": Verdict.DEADLINE},
+    ),
+    (
+        "a job seen ending at the grace look has ended normally",
+        [("submit", "a", 0.0, 0.0, 10.0), ("poll", "a", "FAIL", 0, 40.0)],
+        {"a.ended": True, "verdict": Verdict.ENDED},
+    ),
+    (
+        "an observation from a fetch never gives a job up (only the scheduler's own looks do)",
+        [("submit", "a", 0.0, 0.0, 10.0), ("fetch", "a", "WEIRD", 0, 50.0)],
+        {"a.ended": False, "verdict": Verdict.GOES_ON},
+    ),
+    (
+        "a job followed by id gets the longest timeout (900 s) from when it was first followed",
+        [("attach", "r", 0.0, 0.0), ("poll", "r", "PROCESSING", 10, 0.0)],
+        {"r.deadline": 930.0, "r.give_up": 930.0},
+    ),
+    (
+        "a job followed by id and never ending is given up after the longest timeout and grace",
+        [
+            ("attach", "r", 0.0, 0.0),
+            ("poll", "r", "WEIRD", 0, 929.0),
+            ("poll", "r", "WEIRD", 0, 930.0),
+        ],
+        {"r.ended": True, "verdict": Verdict.DEADLINE},
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "steps", "expected"), QUEUE_RULES + DEADLINE_RULES)
+def test_rule(rule: str, steps: list[tuple[Any, ...]], expected: dict[str, object]) -> None:
+    """Each rule of the poll policy decides as its row says."""
+    play(steps, expected)
+
+
+# Running jobs: (rule, anchor_time, first seen (time, progress) or None, overdue_steps, progress, at,
+# expected wait).
+NEXT_LOOK: list[tuple[str, float | None, tuple[float, float] | None, int, int, float, float]] = [
+    ("no rate yet: look again after probe_interval", None, None, 0, 40, 100.0, 10.0),
+    ("presumed start only: half the way, at most probe_interval", 0.0, None, 0, 49, 10.0, 5.0),
+    ("presumed start only, far end: probe_interval", 0.0, None, 0, 9, 10.0, 10.0),
+    ("real looks span too little of the job: refine halfway", None, (0.0, 0.0), 0, 9, 10.0, 45.0),
+    ("real looks span enough: at the end plus finish_margin", None, (0.0, 0.0), 0, 49, 50.0, 50.3),
+    ("the fastest of the two rates gives the end", 0.0, (40.0, 20.0), 0, 39, 60.0, 30.0),
+    ("at its estimated end: overdue_interval", None, (0.0, 0.0), 0, 99, 100.0, 0.5),
+    ("overdue again: the wait grows by half", None, (0.0, 0.0), 2, 99, 100.0, 1.125),
+    ("overdue for long: at most overdue_max", None, (0.0, 0.0), 20, 99, 100.0, 10.0),
+    ("a slow job is looked at within max_interval", None, (0.0, 0.0), 0, 1, 200.0, 60.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "anchor", "first_seen", "overdue_steps", "progress", "at", "wait"), NEXT_LOOK
+)
+def test_running_jobs_are_looked_at_near_their_end(
+    rule: str,
+    anchor: float | None,
+    first_seen: tuple[float, float] | None,
+    overdue_steps: int,
+    progress: int,
+    at: float,
+    wait: float,
+) -> None:
+    """A running job's next look follows its progress rate as its row says."""
+    run = Run()
+    record = run.planner.track("r", now=0.0, submitted=False)
+    record.anchor_time = anchor
+    if first_seen is not None:
+        record.first_seen_time, record.first_seen_progress = first_seen
+    record.overdue_steps = overdue_steps
+    assert run.planner.next_look(record, progress, at) - at == pytest.approx(wait)
+
+
+# Failed polls: (rule, failures in a row (None: a successful look), expected verdict of the last).
+FAILURES: list[tuple[str, list[Failure | None], Verdict]] = [
+    ("a 429 slows, it does not fail", [Failure.THROTTLED] * 20, Verdict.GOES_ON),
+    (
+        "5xx and dropped connections are retried without end",
+        [Failure.TRANSIENT] * 20,
+        Verdict.GOES_ON,
+    ),
+    (
+        "unreadable answers max_invalid times in a row end the job",
+        [Failure.INVALID] * 5,
+        Verdict.GIVE_UP,
+    ),
+    ("fewer unreadable answers do not", [Failure.INVALID] * 4, Verdict.GOES_ON),
+    (
+        "transient errors between unreadable answers neither count nor reset them",
+        [*([Failure.INVALID] * 4), Failure.TRANSIENT, Failure.THROTTLED, Failure.INVALID],
+        Verdict.GIVE_UP,
+    ),
+    (
+        "a good answer resets the run of unreadable ones",
+        [*([Failure.INVALID] * 4), None, Failure.INVALID],
+        Verdict.GOES_ON,
+    ),
+    ("a 404 max_not_found times in a row ends the job", [Failure.NOT_FOUND] * 3, Verdict.GIVE_UP),
+    ("a lagging replica's 404s do not", [Failure.NOT_FOUND] * 2, Verdict.GOES_ON),
+    ("any other error ends the job at once", [Failure.FATAL], Verdict.GIVE_UP),
+]
+
+
+@pytest.mark.parametrize(("rule", "failures", "verdict"), FAILURES)
+def test_failed_polls(rule: str, failures: list[Failure | None], verdict: Verdict) -> None:
+    """Failed polls end a job, or delay its next look, as the row says."""
+    run = Run()
+    run.step(("attach", "r", 0.0, 0.0))
+    got: Verdict | None = None
+    for n, failure in enumerate(failures):
+        now = float(n)
+        if failure is None:
+            got = run.step(("poll", "r", "PROCESSING", 10, now))
+            continue
+        got = run.step(("fail", "r", failure, now))
+        record = run.jobs["r"]
+        if got is Verdict.GOES_ON and failure is Failure.THROTTLED:
+            assert record.due == pytest.approx(now + THROTTLE_WAIT)
+        elif got is Verdict.GOES_ON:
+            ceiling = min(POLICY.retry_cap, POLICY.retry_base * 2.0 ** (record.errors_in_row - 1))
+            assert record.due is not None and now <= record.due <= now + ceiling
+    assert got is verdict
+    assert run.jobs["r"].ended is (verdict is Verdict.GIVE_UP)
