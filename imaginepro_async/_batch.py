@@ -582,10 +582,12 @@ class Batch(AsyncContextManagerMixin):
         try:
             mask = await _load_mask(row.request)
         except (InvalidInputError, OSError) as exc:
-            await self._failed_to_send(row, row.state, exc)
+            await self._emit_some(await self._failed_to_send(row, row.state, exc))
             return None
         state = row.state
-        outcome: Job | Exception | None = None
+        job: Job | None = None
+        report: BatchResult | None = None
+        unrecorded: JournalWriteError | None = None
         # Shielded: once the journal says "submitting", hear the answer and record it, so that a
         # clean stop never leaves an uncertain request behind.
         with anyio.CancelScope(shield=True) as self._critical:
@@ -601,14 +603,23 @@ class Batch(AsyncContextManagerMixin):
                     state = RequestState.SUBMITTING
 
                 outcome = await self._inpaint(row, mask, on_send)
+                if isinstance(outcome, Exception):
+                    report = await self._failed_to_send(row, state, outcome)
+                else:
+                    job = outcome
+                    await self._record(
+                        row, state, RequestState.SUBMITTED, message_id=job.message_id
+                    )
+            except JournalWriteError as exc:
+                unrecorded = exc
             finally:
                 self._critical = None
-        if outcome is None:
-            return None
-        if not isinstance(outcome, Exception):
-            return await self._submitted(row, state, outcome)
-        await self._failed_to_send(row, state, outcome)
-        return None
+        if unrecorded is not None:
+            if job is not None:
+                await self._unrecorded(row, job, unrecorded)
+            raise unrecorded
+        await self._emit_some(report)
+        return job
 
     async def _inpaint(self, row: Row, mask: Mask, on_send: Callable[[], Any]) -> Job | Exception:
         request = row.request
@@ -633,30 +644,31 @@ class Batch(AsyncContextManagerMixin):
         except (ImagineProError, OSError, ValueError, TypeError) as exc:
             return exc
 
-    async def _submitted(self, row: Row, old: RequestState, job: Job) -> Job:
-        try:
-            await self._record(row, old, RequestState.SUBMITTED, message_id=job.message_id)
-        except JournalWriteError as exc:
-            # The job exists but the journal does not know it: its messageId must not be lost.
-            exc.message_id = job.message_id
-            await self._emit(
-                BatchResult(
-                    key=row.key, line=row.line, state=RequestState.SUBMITTED,
-                    message_id=job.message_id,
-                    error=f"the job {job.message_id} was created but the journal could not "
-                    "record it; the next run reports it as uncertain",
-                )
-            )  # fmt: skip
-            raise
-        return job
+    async def _unrecorded(self, row: Row, job: Job, exc: JournalWriteError) -> None:
+        """The job exists but the journal does not know it: its messageId must not be lost."""
+        exc.message_id = job.message_id
+        await self._emit(
+            BatchResult(
+                key=row.key, line=row.line, state=RequestState.SUBMITTED,
+                message_id=job.message_id,
+                error=f"the job {job.message_id} was created but the journal could not record "
+                "it; the next run reports this request as uncertain",
+            )
+        )  # fmt: skip
 
-    async def _failed_to_send(self, row: Row, old: RequestState, exc: Exception) -> None:
-        """Record why a submission gave no job: uncertain, halted, or refused (free to resend)."""
+    async def _emit_some(self, result: BatchResult | None) -> None:
+        if result is not None:
+            await self._emit(result)
+
+    async def _failed_to_send(
+        self, row: Row, old: RequestState, exc: Exception
+    ) -> BatchResult | None:
+        """Record why a submission gave no job (uncertain, halted, or refused); the result."""
         if isinstance(exc, AuthenticationError):
             # Nothing was created; every later submission would fail alike. Stop here.
             self._halted = str(exc)
             await self._record(row, old, RequestState.PENDING, error=str(exc))
-            return
+            return None
         if isinstance(exc, SubmissionUncertainError):
             # A lost answer, or a 5xx other than 503, does not prove that no job was created:
             # never resend it on its own.
@@ -666,11 +678,10 @@ class Batch(AsyncContextManagerMixin):
                 "it with --resubmit-uncertain."
             )
             await self._record(row, old, RequestState.UNCERTAIN, error=error)
-            await self._emit(self._result(row, RequestState.UNCERTAIN, error=error))
-            return
+            return self._result(row, RequestState.UNCERTAIN, error=error)
         # Refused before a job was created: costs nothing, tried again on resume.
         await self._record(row, old, RequestState.FAILED, error=str(exc))
-        await self._emit(self._result(row, RequestState.FAILED, error=str(exc)))
+        return self._result(row, RequestState.FAILED, error=str(exc))
 
     def _result(self, row: Row, state: RequestState, **fields: Any) -> BatchResult:
         return BatchResult(key=row.key, line=row.line, state=state, **fields)

@@ -540,10 +540,33 @@ def _take_lock(path: str) -> int:
     return descriptor
 
 
+def _create(path: str) -> None:
+    """Make a new journal beside ``path``, then move it there: a journal is never half made."""
+    temp = f"{path}.{os.getpid()}.new"
+    db = sqlite3.connect(temp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = DELETE")
+        with _transaction(db):
+            for statement in _SCHEMA.split(";"):
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+            _set_meta(db, "schema", str(_SCHEMA_VERSION))
+        db.close()
+        os.replace(temp, path)
+    finally:
+        db.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
 def _connect(path: str) -> sqlite3.Connection:
-    new = not os.path.lexists(path)
-    if not new:
+    if os.path.lexists(path):
         _check_header(path)
+    else:
+        try:
+            _create(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalBusyError(f"cannot create the journal {path}: {exc}") from exc
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
@@ -551,13 +574,7 @@ def _connect(path: str) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode = DELETE")
         db.execute("PRAGMA synchronous = FULL")
-        if new:
-            with _transaction(db):
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-                _set_meta(db, "schema", str(_SCHEMA_VERSION))
-        else:
-            _check_journal(db, path)
+        _check_journal(db, path)
     except sqlite3.DatabaseError as exc:
         db.close()
         raise NotAJournalError(_not_ours(path, f"SQLite cannot read it: {exc}")) from exc
