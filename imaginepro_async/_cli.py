@@ -250,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _exit_code(anyio.run, _dispatch, args)
     finally:
