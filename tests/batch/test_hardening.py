@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -27,13 +28,13 @@ pytestmark = pytest.mark.anyio
 
 
 async def run(
-    world: World, requests: list[dict[str, object]], journal: Path, **options: object
+    world: World, requests: list[dict[str, object]], journal: Path, **options: Any
 ) -> list[BatchResult]:
     """Run one batch to its end and return its results."""
     async with (
         client_for(world.sim) as client,
         Batch(client, requests, journal=journal, **options) as batch,
-    ):  # type: ignore[arg-type]
+    ):
         return [result async for result in batch]
 
 
@@ -208,7 +209,7 @@ async def test_sigint_at_once_exits_130_without_a_traceback(world: World) -> Non
     ) as process:
         lock = world.tmp / "in.jsonl.journal.db.lock"
         with anyio.fail_after(20):
-            while not lock.exists():
+            while not lock.exists():  # noqa: ASYNC110 - a file in another process
                 await anyio.sleep(0.01)
         process.send_signal(signal.SIGINT)
         await anyio.sleep(0.05)
