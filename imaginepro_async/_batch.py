@@ -18,12 +18,9 @@ a page at a time, so memory stays bounded whatever the input's size. Resume rule
 from __future__ import annotations
 
 import contextlib
-import enum
-import hashlib
 import inspect
 import json
 import os
-import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -36,6 +33,18 @@ import attrs
 from anyio import AsyncContextManagerMixin
 
 from ._batch_input import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
+from ._batch_records import (
+    ACTIVE_STATES,
+    BatchProgress,
+    BatchResult,
+    BatchState,
+    BatchSummary,
+    clean_part_files,
+    file_stem,
+    files_present,
+    save_file,
+    save_image,
+)
 from ._converters import make_converter
 from ._errors import (
     AuthenticationError,
@@ -47,7 +56,6 @@ from ._errors import (
     JournalWriteError,
     SubmissionUncertainError,
 )
-from ._imageinfo import sniff_image
 from ._journal import Journal, RequestState, Row, StoredRequest
 from ._masks import Mask, load_mask
 from ._models import Message
@@ -76,123 +84,9 @@ __all__ = [
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 """Result images larger than this (50 MiB) are refused."""
 
-_UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
-_PART_FILE: Final = re.compile(r"\..+\.[0-9a-f]{8}\.part")
 _INTAKE_CHUNK: Final = 64
 _RESULTS_BUFFER: Final = 64
-_EXTENSIONS: Final = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-_ACTIVE: Final = (RequestState.PENDING, RequestState.SUBMITTING, RequestState.SUBMITTED)
 _CONVERTER: Final = make_converter()
-
-
-class BatchState(enum.Enum):
-    """A batch's life: new, running (inside ``async with``), closed."""
-
-    NEW = "new"
-    RUNNING = "running"
-    CLOSED = "closed"
-
-
-@attrs.frozen(kw_only=True)
-class BatchResult:
-    """What became of one request: reported as data, failures included.
-
-    Attributes:
-        key: the request's key in the journal (its ``ref``, or ``req-`` and a hash).
-        line: where the request came from.
-        state: ``done``, ``failed``, ``uncertain`` or ``invalid`` (``submitted`` only when the
-            journal could not record the job: its ``message_id`` is then the one record of it).
-        message_id: the job's messageId, once known.
-        message: the final Message (for ``done``, and ``failed`` jobs that ended FAIL).
-        error: why it did not succeed.
-        files: where its images were saved, when downloads were asked for.
-        download_error: why its images could not be saved.
-        resumed: True when it had already ended in an earlier run (read back from the journal).
-    """
-
-    key: str | None
-    line: int | None
-    state: RequestState
-    message_id: str | None = None
-    message: Message | None = None
-    error: str | None = None
-    files: tuple[Path, ...] = ()
-    download_error: str | None = None
-    resumed: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the job is done (and its download, if asked for, succeeded)."""
-        return self.state is RequestState.DONE and self.download_error is None
-
-    def to_json(self) -> dict[str, Any]:
-        """The result as JSON-ready data (one line of the CLI's ``--out`` file)."""
-        message = None if self.message is None else _CONVERTER.unstructure(self.message)
-        return {
-            "key": self.key,
-            "line": self.line,
-            "state": self.state.value,
-            "messageId": self.message_id,
-            "message": message,
-            "error": self.error,
-            "files": [str(f) for f in self.files],
-            "downloadError": self.download_error,
-            "resumed": self.resumed,
-        }
-
-
-@attrs.frozen(kw_only=True)
-class BatchProgress:
-    """A snapshot of a batch's progress.
-
-    Attributes:
-        total: requests in the batch (invalid lines included).
-        counts: requests per state (every state present, zeros included).
-        finished_this_run: requests that ended (done or failed) during this run.
-        elapsed: seconds since this run started.
-        throughput: requests ended per second in this run, or None before the first one.
-        eta: seconds until the remaining requests end at that rate, or None when unknown.
-        halted: why submitting stopped early (for example, no credits left), or None.
-    """
-
-    total: int
-    counts: dict[RequestState, int]
-    finished_this_run: int
-    elapsed: float
-    throughput: float | None
-    eta: float | None
-    halted: str | None = None
-
-    @property
-    def remaining(self) -> int:
-        """Requests still to end in this run (pending, submitting or submitted)."""
-        return sum(self.counts[s] for s in _ACTIVE)
-
-    @property
-    def finished(self) -> int:
-        """Requests in a final state (done, failed, uncertain, invalid)."""
-        return self.total - self.remaining
-
-
-@attrs.frozen(kw_only=True)
-class BatchSummary:
-    """How a batch run ended.
-
-    Attributes:
-        progress: the last progress snapshot.
-        download_errors: requests done whose images could not be saved.
-        stopped: True when the run was stopped (``stop()``) before every request ended.
-    """
-
-    progress: BatchProgress
-    download_errors: int = 0
-    stopped: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when every request is done (and downloaded, if asked for)."""
-        counts = self.progress.counts
-        return counts[RequestState.DONE] == self.progress.total and not self.download_errors
 
 
 class Batch(AsyncContextManagerMixin):
@@ -340,7 +234,7 @@ class Batch(AsyncContextManagerMixin):
     async def _prepare_downloads(self) -> None:
         directory = self._download_dir
         if directory is not None:
-            await anyio.to_thread.run_sync(_clean_part_files, directory)
+            await anyio.to_thread.run_sync(clean_part_files, directory)
 
     def stop(self, *, force: bool = False) -> None:
         """Stop the batch cleanly: submit nothing more, stop following the jobs.
@@ -400,7 +294,7 @@ class Batch(AsyncContextManagerMixin):
         counts = dict(self._counts)
         elapsed = max(anyio.current_time() - self._started, 1e-9) if self._started else 0.0
         rate = self._finished_this_run / elapsed if self._finished_this_run else None
-        remaining = sum(counts[s] for s in _ACTIVE)
+        remaining = sum(counts[s] for s in ACTIVE_STATES)
         eta = (remaining / rate if rate else None) if remaining else 0.0
         return BatchProgress(
             total=sum(counts.values()),
@@ -491,7 +385,7 @@ class Batch(AsyncContextManagerMixin):
     async def _dispatch(self, tg: TaskGroup, row: Row) -> None:
         state = row.state
         if state is RequestState.DONE:
-            if self._download_dir is not None and not await _files_present(row.files):
+            if self._download_dir is not None and not await files_present(row.files):
                 await self._downloads.acquire()
                 tg.start_soon(self._guarded, self._resume_download, row)
             else:
@@ -727,7 +621,7 @@ class Batch(AsyncContextManagerMixin):
         if directory is None:
             return (), None
         urls = message.image_urls
-        stem = _file_stem(key)
+        stem = file_stem(key)
         paths: list[Path] = []
         try:
             if not urls:
@@ -735,7 +629,7 @@ class Batch(AsyncContextManagerMixin):
             for n, url in enumerate(urls, 1):
                 data = await self._client.download(url, max_bytes=self._max_download_bytes)
                 name = stem if len(urls) == 1 else f"{stem}-{n}"
-                paths.append(await anyio.to_thread.run_sync(_save, directory, name, data))
+                paths.append(await anyio.to_thread.run_sync(save_image, directory, name, data))
         except (ImagineProError, OSError) as exc:
             await self._db.record_files(key, None, str(exc))
             return tuple(paths), str(exc)
@@ -752,53 +646,3 @@ async def _load_mask(request: StoredRequest) -> Mask:
 
 def _dump(message: Message) -> str:
     return json.dumps(_CONVERTER.unstructure(message), ensure_ascii=False)
-
-
-def _file_stem(key: str) -> str:
-    safe = _UNSAFE_NAME.sub("_", key)[:80].lstrip(".") or "result"
-    if safe != key:
-        safe += "-" + hashlib.sha256(key.encode()).hexdigest()[:8]
-    return safe
-
-
-def _save(directory: Path, name: str, data: bytes) -> Path:
-    """Save an image as ``name`` plus the extension of its format, in ``directory``."""
-    try:
-        extension = _EXTENSIONS[sniff_image(data).format]
-    except InvalidInputError:
-        extension = "bin"
-    directory.mkdir(parents=True, exist_ok=True)
-    return save_file(directory / f"{name}.{extension}", data)
-
-
-def save_file(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file beside it, synced, then renamed."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(temp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
-
-
-def _clean_part_files(directory: Path) -> None:
-    """Remove the temporary files of downloads that a killed run left behind."""
-    if not directory.is_dir():
-        directory.mkdir(parents=True, exist_ok=True)
-        return
-    for entry in directory.iterdir():
-        if _PART_FILE.fullmatch(entry.name) and entry.is_file():
-            entry.unlink(missing_ok=True)
-
-
-async def _files_present(files: tuple[str, ...] | None) -> bool:
-    if files is None:
-        return False
-    for file in files:
-        if not await anyio.Path(file).is_file():
-            return False
-    return True
