@@ -2,7 +2,7 @@
 
 Output to a terminal is drawn with rich (the ``[cli]`` extra); output to a pipe is plain lines or
 JSON. Exit codes: 0 all done, 1 some jobs failed (or were not done), 2 usage errors and bad input
-under ``--strict``, 130 interrupted (Ctrl-C; the journal stays consistent and a rerun resumes).
+under ``--strict``, 3 the batch journal could not be written (disk full), 130 interrupted (Ctrl-C; the journal stays consistent and a rerun resumes).
 The API key comes from ``--api-key`` or ``IMAGINEPRO_API_KEY`` and is never printed.
 """
 
@@ -13,19 +13,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
 import anyio
+import anyio.abc
 
-from ._batch import (
-    Batch,
-    BatchProgress,
-    BatchResult,
-    BatchSummary,
-    read_jsonl,
-)
+from ._batch import Batch, BatchProgress, BatchResult, BatchSummary, JsonlInput
 from ._client import ImagineProClient
 from ._converters import make_converter
 from ._errors import (
@@ -35,6 +30,7 @@ from ._errors import (
     JobFailedError,
     JournalBusyError,
     JournalMismatchError,
+    JournalWriteError,
 )
 from ._journal import RequestState
 
@@ -47,6 +43,7 @@ __all__ = ["main"]
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_JOURNAL: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
 _CONVERTER: Final = make_converter()
@@ -126,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "from a JSONL file, resumable.",
         epilog="The API key comes from --api-key or IMAGINEPRO_API_KEY (prefer the variable: "
         "arguments show in process lists). Exit codes: 0 all done, 1 some failed, 2 usage "
-        "errors, 130 interrupted.",
+        "errors, 3 the batch journal could not be written, 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -253,17 +250,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return anyio.run(_dispatch, args, backend="asyncio")
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return EXIT_INTERRUPTED
-    except (_UsageError, InvalidInputError, JournalBusyError) as exc:
-        _err(f"error: {exc}")
-        return EXIT_USAGE
-    except ImagineProError as exc:
-        _err(f"error: {exc}")
-        return EXIT_FAILED
+        return _exit_code(anyio.run, _dispatch, args)
+    finally:
+        # A Ctrl-C from here on would only print "Exception ignored" noise during shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _exit_code(run: Callable[..., int], *args: object) -> int:
+    """Run the command; map what it raised (unwrapped from exception groups) to an exit code."""
+    try:
+        return run(*args, backend="asyncio")
+    except BaseException as raised:  # every outcome becomes an exit code
+        exc = _leaf(raised)
+        if isinstance(exc, KeyboardInterrupt):
+            _err("interrupted")
+            return EXIT_INTERRUPTED
+        if isinstance(exc, _UsageError | InvalidInputError | JournalBusyError):
+            _err(f"error: {exc}")
+            return EXIT_USAGE
+        if isinstance(exc, JournalWriteError):
+            if exc.message_id is not None:
+                _err(f"the job {exc.message_id} was created but is not in the journal")
+            _err(f"error: {exc}")
+            return EXIT_JOURNAL
+        if isinstance(exc, ImagineProError):
+            _err(f"error: {exc}")
+            return EXIT_FAILED
+        raise
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one exception inside nested groups of one (a task group's wrapping), else ``exc``."""
+    while isinstance(exc, BaseExceptionGroup):
+        interrupt = exc.subgroup(KeyboardInterrupt)
+        if interrupt is not None:
+            return KeyboardInterrupt()
+        if len(exc.exceptions) != 1:
+            return exc
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -386,15 +413,13 @@ async def _batch(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if args.max_in_flight < 1:
         raise _UsageError("--max-in-flight must be at least 1")
-    try:
-        items = await read_jsonl(source)
-    except OSError as exc:
-        raise _UsageError(f"cannot read {source}: {exc}") from exc
+    if not await anyio.Path(source).is_file():
+        raise _UsageError(f"cannot read {source}: no such file")
     journal = Path(args.journal) if args.journal else source.with_name(source.name + ".journal.db")
     async with _client(args) as client:
         batch = Batch(
             client,
-            items,
+            JsonlInput(source),
             journal=journal,
             download_dir=args.download,
             resubmit_uncertain=args.resubmit_uncertain,
@@ -403,22 +428,52 @@ async def _batch(args: argparse.Namespace) -> int:
             max_in_flight=args.max_in_flight,
             source=str(source),
         )
-        try:
-            summary, interrupted = await _run_batch(batch, args)
-        except (BatchInputError, JournalMismatchError) as exc:
-            raise _UsageError(str(exc)) from exc
+        summary, interrupted = await _run_batch(batch, args)
     _report(summary, journal, args)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
+class _Results:
+    """The ``--out`` file: opened only once the journal is checked; only whole lines in it.
+
+    Each line goes out in one ``write`` to a file opened for appending, so a kill leaves whole
+    lines; a short write (disk full) is cut back to the last whole line.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd: int | None = None
+        if path != "-":
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+
+    def write(self, result: BatchResult) -> None:
+        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode()
+        if self._fd is None:
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+            return
+        size = os.fstat(self._fd).st_size
+        try:
+            if os.write(self._fd, line) != len(line):
+                raise OSError("short write (is the disk full?)")
+        except OSError:
+            os.ftruncate(self._fd, size)
+            raise
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSummary, bool]:
     interrupted = False
 
-    async def watch_signals() -> None:
+    async def watch_signals(*, task_status: anyio.abc.TaskStatus[None]) -> None:
         nonlocal interrupted
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for _ in signals:
                 if interrupted:
                     _err("stopping now; a submission in flight will be reported as uncertain")
@@ -431,27 +486,27 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
                 )
                 batch.stop()
 
-    out = None if args.out == "-" else await anyio.open_file(args.out, "w", encoding="utf-8")
-    try:
-        async with batch, anyio.create_task_group() as tg:
-            tg.start_soon(watch_signals)
-            tg.start_soon(_display, batch, args.progress_every)
-            async for result in batch:
-                line = json.dumps(result.to_json(), ensure_ascii=False) + "\n"
-                if out is None:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                else:
-                    await out.write(line)
-                    await out.flush()
-                if not result.ok and not result.resumed:
-                    _err(_problem_line(result))
-            tg.cancel_scope.cancel()
-        return batch.summary(), interrupted
-    finally:
-        if out is not None:
-            with anyio.CancelScope(shield=True):
-                await out.aclose()
+    async with anyio.create_task_group() as signals:
+        await signals.start(watch_signals)  # in place before the journal is opened
+        try:
+            async with batch:
+                # The journal's checks passed: only now may --out be truncated.
+                out = _Results(args.out)
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(_display, batch, args.progress_every)
+                        async for result in batch:
+                            out.write(result)
+                            if not result.ok and not result.resumed:
+                                _err(_problem_line(result))
+                        tg.cancel_scope.cancel()
+                finally:
+                    out.close()
+        except (BatchInputError, JournalMismatchError) as exc:
+            raise _UsageError(str(exc)) from exc
+        finally:
+            signals.cancel_scope.cancel()
+    return batch.summary(), interrupted
 
 
 def _problem_line(result: BatchResult) -> str:

@@ -24,11 +24,13 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     ├── ClientClosedError              the client was used after it was closed
     ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
     ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
+    ├── JournalWriteError              the batch journal could not be written (also an OSError)
     ├── ExtraNotInstalledError         an optional extra is needed (also a ModuleNotFoundError)
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
         ├── InvalidMaskError           the mask is not a usable black-and-white image
         ├── BatchInputError            a batch's input has bad lines (strict mode)
-        └── JournalMismatchError       the journal was made from another input
+        ├── JournalMismatchError       the journal was made from another input
+        └── NotAJournalError           the journal path holds a file that is not a batch journal
 
 Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are translated into
 one of the above, with the original chained as ``__cause__``. Server text quoted in an error has
@@ -44,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AnyStr, Final, TypeVar, cast
 
 if TYPE_CHECKING:
-    from ._batch import InputProblem
+    from ._batch_input import InputProblem
     from ._models import Message
 
 __all__ = [
@@ -67,6 +69,8 @@ __all__ = [
     "JobTimeoutError",
     "JournalBusyError",
     "JournalMismatchError",
+    "JournalWriteError",
+    "NotAJournalError",
     "NotFoundError",
     "RateLimitError",
     "RedirectError",
@@ -363,12 +367,14 @@ class SubmissionUncertainError(ImagineProError):
     you accept the risk. Batches record such requests as *uncertain* and resend them only on request.
 
     Attributes:
+        reason: why no answer came (a lost connection, a 5xx, an unusable answer).
         method: the request's method.
         url: the request's URL.
         payload: the JSON body that was sent (the mask shortened).
     """
 
     def __init__(self, reason: str, *, method: str, url: str, payload: Mapping[str, Any]) -> None:
+        self.reason = reason
         self.method = method
         self.url = url
         self.payload = dict(payload)
@@ -422,6 +428,29 @@ class JournalMismatchError(InvalidInputError):
 
 class JournalBusyError(ImagineProError, RuntimeError):
     """Another process is running a batch on this journal (or the file cannot be opened)."""
+
+
+class NotAJournalError(InvalidInputError):
+    """The journal path holds a file that is not a batch journal (empty, damaged, or foreign).
+
+    It is never overwritten: only a path where no file exists starts a new journal.
+    """
+
+
+class JournalWriteError(ImagineProError, OSError):
+    """The batch journal could not be written (disk full, file size limit, I/O error).
+
+    The batch stops at once: what the journal holds is still true, and a rerun resumes from it.
+
+    Attributes:
+        path: the journal's path.
+        message_id: a job created whose messageId could not be recorded, if any.
+    """
+
+    def __init__(self, text: str, *, path: str, message_id: str | None = None) -> None:
+        self.path = path
+        self.message_id = message_id
+        super().__init__(text)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

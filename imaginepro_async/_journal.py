@@ -1,4 +1,4 @@
-"""The batch journal: one SQLite file recording each request's state before it is acted on.
+"""The batch journal: one SQLite file recording each request, and its state before it is acted on.
 
 States and their meaning on resume::
 
@@ -8,52 +8,67 @@ States and their meaning on resume::
 
 A row left in ``submitting`` by a process that died is read back as ``uncertain``.
 
-The file uses WAL mode with ``synchronous=FULL`` (a state change survives a power cut, not only a
-killed process) and the exclusive locking mode, so a second process cannot run the same journal at
-the same time. Every call runs in a worker thread, one at a time, off the event loop. The API key
-is never written here.
+**The file alone is the truth.** The journal uses SQLite's rollback journal (``journal_mode=DELETE``)
+with ``synchronous=FULL``: every commit is in ``run.db`` itself before the call returns (and survives
+a power cut), so copying or moving ``run.db`` loses nothing. WAL mode was refused on purpose: its
+commits live in ``run.db-wal`` until a checkpoint, so the main file alone is stale. A process killed
+in the middle of a commit leaves a ``run.db-journal`` beside it, which SQLite uses to undo the
+half-written commit on the next open; a copy torn that way fails the integrity check and is refused.
+
+**Only a missing path starts a new journal.** An existing file that is empty, not SQLite, damaged,
+another program's SQLite file, or a journal of another schema is refused (``NotAJournalError``), so a
+lost or broken journal never silently sends every request again.
+
+**One process at a time**: ``run.db.lock`` is held with ``flock`` while the journal is open (a
+SQLite locking mode would keep state out of the main file). Every call runs in a worker thread, one
+at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key is never
+written here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
-import hashlib
+import fcntl
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Final, Self, TypeVar
 
 import anyio
 import anyio.to_thread
 import attrs
 
-from ._errors import JournalBusyError, JournalMismatchError
+from ._errors import JournalBusyError, JournalMismatchError, JournalWriteError, NotAJournalError
 
-__all__ = [
-    "Journal",
-    "RequestState",
-    "Row",
-    "fingerprint",
-]
+__all__ = ["Journal", "JournalState", "RequestState", "Row", "StoredRequest"]
 
 T = TypeVar("T")
 
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 _APPLICATION_ID: Final = 0x49505241  # "IPRA": marks the file as an imaginepro-async journal
-_SHOWN_KEYS: Final = 5
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+_SHOWN: Final = 5
 
 _SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS meta (
+CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS requests (
+CREATE TABLE requests (
     key            TEXT PRIMARY KEY,
-    seq            INTEGER NOT NULL,
+    seq            INTEGER NOT NULL UNIQUE,
     line           INTEGER,
+    run            TEXT,
     digest         TEXT NOT NULL,
+    parent         TEXT NOT NULL,
+    prompt         TEXT,
+    timeout        INTEGER,
+    webhook        TEXT,
+    mask_path      TEXT,
+    mask_data      BLOB,
     state          TEXT NOT NULL,
     message_id     TEXT,
     result         TEXT,
@@ -80,15 +95,28 @@ class RequestState(enum.StrEnum):
     UNCERTAIN = "uncertain"
     INVALID = "invalid"
 
-    @property
-    def is_final(self) -> bool:
-        """True for the states a run ends in (done, failed, uncertain, invalid)."""
-        return self in _FINAL
+
+class JournalState(enum.Enum):
+    """A journal's life: new, open (file locked), closed."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
-_FINAL: Final = frozenset(
-    {RequestState.DONE, RequestState.FAILED, RequestState.UNCERTAIN, RequestState.INVALID}
-)
+@attrs.frozen(kw_only=True)
+class StoredRequest:
+    """What the journal keeps of a request: enough to send it, with no input file at hand.
+
+    The mask is kept as the path of its file, or as its bytes when it was given inline.
+    """
+
+    parent: str
+    prompt: str | None
+    timeout: int | None
+    webhook_override: str | None
+    mask_path: str | None
+    mask_data: bytes | None
 
 
 @attrs.frozen(kw_only=True)
@@ -106,20 +134,29 @@ class Row:
     files: tuple[str, ...] | None = None
     download_error: str | None = None
     attempts: int = 0
+    request: StoredRequest | None = None
+
+    @property
+    def replaceable(self) -> bool:
+        """True when forgetting this request costs nothing: never sent, or its job ended FAIL."""
+        if self.state is RequestState.PENDING:
+            return True
+        return self.state is RequestState.FAILED and (
+            self.message_id is None or self.result is not None
+        )
 
 
-def fingerprint(keys: Sequence[str]) -> str:
-    """A digest of a request set: its keys, in order."""
-    digest = hashlib.sha256()
-    for key in keys:
-        digest.update(key.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()
+_COLUMNS: Final = (
+    "key, seq, line, digest, state, message_id, result, error, files, download_error, attempts, "
+    "parent, prompt, timeout, webhook, mask_path, mask_data"
+)
 
 
-def _row(values: tuple[Any, ...]) -> Row:
+def _row(values: Sequence[Any]) -> Row:
     key, seq, line, digest, state, message_id, result, error, files, download_error, attempts = (
-        values
+        values[:11]
     )
+    parent, prompt, timeout, webhook, mask_path, mask_data = values[11:]
     return Row(
         key=key,
         seq=seq,
@@ -132,107 +169,256 @@ def _row(values: tuple[Any, ...]) -> Row:
         files=None if files is None else tuple(json.loads(files)),
         download_error=download_error,
         attempts=attempts,
+        request=StoredRequest(
+            parent=parent,
+            prompt=prompt,
+            timeout=timeout,
+            webhook_override=webhook,
+            mask_path=mask_path,
+            mask_data=mask_data,
+        ),
     )
 
 
-_COLUMNS: Final = (
-    "key, seq, line, digest, state, message_id, result, error, files, download_error, attempts"
-)
+@attrs.frozen(kw_only=True)
+class Entry:
+    """One valid input request, as the intake records it."""
+
+    key: str
+    digest: str
+    line: int | None
+    request: StoredRequest
+    keyed_by_hash: bool = False
 
 
-def _listed(keys: Sequence[str]) -> str:
-    shown = ", ".join(repr(k) for k in keys[:_SHOWN_KEYS])
-    return shown + (f" and {len(keys) - _SHOWN_KEYS} more" if len(keys) > _SHOWN_KEYS else "")
+@attrs.define
+class _Refusals:
+    """Requests the input cannot resume: changed after being sent, or gone from the input."""
+
+    changed: list[str] = attrs.Factory(list)
+    missing: list[str] = attrs.Factory(list)
+    changed_count: int = 0
+    missing_count: int = 0
+
+    def add_changed(self, text: str) -> None:
+        self.changed_count += 1
+        if len(self.changed) < _SHOWN:
+            self.changed.append(text)
+
+    def add_missing(self, key: str) -> None:
+        self.missing_count += 1
+        if len(self.missing) < _SHOWN:
+            self.missing.append(key)
+
+
+class Intake:
+    """Adds the input's requests to the journal, in one transaction (see ``Journal.intake``)."""
+
+    def __init__(self, journal: Journal, run: str) -> None:
+        self._journal = journal
+        self._run = run
+        self._refusals = _Refusals()
+
+    async def add(self, entries: Sequence[Entry]) -> list[tuple[Entry, str]]:
+        """Record ``entries``; returns those refused as repeats, each with the reason."""
+        return await self._journal._call(lambda db: self._add(db, entries), write=True)
+
+    def _add(self, db: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[Entry, str]]:
+        repeats: list[tuple[Entry, str]] = []
+        for entry in entries:
+            reason = self._add_one(db, entry)
+            if reason is not None:
+                repeats.append((entry, reason))
+        return repeats
+
+    def _add_one(self, db: sqlite3.Connection, entry: Entry) -> str | None:
+        key = entry.key
+        for n in range(2, 1_000_000):
+            found = db.execute(f"SELECT {_COLUMNS}, run FROM requests WHERE key = ?", (key,))
+            values = found.fetchone()
+            if values is None:
+                _insert(db, attrs.evolve(entry, key=key), self._run)
+                return None
+            row = _row(values[:-1])
+            if values[-1] != self._run:
+                break
+            if not entry.keyed_by_hash:
+                return f"ref {key!r} is used again (first on line {row.line}); each request needs its own ref"
+            # The same request twice without a ref is two jobs (two draws), keyed apart.
+            key = f"{entry.key}-{n}"
+        if row.digest == entry.digest:
+            db.execute(
+                "UPDATE requests SET line = ?, run = ? WHERE key = ?", (entry.line, self._run, key)
+            )
+        elif row.replaceable:
+            db.execute("DELETE FROM requests WHERE key = ?", (key,))
+            _insert(db, attrs.evolve(entry, key=key), self._run, seq=row.seq, attempts=row.attempts)
+        else:
+            where = f"line {entry.line}" if entry.line is not None else "a request"
+            self._refusals.add_changed(
+                f"{where} (ref {key!r}) has other contents than the request already "
+                f"{row.state.value}"
+            )
+        return None
+
+    def _finish(self, db: sqlite3.Connection, path: str, source: str) -> None:
+        for values in db.execute(
+            f"SELECT {_COLUMNS} FROM requests WHERE run IS NOT ? ORDER BY seq", (self._run,)
+        ):
+            if not _row(values).replaceable:
+                self._refusals.add_missing(values[0])
+        refusals = self._refusals
+        if refusals.changed_count or refusals.missing_count:
+            raise JournalMismatchError(
+                _mismatch_text(path, _meta(db, "source"), source, refusals),
+                missing=refusals.missing,
+                changed=refusals.changed,
+            )
+        _set_meta(db, "source", source)
+
+
+def _insert(
+    db: sqlite3.Connection, entry: Entry, run: str, *, seq: int | None = None, attempts: int = 0
+) -> None:
+    if seq is None:
+        seq = db.execute("SELECT coalesce(max(seq), -1) + 1 FROM requests").fetchone()[0]
+    request = entry.request
+    db.execute(
+        "INSERT INTO requests (key, seq, line, run, digest, parent, prompt, timeout, webhook, "
+        "mask_path, mask_data, state, attempts, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.key, seq, entry.line, run, entry.digest, request.parent, request.prompt,
+            request.timeout, request.webhook_override, request.mask_path, request.mask_data,
+            RequestState.PENDING.value, attempts, time.time(),
+        ),
+    )  # fmt: skip
+
+
+def _mismatch_text(path: str, made_from: str | None, source: str, refusals: _Refusals) -> str:
+    parts = []
+    if refusals.missing_count:
+        shown = ", ".join(repr(k) for k in refusals.missing)
+        more = refusals.missing_count - len(refusals.missing)
+        parts.append(
+            f"{refusals.missing_count} of its requests, already sent, are not in {source} "
+            f"({shown}{f' and {more} more' if more > 0 else ''})"
+        )
+    if refusals.changed_count:
+        more = refusals.changed_count - len(refusals.changed)
+        parts.append(
+            f"{refusals.changed_count} requests have the same key but other contents, and were "
+            f"already sent: " + "; ".join(refusals.changed) + (f"; and {more} more" if more else "")
+        )
+    return (
+        f"the journal {path} was made from {made_from or 'another input'}, not from this input: "
+        + "; ".join(parts)
+        + ". A request whose job ended FAIL, or that was never sent, may be edited; one that was "
+        "sent may not (it could be paid for twice). Give the input the journal was made from to "
+        "resume it, or a new --journal path to start a new batch."
+    )
 
 
 class Journal:
-    """The SQLite journal of one batch. Open it with ``await Journal.open(path)``.
+    """The SQLite journal of one batch: ``async with Journal(path) as journal:``.
 
-    One process, one connection, one writer: every method runs in a worker thread, one at a
-    time (a ``CapacityLimiter`` of 1), so the event loop never waits on the disk.
+    Entering takes the lock file and opens (or, only when no file is there, creates) the journal.
+    One process, one connection, one writer: every method runs in a worker thread, one at a time.
+
+    Raises (on entering):
+        JournalBusyError: another process holds the journal.
+        NotAJournalError: a file is there that is not a journal of ours.
     """
 
-    def __init__(self, path: str | os.PathLike[str], connection: sqlite3.Connection) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._db: sqlite3.Connection | None = connection
+        self.state = JournalState.NEW
+        self._db: sqlite3.Connection | None = None
+        self._lock: int | None = None
         self._limiter = anyio.CapacityLimiter(1)
+        self.commits = 0
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Journal:
-        """Open (or create) the journal at ``path`` and take its lock.
+        """Open the journal at ``path`` (the same as entering ``async with``); ``aclose()`` it."""
+        journal = cls(path)
+        await journal.__aenter__()
+        return journal
 
-        Raises:
-            JournalBusyError: another process holds the journal, or the file is not a journal.
-        """
-        connection = await anyio.to_thread.run_sync(_connect, os.fspath(path))
-        return cls(path, connection)
+    async def __aenter__(self) -> Self:
+        if self.state is not JournalState.NEW:
+            raise RuntimeError("a Journal is opened once; create a new one to open it again")
+        self.state = JournalState.OPEN
+        try:
+            self._lock = await anyio.to_thread.run_sync(_take_lock, self.path)
+            self._db = await anyio.to_thread.run_sync(_connect, self.path)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            raise
+        return self
 
-    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
-        if db is None:
-            raise RuntimeError("the journal is closed")
-        # Not abandoned on cancellation: a write that started is finished and committed first.
-        return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the file (releasing its lock); safe to repeat."""
+        """Close the file and release its lock; closing twice is harmless."""
+        self.state = JournalState.CLOSED
         db, self._db = self._db, None
-        if db is not None:
-            await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        lock, self._lock = self._lock, None
+        with anyio.CancelScope(shield=True):
+            if db is not None:
+                await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+            if lock is not None:
+                os.close(lock)  # releases the flock
 
-    async def reconcile(
-        self, entries: Sequence[tuple[str, str, int | None]], *, source: str
-    ) -> list[Row]:
-        """Check the journal against the input and add its new requests as pending.
+    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        db = self._db
+        if db is None:
+            raise RuntimeError("the journal is not open")
+        try:
+            # Not abandoned on cancellation: a write that started is finished and committed first.
+            return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+        except (sqlite3.Error, OSError) as exc:
+            if not write or isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise JournalWriteError(
+                f"the journal {self.path} could not be written ({exc}); the batch stopped. Free "
+                "disk space (or lift the file size limit), then run the same command again: it "
+                "resumes from what the journal holds",
+                path=self.path,
+            ) from exc
 
-        Args:
-            entries: ``(key, digest, line)`` of every valid request, in input order.
-            source: a name for the input (a file name), kept for error messages.
+    async def _write(self, sql: str, values: Sequence[Any]) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(sql, values)
 
-        Returns:
-            Every row, in input order.
+        await self._call(run, write=True)
+        self.commits += 1
+
+    @contextlib.asynccontextmanager
+    async def intake(self, run: str, *, source: str) -> AsyncIterator[Intake]:
+        """Add this run's input to the journal, all or nothing.
+
+        Rows the input repeats unchanged are kept; new ones are added as pending; a changed one
+        replaces its row if that request was never sent or its job ended FAIL.
 
         Raises:
-            JournalMismatchError: the journal holds requests the input does not (or holds them
-                with other contents): it was made from another input.
+            JournalMismatchError: (on leaving) a request already sent has changed, or is no
+                longer in the input; nothing of this intake is kept.
         """
-
-        def run(db: sqlite3.Connection) -> list[Row]:
-            with _transaction(db):
-                known = {
-                    key: (digest, seq)
-                    for key, digest, seq in db.execute("SELECT key, digest, seq FROM requests")
-                }
-                wanted = {key: digest for key, digest, _ in entries}
-                missing = [key for key in known if key not in wanted]
-                changed = [k for k, (d, _) in known.items() if k in wanted and wanted[k] != d]
-                if missing or changed:
-                    raise JournalMismatchError(
-                        _mismatch_text(self.path, db, source, missing, changed, len(known)),
-                        missing=missing[:_SHOWN_KEYS],
-                        changed=changed[:_SHOWN_KEYS],
-                    )
-                now = time.time()
-                next_seq = max((seq for _, seq in known.values()), default=-1) + 1
-                for key, digest, line in entries:
-                    if key in known:
-                        db.execute("UPDATE requests SET line = ? WHERE key = ?", (line, key))
-                        continue
-                    db.execute(
-                        "INSERT INTO requests (key, seq, line, digest, state, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (key, next_seq, line, digest, RequestState.PENDING.value, now),
-                    )
-                    next_seq += 1
-                keys = [key for key, _, _ in entries]
-                _set_meta(db, "fingerprint", fingerprint(keys))
-                _set_meta(db, "source", source)
-                _set_meta(db, "requests", str(len(keys)))
-                order = {key: n for n, key in enumerate(keys)}
-                rows = [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM requests")]
-                return sorted(rows, key=lambda r: order[r.key])
-
-        return await self._call(run)
+        await self._call(lambda db: db.execute("BEGIN IMMEDIATE"), write=True)
+        intake = Intake(self, run)
+        try:
+            yield intake
+            await self._call(lambda db: intake._finish(db, self.path, source), write=True)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._call(lambda db: db.execute("ROLLBACK"))
+            raise
+        await self._call(lambda db: db.execute("COMMIT"), write=True)
+        self.commits += 1
 
     async def update(
         self,
@@ -249,56 +435,64 @@ class Journal:
 
         ``message_id`` and ``result`` are kept when not given; ``error`` replaces the last one when
         given, and is removed with ``clear_error``.
+
+        Raises:
+            JournalWriteError: the write failed.
         """
-
-        def run(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute(
-                    "UPDATE requests SET state = ?, message_id = COALESCE(?, message_id), "
-                    "result = COALESCE(?, result), "
-                    "error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, "
-                    "attempts = attempts + ?, updated_at = ? WHERE key = ?",
-                    (
-                        state.value,
-                        message_id,
-                        result,
-                        clear_error,
-                        error,
-                        int(count_attempt),
-                        time.time(),
-                        key,
-                    ),
-                )
-
-        await self._call(run)
+        await self._write(
+            "UPDATE requests SET state = ?, message_id = COALESCE(?, message_id), "
+            "result = COALESCE(?, result), "
+            "error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, "
+            "attempts = attempts + ?, updated_at = ? WHERE key = ?",
+            (
+                state.value, message_id, result, clear_error, error, int(count_attempt),
+                time.time(), key,
+            ),
+        )  # fmt: skip
 
     async def record_files(
         self, key: str, files: Sequence[str] | None, download_error: str | None
     ) -> None:
         """Record where a request's images were saved (or why they could not be)."""
+        saved = None if files is None else json.dumps(list(files))
+        await self._write(
+            "UPDATE requests SET files = ?, download_error = ?, updated_at = ? WHERE key = ?",
+            (saved, download_error, time.time(), key),
+        )
 
-        def run(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute(
-                    "UPDATE requests SET files = ?, download_error = ?, updated_at = ? "
-                    "WHERE key = ?",
-                    (
-                        None if files is None else json.dumps(list(files)),
-                        download_error,
-                        time.time(),
-                        key,
-                    ),
+    async def page(self, run: str, *, after: int, limit: int = 32) -> list[Row]:
+        """The next ``limit`` rows of ``run`` after sequence number ``after``, in input order."""
+        return await self._call(
+            lambda db: [
+                _row(values)
+                for values in db.execute(
+                    f"SELECT {_COLUMNS} FROM requests WHERE run = ? AND seq > ? ORDER BY seq "
+                    "LIMIT ?",
+                    (run, after, limit),
                 )
+            ]
+        )
 
-        await self._call(run)
+    async def counts(self, run: str) -> dict[RequestState, int]:
+        """How many requests of ``run`` are in each state."""
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT state, count(*) FROM requests WHERE run = ? GROUP BY state", (run,)
+            ).fetchall()
+        )
+        counts = dict.fromkeys(RequestState, 0)
+        for state, count in found:
+            counts[RequestState(state)] = count
+        return counts
 
     async def rows(self) -> list[Row]:
-        """Every row, in the order the requests were first recorded."""
-
-        def run(db: sqlite3.Connection) -> list[Row]:
-            return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY seq")]
-
-        return await self._call(run)
+        """Every row, in the order the requests were first recorded (for tests and tools)."""
+        return await self._call(
+            lambda db: [
+                _row(values)
+                for values in db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY seq")
+            ]
+        )
 
 
 class _transaction:
@@ -311,7 +505,10 @@ class _transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
 
 def _set_meta(db: sqlite3.Connection, name: str, value: str) -> None:
@@ -327,79 +524,97 @@ def _meta(db: sqlite3.Connection, name: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def _mismatch_text(
-    path: str,
-    db: sqlite3.Connection,
-    source: str,
-    missing: Sequence[str],
-    changed: Sequence[str],
-    known: int,
-) -> str:
-    made_from = _meta(db, "source") or "another input"
-    parts = []
-    if missing:
-        parts.append(
-            f"{len(missing)} of its {known} requests are not in {source} ({_listed(missing)})"
-        )
-    if changed:
-        parts.append(
-            f"{len(changed)} requests have the same key but other contents ({_listed(changed)})"
-        )
-    return (
-        f"the journal {path} was made from {made_from}, not from this input: "
-        + "; ".join(parts)
-        + ". Give the input it was made from to resume it, or a new --journal path to start a "
-        "new batch."
-    )
+def _take_lock(path: str) -> int:
+    descriptor = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise JournalBusyError(
+            f"the journal {path} is in use by another process (another batch is running on "
+            "it); wait for it to end, or give another --journal path"
+        ) from None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _create(path: str) -> None:
+    """Make a new journal beside ``path``, then move it there: a journal is never half made."""
+    temp = f"{path}.{os.getpid()}.new"
+    db = sqlite3.connect(temp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = DELETE")
+        with _transaction(db):
+            for statement in _SCHEMA.split(";"):
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+            _set_meta(db, "schema", str(_SCHEMA_VERSION))
+        db.close()
+        os.replace(temp, path)
+    finally:
+        db.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
 
 
 def _connect(path: str) -> sqlite3.Connection:
+    if os.path.lexists(path):
+        _check_header(path)
+    else:
+        try:
+            _create(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalBusyError(f"cannot create the journal {path}: {exc}") from exc
     try:
-        db = sqlite3.connect(path, timeout=0.5, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise JournalBusyError(f"cannot open the journal {path}: {exc}") from exc
     try:
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if tables and app_id != _APPLICATION_ID:
-            raise JournalBusyError(
-                f"{path} is an SQLite file but not an imaginepro-async journal; give another "
-                "--journal path"
-            )
-        # Exclusive locking: the first write takes a lock held until close, so a second process
-        # running the same journal fails here instead of submitting the same requests again.
-        db.execute("PRAGMA locking_mode = EXCLUSIVE")
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise JournalBusyError(f"cannot put the journal {path} in WAL mode (got {mode})")
+        db.execute("PRAGMA journal_mode = DELETE")
         db.execute("PRAGMA synchronous = FULL")
-        db.executescript(_SCHEMA)
-        db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-        with _transaction(db):
-            # Always write: in exclusive locking mode, this takes the lock for good.
-            _set_meta(db, "opened_at", repr(time.time()))
-            version = _meta(db, "schema")
-            if version is None:
-                _set_meta(db, "schema", str(_SCHEMA_VERSION))
-            elif version != str(_SCHEMA_VERSION):
-                raise JournalBusyError(
-                    f"the journal {path} has schema version {version}; this version of "
-                    f"imaginepro-async reads version {_SCHEMA_VERSION}"
-                )
-    except sqlite3.OperationalError as exc:
-        db.close()
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise JournalBusyError(
-                f"the journal {path} is in use by another process (another batch is running on "
-                "it); wait for it to end, or give another --journal path"
-            ) from exc
-        raise JournalBusyError(f"cannot use the journal {path}: {exc}") from exc
+        _check_journal(db, path)
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise JournalBusyError(
-            f"{path} is not an imaginepro-async journal ({exc}); give another --journal path"
-        ) from exc
+        raise NotAJournalError(_not_ours(path, f"SQLite cannot read it: {exc}")) from exc
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _not_ours(path: str, why: str) -> str:
+    return (
+        f"{path} is not an imaginepro-async journal ({why}); nothing was sent. Give the path of "
+        "the journal to resume, or a path where no file exists to start a new batch"
+    )
+
+
+def _check_header(path: str) -> None:
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise NotAJournalError(_not_ours(path, f"it cannot be read: {exc}")) from exc
+    if not header:
+        raise NotAJournalError(_not_ours(path, "the file is empty"))
+    if header != _SQLITE_HEADER:
+        raise NotAJournalError(_not_ours(path, "the file is not an SQLite database"))
+
+
+def _check_journal(db: sqlite3.Connection, path: str) -> None:
+    if db.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
+        raise NotAJournalError(_not_ours(path, "it is another program's SQLite database"))
+    problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        raise NotAJournalError(_not_ours(path, f"it is damaged: {problems[0]}"))
+    version = _meta(db, "schema")
+    if version != str(_SCHEMA_VERSION):
+        raise NotAJournalError(
+            _not_ours(
+                path,
+                f"it has schema version {version}, and this version of imaginepro-async reads "
+                f"version {_SCHEMA_VERSION}; finish it with the version that made it",
+            )
+        )

@@ -26,6 +26,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, Union
 
 import anyio.to_thread
@@ -47,6 +48,7 @@ __all__ = [
     "MaskInput",
     "Point",
     "load_mask",
+    "read_mask_text",
 ]
 
 MAX_MASK_BYTES: Final = 20 * 1024 * 1024
@@ -464,32 +466,10 @@ class Mask:
 
     @classmethod
     def _from_str(cls, value: str) -> Mask:
-        # No path is that long, and base64 of any real image is longer: report base64 problems.
-        if _DATA_URI.match(value.strip()) or len(value) > _MAX_PATH_CHARS:
-            return cls.from_base64(value)
-        b64_name = f"the mask's base64 text {_short(value)}"
-        try:
-            decoded: bytes | None = _decode_base64(value, b64_name)
-        except InvalidMaskError:
-            decoded = None
-        # A supported image's signature (8, 3 or 12 bytes) does not come out of a path by chance.
-        if decoded is not None and _is_supported_image(decoded):
-            return cls._from_encoded(decoded, b64_name)
-        if os.path.isfile(value):
-            return cls.from_file(value)
-        if decoded is not None and looks_like_image(decoded):
-            # Base64 of a GIF or BMP, say: let the refusal name the format.
-            return cls._from_encoded(decoded, b64_name)
-        base64_reading = (
-            "it is not valid base64"
-            if decoded is None
-            else f"it decodes to {len(decoded)} bytes that are not a PNG, WebP or JPEG"
-        )
-        raise InvalidMaskError(
-            f"the mask {_short(value)} is neither base64 of an image ({base64_reading}) nor the "
-            f"path of an existing file (no file at {os.path.abspath(value)!r}); pass a "
-            f"pathlib.Path to read a file, or the base64 text of a PNG, WebP or JPEG"
-        )
+        source = read_mask_text(value)
+        if isinstance(source, Path):
+            return cls.from_file(source)
+        return cls._from_encoded(source, f"the mask's base64 text {_short(value)}")
 
     @classmethod
     def _from_encoded(cls, data: bytes, name: str) -> Mask:
@@ -875,6 +855,49 @@ def _is_supported_image(data: bytes) -> bool:
     except InvalidMaskError:
         return False
     return True
+
+
+def read_mask_text(text: str, *, base_dir: Path | None = None) -> bytes | Path:
+    """Read mask text the one way the SDK does: the decoded base64 bytes, or the file path it names.
+
+    Base64 is recognised by content (a ``data:`` prefix, a length no path has, or bytes that decode
+    to a PNG, WebP or JPEG); otherwise an existing file (relative paths start at ``base_dir``,
+    default the current directory); otherwise refused, naming both readings. Files are not read.
+
+    Raises:
+        InvalidMaskError: the text is neither base64 of an image nor the path of a file.
+    """
+    b64_name = f"the mask's base64 text {_short(text)}"
+    # No path is that long, and base64 of any real image is longer: report base64 problems.
+    if _DATA_URI.match(text.strip()) or len(text) > _MAX_PATH_CHARS:
+        return _decode_base64(text, b64_name)
+    try:
+        decoded: bytes | None = _decode_base64(text, b64_name)
+    except InvalidMaskError:
+        decoded = None
+    # A supported image's signature (8, 3 or 12 bytes) does not come out of a path by chance.
+    if decoded is not None and _is_supported_image(decoded):
+        return decoded
+    path = Path(text).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        if path.is_file():
+            return path
+    except OSError:
+        pass  # a name too long, say: not a file
+    if decoded is not None and looks_like_image(decoded):
+        return decoded  # base64 of a GIF or BMP, say: let the refusal name the format
+    base64_reading = (
+        "it is not valid base64"
+        if decoded is None
+        else f"it decodes to {len(decoded)} bytes that are not a PNG, WebP or JPEG"
+    )
+    raise InvalidMaskError(
+        f"the mask {_short(text)} is neither base64 of an image ({base64_reading}) nor the "
+        f"path of an existing file (no file at {os.path.abspath(path)!r}); pass a "
+        f"pathlib.Path to read a file, or the base64 text of a PNG, WebP or JPEG"
+    )
 
 
 def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool) -> Mask:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Final, overload
 
@@ -98,12 +100,19 @@ class Transport:
         permit: Permit | None,
         *,
         fresh: bool = False,
+        before: BeforeSend | None = None,
     ) -> Reply:
-        """One exchange holding a permit of ``budget`` (given back if nothing left)."""
+        """One exchange holding a permit of ``budget`` (given back if nothing left).
+
+        ``before`` runs once the permit is held, right before the request leaves.
+        """
         if permit is None:
             permit = await budget.acquire()
-        sent = True
+        sent = before is None
         try:
+            if before is not None:
+                await before()  # it may refuse (raise): then nothing is sent
+                sent = True
             return await self._exchange.send(method, url, payload, fresh=fresh)
         except NotSent:
             sent = False
@@ -195,9 +204,12 @@ class Transport:
         url = self._exchange.url(endpoint.path_for())
         payload = _encode(body)
         budget = self._budgets[endpoint.budget]
+        before = _once(_BEFORE_SEND.get())  # a safe resend is the same submission
         for attempt in range(self.retry.attempts):
             try:
-                reply = await self._send("POST", url, payload, budget, None, fresh=True)
+                reply = await self._send(
+                    "POST", url, payload, budget, None, fresh=True, before=before
+                )
             except NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
                     raise failure.error from failure.__cause__
@@ -265,6 +277,36 @@ class Transport:
             clock=self._clock,
             rng=self.rng,
         )
+
+
+BeforeSend = Callable[[], Awaitable[None]]
+_BEFORE_SEND: ContextVar[BeforeSend | None] = ContextVar("imaginepro_before_send", default=None)
+
+
+@contextmanager
+def before_send(callback: BeforeSend) -> Iterator[None]:
+    """Run ``callback`` right before this task's next job-creating POST leaves.
+
+    It runs once the create permit is held (the request is about to be sent); if it raises, nothing
+    is sent. The batch journals ``submitting`` through it, at the last possible moment.
+    """
+    token = _BEFORE_SEND.set(callback)
+    try:
+        yield
+    finally:
+        _BEFORE_SEND.reset(token)
+
+
+def _once(callback: BeforeSend | None) -> BeforeSend | None:
+    if callback is None:
+        return None
+    pending = [callback]
+
+    async def run() -> None:
+        if pending:
+            await pending.pop()()
+
+    return run
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:

@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
 from PIL import Image
 
 from imaginepro_async._batch import (
@@ -17,9 +15,9 @@ from imaginepro_async._batch import (
     BatchResult,
     InpaintRequest,
     InputProblem,
-    download_image,
     read_jsonl,
 )
+from imaginepro_async._batch_input import prepare
 from imaginepro_async._errors import BatchInputError, JournalBusyError, JournalMismatchError
 from imaginepro_async._journal import Journal, RequestState
 from imaginepro_async.testing import Endpoint, FaultKind
@@ -113,14 +111,11 @@ async def test_row_left_submitting_by_a_crash_is_uncertain(world: World) -> None
     """A request a dead process left in "submitting" is reported uncertain, never resent."""
     journal = world.tmp / "run.db"
     requests = world.requests(2)
-    await run(world, requests[:0], journal)  # creates an empty journal
-    opened = await Journal.open(journal)
-    from imaginepro_async._batch import _check_request
-
-    digests = [_check_request(InpaintRequest.from_mapping(r)) for r in requests]
-    await opened.reconcile([(f"r{n}", d, n + 1) for n, d in enumerate(digests)], source="x")
-    await opened.update("r0", RequestState.SUBMITTING)
-    await opened.aclose()
+    async with Journal(journal) as opened:
+        async with opened.intake("a dead run", source="x") as intake:
+            entries = [prepare(InpaintRequest.from_mapping(r), n) for n, r in enumerate(requests)]
+            await intake.add([e for e in entries if not isinstance(e, InputProblem)])
+        await opened.update("r0", RequestState.SUBMITTING)
     results = {r.key: r for r in await run(world, requests, journal)}
     assert results["r0"].state is RequestState.UNCERTAIN
     assert "--resubmit-uncertain" in (results["r0"].error or "")
@@ -177,40 +172,15 @@ async def test_downloads_are_complete_image_files(world: World) -> None:
     assert all(f.exists() for f in again[results[0].key].files)
 
 
-async def test_download_refuses_wrong_type_and_oversize(tmp_path: Path) -> None:
-    """A non-image answer and an image over the cap are refused, leaving no file."""
-
-    async def html(request: web.Request) -> web.Response:
-        return web.Response(text="<html>nope</html>", content_type="text/html")
-
-    async def big(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "image/png"})
-        await response.prepare(request)
-        for _ in range(20):
-            await response.write(b"\0" * 65536)
-        return response
-
-    app = web.Application()
-    app.router.add_get("/html", html)
-    app.router.add_get("/big", big)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as session:
-            target = tmp_path / "image.png"
-            with pytest.raises(OSError, match="not an image"):
-                await download_image(session, f"http://127.0.0.1:{port}/html", target)
-            with pytest.raises(OSError, match="over the limit"):
-                await download_image(
-                    session, f"http://127.0.0.1:{port}/big", target, max_bytes=100_000
-                )
-            assert not target.exists()
-            assert not list(target.parent.glob(f".{target.name}.*"))
-    finally:
-        await runner.cleanup()
+async def test_a_failed_download_is_reported_and_leaves_no_file(world: World) -> None:
+    """A result whose image cannot be downloaded is done, with a download error and no file."""
+    out = world.tmp / "images"
+    world.sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.CDN, probability=1.0)
+    results = await run(world, world.requests(1), world.tmp / "run.db", download_dir=out)
+    assert results[0].state is RequestState.DONE
+    assert results[0].download_error is not None
+    assert not results[0].ok
+    assert list(out.iterdir()) == []
 
 
 async def test_bad_lines_are_reported_with_line_numbers(world: World) -> None:
@@ -233,7 +203,7 @@ async def test_bad_lines_are_reported_with_line_numbers(world: World) -> None:
     invalid = {r.line: r.error for r in results if r.state is RequestState.INVALID}
     assert set(invalid) == {2, 3, 4, 5, 6}
     assert "not valid JSON" in (invalid[2] or "")
-    assert "mask file not found" in (invalid[3] or "")
+    assert "no file at" in (invalid[3] or "")
     assert "not a messageId" in (invalid[4] or "")
     assert "unknown field 'promt'" in (invalid[5] or "")
     assert "used again (first on line 1)" in (invalid[6] or "")
