@@ -41,8 +41,6 @@ from ._batch_records import (
     clean_part_files,
     file_stem,
     files_present,
-    save_file,
-    save_image,
 )
 from ._converters import make_converter
 from ._errors import (
@@ -78,7 +76,6 @@ __all__ = [
     "JsonlInput",
     "RequestState",
     "read_jsonl",
-    "save_file",
 ]
 
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
@@ -624,10 +621,15 @@ class Batch(AsyncContextManagerMixin):
         try:
             if not urls:
                 raise OSError("the result has no image URL (was it made with disableCdn?)")
-            for n, url in enumerate(urls, 1):
-                data = await self._client.download(url, max_bytes=self._max_download_bytes)
+            for n in range(1, len(urls) + 1):
                 name = stem if len(urls) == 1 else f"{stem}-{n}"
-                paths.append(await anyio.to_thread.run_sync(save_image, directory, name, data))
+                path = await self._client.download(
+                    message,
+                    index=n,
+                    max_bytes=self._max_download_bytes,
+                    to=lambda extension, name=name: directory / f"{name}.{extension}",  # type: ignore[misc]
+                )
+                paths.append(path)
         except (ImagineProError, OSError) as exc:
             await self._db.record_files(key, None, str(exc))
             return tuple(paths), str(exc)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any, Final
 
@@ -14,8 +12,6 @@ import anyio
 import attrs
 
 from ._converters import make_converter
-from ._errors import InvalidInputError
-from ._imageinfo import sniff_image
 from ._journal import RequestState
 from ._models import Message
 
@@ -28,13 +24,10 @@ __all__ = [
     "clean_part_files",
     "file_stem",
     "files_present",
-    "save_file",
-    "save_image",
 ]
 
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
 _PART_FILE: Final = re.compile(r"\..+\.[0-9a-f]{8}\.part")
-_EXTENSIONS: Final = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 ACTIVE_STATES: Final = (RequestState.PENDING, RequestState.SUBMITTING, RequestState.SUBMITTED)
 _CONVERTER: Final = make_converter()
 
@@ -154,30 +147,6 @@ def file_stem(key: str) -> str:
     if safe != key:
         safe += "-" + hashlib.sha256(key.encode()).hexdigest()[:8]
     return safe
-
-
-def save_image(directory: Path, name: str, data: bytes) -> Path:
-    """Save an image as ``name`` plus the extension of its format, in ``directory``."""
-    try:
-        extension = _EXTENSIONS[sniff_image(data).format]
-    except InvalidInputError:
-        extension = "bin"
-    directory.mkdir(parents=True, exist_ok=True)
-    return save_file(directory / f"{name}.{extension}", data)
-
-
-def save_file(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file beside it, synced, then renamed."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(temp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
 
 
 def clean_part_files(directory: Path) -> None:

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, overload
 
@@ -582,7 +582,7 @@ class ImagineProClient:
         *,
         index: int | None = None,
         max_bytes: int = ...,
-        to: Path,
+        to: Path | Callable[[str], Path],
     ) -> Path: ...
     async def download(
         self,
@@ -590,7 +590,7 @@ class ImagineProClient:
         *,
         index: int | None = None,
         max_bytes: int = 50 * 1024 * 1024,
-        to: Path | None = None,
+        to: Path | Callable[[str], Path] | None = None,
     ) -> bytes | Path:
         """Download a result image: a URL, or a finished Message's image (for a mask preview).
 
@@ -602,7 +602,9 @@ class ImagineProClient:
                 else ``uri``) or a URL.
             index: which image of a grid, 1 to 4 (default: the first).
             max_bytes: refuse larger files.
-            to: save the image to this file instead of returning its bytes.
+            to: save the image to this file instead of returning its bytes; or a function from
+                the file's extension (``png``, ``jpg``, ``webp``, ``gif``, ``mp4``, from the answer's
+                content type) to the file.
 
         Raises:
             InvalidInputError: the Message has no such image.
