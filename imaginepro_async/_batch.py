@@ -617,6 +617,7 @@ class Batch:
         self._session: aiohttp.ClientSession | None = None
         self._download_limiter = anyio.CapacityLimiter(4)
         self._entries: dict[str, _Entry] = {}
+        self._parents: dict[str, Message] = {}
         self._rows: list[Row] = []
         self._problems: list[InputProblem] = []
         self._states: dict[str, RequestState] = {}
@@ -903,7 +904,7 @@ class Batch:
                 self._set(key, RequestState.SUBMITTING)
                 try:
                     job = await client.inpaint(
-                        request.parent,
+                        await self._parent(request.parent),
                         request.mask,
                         prompt=request.prompt,
                         ref=key,
@@ -920,6 +921,12 @@ class Batch:
                 if job is None:
                     self._slots.release()
         tg.start_soon(self._follow, entry, job, True)
+
+    async def _parent(self, message_id: str) -> Message:
+        """The parent's Message, fetched once: the client then checks each mask against its image."""
+        if message_id not in self._parents:
+            self._parents[message_id] = await self._client.fetch(message_id)
+        return self._parents[message_id]
 
     async def _not_submitted(self, entry: _Entry, exc: Exception) -> None:
         """Record why a submission gave no job: uncertain, halted, or refused (free to resend)."""
