@@ -170,8 +170,11 @@ def _mask_from_text(text: str, base_dir: Path) -> MaskSource:
     path = Path(stripped).expanduser()
     if not path.is_absolute():
         path = base_dir / path
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError:  # base64 longer than a file name may be (ENAMETOOLONG)
+        pass
     if len(stripped) >= 64 and _BASE64_TEXT.fullmatch(stripped):
         return stripped
     raise InvalidInputError(f"mask file not found: {path}")
