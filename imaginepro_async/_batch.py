@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
@@ -78,11 +79,14 @@ __all__ = [
     "read_jsonl",
 ]
 
+logger = logging.getLogger("imaginepro_async")
+
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 """Result images larger than this (50 MiB) are refused."""
 
 _INTAKE_CHUNK: Final = 64
 _RESULTS_BUFFER: Final = 64
+_MAX_PARENTS: Final = 256
 _CONVERTER: Final = make_converter()
 
 
@@ -166,6 +170,7 @@ class Batch(AsyncContextManagerMixin):
         self._stopping = False
         self._scope = anyio.CancelScope()
         self._critical: anyio.CancelScope | None = None
+        self._parents: dict[str, Message] = {}
         self._sending = False  # the submission in flight has started to be sent
         self._finished = anyio.Event()
         self._send, self._receive = anyio.create_memory_object_stream[BatchResult](_RESULTS_BUFFER)
@@ -519,9 +524,10 @@ class Batch(AsyncContextManagerMixin):
         request = row.request
         assert request is not None
         try:
+            parent = await self._parent(request.parent)
             with before_send(on_send):
                 return await self._client.inpaint(
-                    request.parent,
+                    parent,
                     mask,
                     prompt=request.prompt,
                     ref=row.key,
@@ -532,6 +538,23 @@ class Batch(AsyncContextManagerMixin):
             raise  # "submitting" could not be recorded: nothing was sent
         except (ImagineProError, OSError, ValueError, TypeError) as exc:
             return exc
+
+    async def _parent(self, message_id: str) -> Message | str:
+        """The parent's Message, fetched once, so that the client checks the mask against its image.
+
+        If it cannot be fetched, the messageId is sent as it is (the server checks the mask).
+        """
+        parent = self._parents.get(message_id)
+        if parent is None:
+            try:
+                parent = await self._client.fetch(message_id)
+            except ImagineProError as exc:
+                logger.warning("could not fetch parent %s (%s); mask not checked", message_id, exc)
+                return message_id
+            if len(self._parents) >= _MAX_PARENTS:
+                self._parents.clear()
+            self._parents[message_id] = parent
+        return parent
 
     async def _unrecorded(self, row: Row, job: Job, exc: JournalWriteError) -> None:
         """The job exists but the journal does not know it: its messageId must not be lost."""

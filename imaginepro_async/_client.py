@@ -50,6 +50,7 @@ from ._validation import (
     check_message_id,
     check_options,
     check_prompt,
+    env_time_scale,
     short,
 )
 
@@ -100,6 +101,7 @@ class ImagineProClient:
             client). Default: in this process.
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
+            Defaults to the ``IMAGINEPRO_TIME_SCALE`` environment variable, or 1.
         seed: seeds the jitter of retries, for reproducible runs.
     """
 
@@ -116,7 +118,7 @@ class ImagineProClient:
         request_timeout: float = 30.0,
         max_response_bytes: int = 2 * 1024 * 1024,
         max_retry_after: float = 300.0,
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         seed: int | None = None,
         coordination: Coordination | str | None = None,
     ) -> None:
@@ -128,6 +130,7 @@ class ImagineProClient:
             )
         if any(ch.isspace() for ch in key.strip()) or not key.isprintable():
             raise InvalidInputError("the API key contains spaces or control characters; recopy it")
+        time_scale = env_time_scale() if time_scale is None else time_scale
         if isinstance(time_scale, bool) or not (
             isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
         ):

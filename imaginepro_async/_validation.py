@@ -7,6 +7,8 @@ names the value and says what to do.
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
 import re
 from typing import Final
 
@@ -22,6 +24,7 @@ __all__ = [
     "check_message_id",
     "check_options",
     "check_prompt",
+    "env_time_scale",
     "short",
 ]
 
@@ -114,3 +117,20 @@ def check_base_url(value: str) -> yarl.URL:
             f"base_url must not carry credentials, a query or a fragment, got {url.with_user(None)}"
         )
     return url.with_path(url.path.rstrip("/") + "/")
+
+
+def env_time_scale() -> float:
+    """The time scale from ``IMAGINEPRO_TIME_SCALE`` (a simulator's speed-up), or 1 if unset."""
+    text = os.environ.get("IMAGINEPRO_TIME_SCALE", "").strip()
+    if not text:
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(
+            f"IMAGINEPRO_TIME_SCALE must be a number > 0 (a simulator's speed-up), got {text!r}; "
+            "unset it against the real service"
+        )
+    return value

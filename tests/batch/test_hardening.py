@@ -170,7 +170,7 @@ _FSIZE_LIMIT = 40 * 1024
 
 
 async def test_a_failed_journal_write_stops_cleanly_and_keeps_message_ids(world: World) -> None:
-    """A full disk mid-run: exit 3, no traceback, and every created job's messageId is kept."""
+    """A full disk mid-run: exit 4, no traceback, and every created job's messageId is kept."""
     path = world.write_jsonl("in.jsonl", world.requests(60))
     env = env_for(world)
     command = [*CLI, "batch", str(path), "--journal", "run.db", *common(world)]
@@ -180,7 +180,7 @@ async def test_a_failed_journal_write_stops_cleanly_and_keeps_message_ids(world:
         )
     )
     stderr = done.stderr.decode()
-    assert done.returncode == 3, stderr
+    assert done.returncode == 4, stderr
     assert "Traceback" not in stderr
     assert "could not be written" in stderr
     db = sqlite3.connect(world.tmp / "run.db")
@@ -205,9 +205,11 @@ async def test_sigint_at_once_exits_130_without_a_traceback(world: World) -> Non
     """Ctrl-C as the batch starts, and a second one, exit 130 with no traceback or noise."""
     path = world.write_jsonl("in.jsonl", world.requests(5))
     async with await anyio.open_process(
-        [*CLI, "batch", str(path), *common(world)], env=env_for(world), cwd=world.tmp
+        [*CLI, "batch", str(path), "--journal", "run.db", *common(world)],
+        env=env_for(world),
+        cwd=world.tmp,
     ) as process:
-        lock = world.tmp / "in.jsonl.journal.db.lock"
+        lock = world.tmp / "run.db.lock"
         with anyio.fail_after(20):
             while not lock.exists():  # noqa: ASYNC110 - a file in another process
                 await anyio.sleep(0.01)
