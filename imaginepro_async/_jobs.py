@@ -23,6 +23,7 @@ from ._errors import (
 from ._models import Message, Status
 
 if TYPE_CHECKING:
+    from ._endpoints import Endpoint
     from ._scheduler import Scheduler
 
 __all__ = ["Job", "JobState", "as_completed", "gather"]
@@ -38,12 +39,14 @@ class JobState:
         "anchor_time",
         "cancel_requested",
         "changed",
+        "cost",
         "deadline",
         "done",
         "due",
         "entry",
         "errors_in_row",
         "exception",
+        "fetch",
         "fifo_key",
         "first_seen_progress",
         "first_seen_time",
@@ -74,6 +77,10 @@ class JobState:
         self.registered_at = now
         self.submitted = submitted
         self.cancel_requested = False
+        # What submitting it cost, in credits (an estimate; None: not submitted by this client).
+        self.cost: int | None = None
+        # The progress endpoint it is polled through (None: the Message one).
+        self.fetch: Endpoint | None = None
         # Failed polls in a row: all kinds (for the backoff), and the two that can end a job.
         self.errors_in_row = 0
         self.invalid_in_row = 0
@@ -185,6 +192,15 @@ class Job:
     def polls(self) -> int:
         """How many progress requests this client has made for this job."""
         return self._state.polls
+
+    @property
+    def cost(self) -> int | None:
+        """The credits submitting this job cost: an **estimate** from the SDK's price table.
+
+        The server does not report prices; only imagine (10) and buttons (5) have published ones,
+        the others are assumed. None for a job this client did not submit (``client.job(id)``).
+        """
+        return self._state.cost
 
     def done(self) -> bool:
         """True when the job has ended (or can no longer be followed); ``result()`` then answers."""

@@ -40,6 +40,7 @@ from anyio.abc import TaskGroup
 
 from ._budget import Budget, Permit
 from ._clock import Clock
+from ._endpoints import MESSAGE, Endpoint
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -183,17 +184,20 @@ class Scheduler:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
+        fetch: Endpoint | None = None,
     ) -> JobState:
         """The shared state of ``message_id``, followed from now on until it ends.
 
         ``timeout`` is the job's server-side timeout (in this process's seconds): a job not seen
         ending by then is looked at once just after it, even while it waits in the queue.
+        ``fetch`` is the progress endpoint to poll it through (default: the Message one).
         """
         state = self._states.get(message_id)
         if state is not None:
             return state
         now = anyio.current_time()
         state = JobState(message_id, now=now, submitted=submitted)
+        state.fetch = fetch
         if timeout is not None:
             state.deadline = now + timeout + self._policy.overdue_interval
         self._states[message_id] = state
@@ -285,12 +289,13 @@ class Scheduler:
     # -- one poll ----------------------------------------------------------------------------------
 
     async def _poll(self, state: JobState, permit: Permit) -> None:
-        path = f"/api/v1/message/fetch/{state.message_id}"
+        fetch = state.fetch or MESSAGE
+        path = fetch.path_for(message_id=state.message_id)
         sent = anyio.current_time()
         state.polls += 1
         try:
             data = await self._transport.attempt("GET", path, self._budget, permit=permit)
-            message: Message = self._transport.structure(data, Message, "GET", path)
+            message: Message = self._transport.structure(data, fetch.answer, "GET", path)
             if message.message_id != state.message_id:
                 raise ResponseValidationError(
                     f"asked for job {state.message_id} but the answer is about "
