@@ -48,7 +48,21 @@ from ._errors import (
 from ._jobs import Job, as_completed, gather
 from ._journal import RequestState
 from ._masks import Mask, MaskInput, load_mask
-from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._models import (
+    AccountInfo,
+    Button,
+    ContentPart,
+    DiscordToken,
+    HistoryImage,
+    ImagePart,
+    Message,
+    MessageTrace,
+    PromptCheck,
+    Status,
+    TextPart,
+    VideoMessage,
+    VideoResult,
+)
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
 
@@ -74,9 +88,12 @@ __all__ = [
     "Button",
     "ClientClosedError",
     "ClientState",
+    "ContentPart",
     "Coordination",
+    "DiscordToken",
     "ExtraNotInstalledError",
     "HistoryImage",
+    "ImagePart",
     "ImagineProClient",
     "ImagineProError",
     "InpaintRequest",
@@ -93,6 +110,7 @@ __all__ = [
     "Mask",
     "MaskInput",
     "Message",
+    "MessageTrace",
     "NotFoundError",
     "PollPolicy",
     "PromptCheck",
@@ -107,6 +125,9 @@ __all__ = [
     "ServerError",
     "Status",
     "SubmissionUncertainError",
+    "TextPart",
+    "VideoMessage",
+    "VideoResult",
     "as_completed",
     "gather",
     "load_mask",
