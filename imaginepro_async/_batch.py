@@ -36,10 +36,12 @@ import anyio.to_thread
 import attrs
 
 from ._converters import make_converter
+from ._costs import cost_of
 from ._errors import (
     AuthenticationError,
     BatchInputError,
     ClientClosedError,
+    CreditLimitError,
     ImagineProError,
     InvalidInputError,
     JobFailedError,
@@ -577,9 +579,14 @@ class Batch:
         max_in_flight: at most this many jobs submitted and not yet ended at once.
         on_progress: called with a ``BatchProgress`` at each change of a request's state.
         source: a name for the input, kept in the journal for error messages.
+        max_credits: refuse to start when the requests to submit would cost more (an estimate
+            from the SDK's price table); with it set, the account's balance is checked too
+            (one account request) and a batch it cannot pay for does not start.
 
     Raises:
         BatchInputError: ``strict`` and some requests are invalid (on entering).
+        CreditLimitError: the batch needs more than ``max_credits``, or than the account has
+            (on entering; nothing was submitted).
         JournalMismatchError: the journal was made from another input (on entering).
         JournalBusyError: another process runs this journal, or it is not a journal.
     """
@@ -599,9 +606,17 @@ class Batch:
         max_in_flight: int = 100,
         on_progress: Callable[[BatchProgress], None] | None = None,
         source: str | None = None,
+        max_credits: int | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise InvalidInputError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
+        if max_credits is not None and (
+            isinstance(max_credits, bool) or not isinstance(max_credits, int) or max_credits < 0
+        ):
+            raise InvalidInputError(
+                f"max_credits must be a whole number of credits ≥ 0, got {max_credits!r}"
+            )
+        self._max_credits = max_credits
         self._client = client
         self._requests = requests
         self._journal_path = Path(journal)
@@ -650,6 +665,8 @@ class Batch:
             self._rows = await journal.reconcile(
                 [(e.key, e.digest, e.request.line) for e in entries], source=self._source
             )
+            if self._max_credits is not None:
+                await self._check_credits(self._max_credits)
             if self._download_dir is not None:
                 await anyio.Path(self._download_dir).mkdir(parents=True, exist_ok=True)
                 self._session = aiohttp.ClientSession(
@@ -687,6 +704,37 @@ class Batch:
                     await self._session.close()
                 if self._journal is not None:
                     await self._journal.aclose()
+
+    async def _check_credits(self, cap: int) -> None:
+        """Refuse to start a batch that would cost more than ``cap`` or than the account has."""
+        price = cost_of("button", button="Vary (Region)")
+        count = sum(1 for row in self._rows if self._will_submit(row))
+        needed = count * price
+        if needed > cap:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}), over "
+                f"max_credits={cap}: raise the cap or split the batch",
+                needed=needed,
+                available=cap,
+            )
+        info = await self._client.account()
+        balance = (info.credits or 0) + (info.credits_extra or 0)
+        if info.credits is not None and needed > balance:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}); the "
+                f"account has {balance}: add credits or split the batch",
+                needed=needed,
+                available=balance,
+            )
+
+    def _will_submit(self, row: Row) -> bool:
+        """Whether this run would submit ``row`` (the rules of ``_run_rows``)."""
+        state = row.state
+        if state is RequestState.FAILED:
+            return row.message_id is None or (self._retry_failed and row.result is not None)
+        if state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
+            return self._resubmit_uncertain
+        return state not in (RequestState.DONE, RequestState.SUBMITTED)
 
     def stop(self, *, force: bool = False) -> None:
         """Stop the batch cleanly: submit nothing more, stop following the jobs.
