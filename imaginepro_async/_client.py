@@ -601,14 +601,17 @@ class ImagineProClient(EndpointMethods):
     async def fetch(self, message_id: str) -> Message:
         """Fetch a job's Message once (``GET /api/v1/message/fetch/{id}``), within the poll budget.
 
+        A video job this client follows is fetched from the video progress endpoint.
+
         Raises:
             NotFoundError: the server does not know the messageId.
         """
         check_message_id(message_id)
         _, scheduler = self._open()
-        sent = anyio.current_time()
-        message: Message = await self._read(MESSAGE, message_id=message_id)
         state = scheduler.tracked(message_id)
+        endpoint = (state.fetch if state is not None else None) or MESSAGE
+        sent = anyio.current_time()
+        message: Message = await self._read(endpoint, message_id=message_id)
         if state is not None and message.message_id == message_id:
             scheduler.observe(state, message, (sent + anyio.current_time()) / 2)
         return message

@@ -134,7 +134,9 @@ async def test_a_video_job_is_followed_through_the_video_progress_endpoint(
     sim: Simulator, client: ImagineProClient
 ) -> None:
     """generate_video's job is polled on /video/mj/fetch and ends with a VideoMessage; extend works."""
-    video = await (await client.generate_video(IMG, IMG2))
+    job = await client.generate_video(IMG, IMG2)
+    assert isinstance(await client.fetch(job.message_id), VideoMessage)  # while followed
+    video = await job
     assert isinstance(video, VideoMessage)
     assert video.video_url and [r.index for r in video.results] == [0, 1, 2, 3]
     stats = sim.stats().by_endpoint
