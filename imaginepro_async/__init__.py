@@ -28,6 +28,7 @@ from ._errors import (
     BatchInputError,
     ClientClosedError,
     CoordinationError,
+    CreditLimitError,
     ExtraNotInstalledError,
     ImagineProError,
     InvalidInputError,
@@ -53,7 +54,21 @@ from ._errors import (
 from ._jobs import Job, as_completed, gather
 from ._journal import RequestState
 from ._masks import Mask, MaskInput, load_mask
-from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._models import (
+    AccountInfo,
+    Button,
+    ContentPart,
+    DiscordToken,
+    HistoryImage,
+    ImagePart,
+    Message,
+    MessageTrace,
+    PromptCheck,
+    Status,
+    TextPart,
+    VideoMessage,
+    VideoResult,
+)
 from ._redis import RedisCoordination
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
@@ -80,10 +95,14 @@ __all__ = [
     "Button",
     "ClientClosedError",
     "ClientState",
+    "ContentPart",
     "Coordination",
     "CoordinationError",
+    "CreditLimitError",
+    "DiscordToken",
     "ExtraNotInstalledError",
     "HistoryImage",
+    "ImagePart",
     "ImagineProClient",
     "ImagineProError",
     "InpaintRequest",
@@ -103,6 +122,7 @@ __all__ = [
     "Mask",
     "MaskInput",
     "Message",
+    "MessageTrace",
     "NotAJournalError",
     "NotFoundError",
     "PollPolicy",
@@ -119,6 +139,9 @@ __all__ = [
     "ServerError",
     "Status",
     "SubmissionUncertainError",
+    "TextPart",
+    "VideoMessage",
+    "VideoResult",
     "as_completed",
     "gather",
     "load_mask",

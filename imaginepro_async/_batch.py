@@ -44,10 +44,12 @@ from ._batch_records import (
     files_present,
 )
 from ._converters import make_converter
+from ._costs import cost_of
 from ._errors import (
     AuthenticationError,
     BatchInputError,
     ClientClosedError,
+    CreditLimitError,
     ImagineProError,
     InvalidInputError,
     JobFailedError,
@@ -116,9 +118,14 @@ class Batch(AsyncContextManagerMixin):
             jobs of an earlier run included).
         on_progress: called with a ``BatchProgress`` at each change of a request's state.
         source: a name for the input, kept in the journal for error messages.
+        max_credits: refuse to start when the requests to submit would cost more (an estimate
+            from the SDK's price table); with it set, the account's balance is checked too
+            (one account request) and a batch it cannot pay for does not start.
 
     Raises:
         BatchInputError: ``strict`` and some requests are invalid (on entering).
+        CreditLimitError: the batch needs more than ``max_credits``, or than the account has
+            (on entering; nothing was submitted).
         JournalMismatchError: a request the journal already sent has changed, or is gone from the
             input (on entering).
         JournalBusyError: another process runs this journal (on entering).
@@ -140,12 +147,20 @@ class Batch(AsyncContextManagerMixin):
         max_in_flight: int = 100,
         on_progress: Callable[[BatchProgress], None] | None = None,
         source: str | None = None,
+        max_credits: int | None = None,
     ) -> None:
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
             raise InvalidInputError(f"max_in_flight must be a whole number, got {max_in_flight!r}")
         if max_in_flight < 1:
             raise InvalidInputError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
         self.state = BatchState.NEW
+        if max_credits is not None and (
+            isinstance(max_credits, bool) or not isinstance(max_credits, int) or max_credits < 0
+        ):
+            raise InvalidInputError(
+                f"max_credits must be a whole number of credits ≥ 0, got {max_credits!r}"
+            )
+        self._max_credits = max_credits
         self._client = client
         self._requests = requests
         self._journal_path = Path(journal)
@@ -186,6 +201,8 @@ class Batch(AsyncContextManagerMixin):
         try:
             async with Journal(self._journal_path) as journal:
                 await self._intake(journal)
+                if self._max_credits is not None:
+                    await self._check_credits(self._max_credits)
                 self._journal = journal
                 await self._prepare_downloads()
                 self._started = anyio.current_time()
@@ -237,6 +254,31 @@ class Batch(AsyncContextManagerMixin):
         directory = self._download_dir
         if directory is not None:
             await anyio.to_thread.run_sync(clean_part_files, directory)
+
+    async def _check_credits(self, cap: int) -> None:
+        """Refuse to start a batch that would cost more than ``cap`` or than the account has."""
+        price = cost_of("button", button="Vary (Region)")
+        counts = self._counts
+        count = counts[RequestState.PENDING] + counts[RequestState.FAILED]  # at most
+        if self._resubmit_uncertain:
+            count += counts[RequestState.SUBMITTING] + counts[RequestState.UNCERTAIN]
+        needed = count * price
+        if needed > cap:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}), over "
+                f"max_credits={cap}: raise the cap or split the batch",
+                needed=needed,
+                available=cap,
+            )
+        info = await self._client.account()
+        balance = (info.credits or 0) + (info.credits_extra or 0)
+        if info.credits is not None and needed > balance:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}); the "
+                f"account has {balance}: add credits or split the batch",
+                needed=needed,
+                available=balance,
+            )
 
     def stop(self, *, force: bool = False) -> None:
         """Stop the batch cleanly: submit nothing more, stop following the jobs.

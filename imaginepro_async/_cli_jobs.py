@@ -218,28 +218,18 @@ async def _inpaint(client: ImagineProClient, args: argparse.Namespace, run: Run)
     )
 
 
-def _pending(client: ImagineProClient, name: str) -> Callable[..., Coroutine[Any, Any, Job]]:
-    """A client method that another branch adds (describe, blend, flux).
-
-    ENABLE AFTER MERGE: once ``ImagineProClient`` has these methods, call them directly (typed)
-    in ``_describe``, ``_blend`` and ``_flux`` and delete this helper.
-    """
-    method = getattr(client, name, None)
-    if method is None:
-        raise UsageError(f"this version of {PROG} cannot {name} yet")
-    return method  # type: ignore[no-any-return]
-
-
 async def _describe(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
-    return await run.post(_pending(client, "describe")(args.url, **_common(args)))
+    return await run.post(client.describe(args.url, **_common(args)))
 
 
 async def _blend(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
-    return await run.post(_pending(client, "blend")(args.urls, **_common(args)))
+    if args.timeout is not None:
+        raise UsageError("blend takes no --timeout (the API has no job timeout for blends)")
+    return await run.post(client.blend(args.urls, ref=args.ref, webhook_override=args.webhook))
 
 
 async def _flux(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
-    return await run.post(_pending(client, "flux")(args.prompt, n=args.n, **_common(args)))
+    return await run.post(client.flux(args.prompt, n=args.n, **_common(args)))
 
 
 COMMANDS: Final[dict[str, _Submit]] = {

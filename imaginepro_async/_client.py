@@ -10,18 +10,30 @@ import os
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, overload
+from typing import Any, Self, overload
 
 import aiohttp
 import yarl
 
 from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
+from ._client_endpoints import EndpointMethods
 from ._clock import Clock
 from ._converters import make_converter, structure
-from ._endpoints import ACCOUNT_INFO, BUTTON, HISTORY, IMAGINE, MESSAGE, PROMPT_CHECK, Endpoint
+from ._costs import cost_of
+from ._endpoints import (
+    ACCOUNT_INFO,
+    BOOST_BUTTON,
+    BOOST_IMAGINE,
+    BUTTON,
+    HISTORY,
+    IMAGINE,
+    MESSAGE,
+    PROMPT_CHECK,
+    VIDEO_FETCH,
+    Endpoint,
+)
 from ._errors import (
     ClientClosedError,
-    ImagineProError,
     InvalidInputError,
     ResponseValidationError,
     SubmissionUncertainError,
@@ -54,15 +66,17 @@ from ._validation import (
     short,
 )
 
-if TYPE_CHECKING:
-    from ._masks import MaskInput
-
 __all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
 
 logger = logging.getLogger("imaginepro_async")
 
 _UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
 _VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
+
+
+def _check_boost(boost: object) -> None:
+    if not isinstance(boost, bool):
+        raise InvalidInputError(f"boost must be True or False, got {short(boost)}")
 
 
 class ClientState(enum.Enum):
@@ -73,7 +87,7 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
-class ImagineProClient:
+class ImagineProClient(EndpointMethods):
     """An asyncio client for ImaginePro: submit jobs, then await their handles.
 
     Use it as ``async with ImagineProClient(...) as client:``; leaving the block stops its background
@@ -174,6 +188,7 @@ class ImagineProClient:
         self._scheduler: Scheduler | None = None
         self._state = ClientState.NEW
         self._image_sizes: dict[str, tuple[int, int]] = {}
+        self._credits_spent = 0
 
     def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
         if coordination is None:
@@ -190,6 +205,11 @@ class ImagineProClient:
     def time_scale(self) -> float:
         """API seconds per real second (1 against the real service; see the constructor)."""
         return self._clock.scale
+
+    @property
+    def credits_spent(self) -> int:
+        """The credits the jobs this client submitted cost: an estimate (see ``Job.cost``)."""
+        return self._credits_spent
 
     @property
     def create_budget(self) -> BudgetView:
@@ -284,14 +304,16 @@ class ImagineProClient:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def job(self, message_id: str) -> Job:
+    def job(self, message_id: str, *, video: bool = False) -> Job:
         """A handle on an existing job, to await or follow it (after a restart, for example).
 
-        Handles for the same messageId share their polls.
+        Handles for the same messageId share their polls. Pass ``video=True`` for a video job,
+        to follow it through the video progress endpoint.
         """
         check_message_id(message_id)
         _, scheduler = self._open()
-        return self._handle(scheduler.track(message_id, submitted=False))
+        fetch = VIDEO_FETCH if video else None
+        return self._handle(scheduler.track(message_id, submitted=False, fetch=fetch))
 
     def _handle(self, state: JobState) -> Job:
         assert self._scheduler is not None
@@ -304,17 +326,18 @@ class ImagineProClient:
             self._converter, data, endpoint.answer, method=endpoint.method, url=str(url)
         )
 
-    async def _poll(self, message_id: str, permit: Permit) -> Message:
+    async def _poll(self, message_id: str, permit: Permit, route: Endpoint | None) -> Message:
         """One poll of a job for the scheduler, with a permit it already holds."""
         transport, _ = self._open()
-        data = await transport.poll(MESSAGE, permit, message_id=message_id)
-        message: Message = self._structure(data, MESSAGE, message_id=message_id)
+        endpoint = route or MESSAGE
+        data = await transport.poll(endpoint, permit, message_id=message_id)
+        message: Message = self._structure(data, endpoint, message_id=message_id)
         if message.message_id != message_id:
             raise ResponseValidationError(
                 f"asked for job {message_id} but the answer is about {message.message_id}",
                 body=str(data)[:500],
                 method="GET",
-                url=str(transport.url(MESSAGE.path_for(message_id=message_id))),
+                url=str(transport.url(endpoint.path_for(message_id=message_id))),
             )
         return message
 
@@ -327,7 +350,7 @@ class ImagineProClient:
         data = await transport.read(endpoint, body=payload, query=query, **params)
         return self._structure(data, endpoint, **params)
 
-    async def _submit(self, endpoint: Endpoint, request: ImagineRequest | ButtonRequest) -> Job:
+    async def _submit(self, endpoint: Endpoint, request: Any) -> Job:
         transport, scheduler = self._open()
         body: Mapping[str, Any] = self._converter.unstructure(request)
         data = await transport.create(endpoint, body)
@@ -344,10 +367,18 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
+        timeout = getattr(request, "timeout", None)
+        server_timeout = timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
-            created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
+            created.message_id,
+            submitted=True,
+            created_at=created_at,
+            timeout=server_timeout,
+            fetch=endpoint.fetch,
         )
+        if state.cost is None:
+            state.cost = cost_of(endpoint.name, button=getattr(request, "button", None))
+            self._credits_spent += state.cost
         return self._handle(state)
 
     async def imagine(
@@ -358,6 +389,7 @@ class ImagineProClient:
         webhook_override: str | None = None,
         timeout: int | None = None,
         disable_cdn: bool | None = None,
+        boost: bool = False,
     ) -> Job:
         """Start an image job from a prompt (``POST /api/v1/nova/imagine``); costs credits.
 
@@ -369,6 +401,7 @@ class ImagineProClient:
             webhook_override: where ImaginePro posts the result instead of the account's default.
             timeout: server-side job timeout, 10 to 900 seconds.
             disable_cdn: skip the CDN upload (``uri`` may then be absent).
+            boost: send through boost mode (``POST /api/v1/nova/boost/imagine``).
 
         Raises:
             InvalidInputError: a bad argument (nothing was sent).
@@ -376,6 +409,7 @@ class ImagineProClient:
             APIStatusError: the server refused the job.
         """
         prompt = check_prompt(prompt, required=True) or ""
+        _check_boost(boost)
         check_options(
             ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
         )
@@ -387,7 +421,7 @@ class ImagineProClient:
             timeout=timeout,
             disable_cdn=disable_cdn,
         )
-        return await self._submit(IMAGINE, request)
+        return await self._submit(BOOST_IMAGINE if boost else IMAGINE, request)
 
     async def press(
         self,
@@ -400,6 +434,7 @@ class ImagineProClient:
         webhook_override: str | None = None,
         timeout: int | None = None,
         disable_cdn: bool | None = None,
+        boost: bool = False,
     ) -> Job:
         """Press a button on a finished job (``POST /api/v1/nova/button``); costs credits.
 
@@ -410,11 +445,13 @@ class ImagineProClient:
             prompt: an optional prompt for the button (for ``Vary (Region)``, what to draw).
             mask: base64 of the mask (prefer ``inpaint``, which builds and checks it).
             ref, webhook_override, timeout, disable_cdn: as for ``imagine``.
+            boost: send through boost mode (``POST /api/v1/nova/boost/button``).
 
         Raises:
             InvalidInputError: a bad argument, or a button the parent does not offer.
         """
         parent_id = self._check_parent(parent, button)
+        _check_boost(boost)
         check_prompt(prompt, required=False)
         check_options(
             ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
@@ -436,7 +473,7 @@ class ImagineProClient:
             timeout=timeout,
             disable_cdn=disable_cdn,
         )
-        return await self._submit(BUTTON, request)
+        return await self._submit(BOOST_BUTTON if boost else BUTTON, request)
 
     def _check_parent(self, parent: Message | str, button: Button | str) -> str:
         if not isinstance(button, str) or not button:
@@ -465,11 +502,12 @@ class ImagineProClient:
         ref: str | None = None,
         webhook_override: str | None = None,
         timeout: int | None = None,
+        boost: bool = False,
     ) -> Job:
         """Upscale image ``index`` (1 to 4) of a grid: presses ``U1``..``U4``."""
         button = self._pick(_UPSCALES, index, "upscale")
         return await self.press(
-            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout
+            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout, boost=boost
         )
 
     async def vary(
@@ -480,11 +518,12 @@ class ImagineProClient:
         ref: str | None = None,
         webhook_override: str | None = None,
         timeout: int | None = None,
+        boost: bool = False,
     ) -> Job:
         """Make variations of image ``index`` (1 to 4) of a grid: presses ``V1``..``V4``."""
         button = self._pick(_VARIATIONS, index, "vary")
         return await self.press(
-            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout
+            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout, boost=boost
         )
 
     @staticmethod
@@ -495,79 +534,6 @@ class ImagineProClient:
                 f"{short(index)}"
             )
         return buttons[index - 1]
-
-    async def inpaint(
-        self,
-        parent: Message | str,
-        mask: MaskInput,
-        *,
-        prompt: str | None = None,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        check_size: bool = True,
-        resize_mask: bool = False,
-    ) -> Job:
-        """Redraw the region of an upscaled image that ``mask`` selects (``Vary (Region)``).
-
-        Args:
-            parent: the upscaled job (after ``U1``..``U4``), as a ``Message`` or its messageId.
-            mask: a ``Mask``, image bytes (PNG, WebP, JPEG), base64 text (a ``data:`` prefix is
-                stripped), or a path to an image file. White selects what is redrawn.
-            prompt: what to draw in the region.
-            ref, webhook_override, timeout: as for ``imagine``.
-            check_size: when ``parent`` is a ``Message`` with an image, read that image's size (the
-                first bytes of ``parent.uri``, once per image) and refuse a mask of another size.
-                If the image cannot be read, the check is skipped (the server checks too).
-            resize_mask: resize a mask of another size to the image's (nearest neighbour) instead
-                of refusing it.
-
-        Raises:
-            InvalidMaskError: the mask is not a usable black-and-white image, or its size is not the
-                image's (nothing was sent).
-            InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
-        """
-        from ._masks import load_mask
-
-        self._check_parent(parent, Button.VARY_REGION)
-        check_prompt(prompt, required=False)
-        check_options(ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=None)
-        self._open()
-        loaded = await load_mask(mask)  # refused here, before any traffic, if it is no mask at all
-        if check_size and isinstance(parent, Message):
-            expected = await self._image_size(parent)
-            if expected is not None and expected != loaded.size:
-                loaded = await load_mask(loaded, expected_size=expected, resize=resize_mask)
-        return await self.press(
-            parent,
-            Button.VARY_REGION,
-            mask=loaded.to_base64(),
-            prompt=prompt,
-            ref=ref,
-            webhook_override=webhook_override,
-            timeout=timeout,
-        )
-
-    async def _image_size(self, message: Message) -> tuple[int, int] | None:
-        """The size of a finished job's image, from the first bytes of the file; None if unknown."""
-        from ._imageinfo import sniff_image
-
-        if not message.image_urls:
-            return None
-        url = message.image_urls[0]
-        if url in self._image_sizes:
-            return self._image_sizes[url]
-        transport, _ = self._open()
-        try:
-            head = await transport.download(url, max_bytes=256 * 1024, prefix_only=True)
-            size = sniff_image(head, name="the parent's image").size
-        except ImagineProError as exc:
-            logger.warning("could not read the size of %s (%s); mask size not checked", url, exc)
-            return None
-        if len(self._image_sizes) >= 1024:
-            self._image_sizes.clear()
-        self._image_sizes[url] = size
-        return size
 
     @overload
     async def download(
@@ -648,13 +614,16 @@ class ImagineProClient:
     async def fetch(self, message_id: str) -> Message:
         """Fetch a job's Message once (``GET /api/v1/message/fetch/{id}``), within the poll budget.
 
+        A video job this client follows is fetched from the video progress endpoint.
+
         Raises:
             NotFoundError: the server does not know the messageId.
         """
         check_message_id(message_id)
         _, scheduler = self._open()
+        endpoint = scheduler.route(message_id) or MESSAGE
         sent = self._clock.now()
-        message: Message = await self._read(MESSAGE, message_id=message_id)
+        message: Message = await self._read(endpoint, message_id=message_id)
         if message.message_id == message_id:
             scheduler.observe(message, sent=sent)
         return message

@@ -13,6 +13,8 @@ Every serialization rule lives here, none on the models:
   ``Z``, an offset or a fraction, RFC 1123 (``Tue, 01 Aug 2023 14:03:01 GMT``), epoch seconds or
   milliseconds (a number or a numeric string); an unreadable one is ``None``, never a failed answer;
 - the history answer may be ``{"images": [...]}`` or the bare list;
+- Flux's ``aspect_ratio``, ``output_format`` and ``output_quality`` are snake_case on the wire (doc);
+- a part of ``contents`` is ``{"type": "text", "text": ...}`` or ``{"type": "image", "url": ...}``;
 - optional request fields left as ``None`` are omitted from the body.
 """
 
@@ -31,11 +33,18 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.json import make_converter as _make_json_converter
 
 from ._errors import ResponseValidationError
-from ._models import HistoryPage, Message, Status
+from ._models import FluxImagineRequest, HistoryPage, ImagePart, Message, Status, TextPart
 
 __all__ = ["camel", "describe_structure_error", "make_converter", "parse_timestamp", "structure"]
 
 T = TypeVar("T")
+
+#: Fields whose wire name is not the camelCase of their name (doc: Flux keeps snake_case).
+_WIRE_NAMES: dict[type, dict[str, str]] = {
+    FluxImagineRequest: {
+        name: name for name in ("aspect_ratio", "output_format", "output_quality")
+    },
+}
 
 
 def camel(name: str) -> str:
@@ -158,7 +167,7 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         overrides = {
             field.name: override(rename=camel(field.name)) for field in attrs.fields(cast(Any, cls))
         }
-        if cls is Message:
+        if issubclass(cls, Message):
             overrides["progress"] = override(rename="progress", struct_hook=_structure_progress)
         for field in attrs.fields(cast(Any, cls)):
             if field.name in ("message_id", "originating_message_id", "id"):
@@ -173,8 +182,11 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         )
 
     def unstructure_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any], Any]:
+        names = _WIRE_NAMES.get(cls, {})
         overrides = {
-            field.name: override(rename=camel(field.name), omit_if_default=True)
+            field.name: override(
+                rename=names.get(field.name, camel(field.name)), omit_if_default=True
+            )
             for field in attrs.fields(cls)
         }
         return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
@@ -188,6 +200,8 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
         return page
 
     converter.register_structure_hook(HistoryPage, structure_history)
+    converter.register_unstructure_hook(TextPart, lambda part: {"type": "text", "text": part.text})
+    converter.register_unstructure_hook(ImagePart, lambda part: {"type": "image", "url": part.url})
     return converter
 
 

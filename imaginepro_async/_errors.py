@@ -29,6 +29,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
         ├── InvalidMaskError           the mask is not a usable black-and-white image
         ├── BatchInputError            a batch's input has bad lines (strict mode)
+        ├── CreditLimitError           a batch would need more credits than allowed or available
         ├── JournalMismatchError       the journal was made from another input
         └── NotAJournalError           the journal path holds a file that is not a batch journal
 
@@ -58,6 +59,7 @@ __all__ = [
     "BatchInputError",
     "ClientClosedError",
     "CoordinationError",
+    "CreditLimitError",
     "ExtraNotInstalledError",
     "ImagineProError",
     "InvalidInputError",
@@ -410,6 +412,19 @@ class BatchInputError(InvalidInputError):
             f"{len(self.problems)} input lines are not valid requests; nothing was submitted. "
             f"Fix them, or run without --strict to submit the others:\n{shown}{more}"
         )
+
+
+class CreditLimitError(InvalidInputError):
+    """A batch would need more credits than its ``max_credits``, or than the account has.
+
+    Nothing was submitted. Attributes: ``needed`` (an estimate from the SDK's price table) and
+    ``available`` (the cap or the account's balance).
+    """
+
+    def __init__(self, message: str, *, needed: int, available: int) -> None:
+        self.needed = needed
+        self.available = available
+        super().__init__(message)
 
 
 class JournalMismatchError(InvalidInputError):

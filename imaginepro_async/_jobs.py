@@ -41,6 +41,7 @@ class JobState:
         "_callbacks",
         "_changed",
         "_done",
+        "cost",
         "exception",
         "latest",
         "message_id",
@@ -59,6 +60,8 @@ class JobState:
         self._done: anyio.Event | None = None
         self._changed: anyio.Event | None = None
         self._callbacks: list[Callable[[JobState], None]] | None = None
+        # What submitting it cost, in credits (an estimate; None: not submitted by this client).
+        self.cost: int | None = None
 
     def changed(self) -> anyio.Event:
         """An event set at the next new Message or at the end."""
@@ -159,6 +162,15 @@ class Job:
     def polls(self) -> int:
         """How many progress requests this client has made for this job."""
         return self._state.polls
+
+    @property
+    def cost(self) -> int | None:
+        """The credits submitting this job cost: an **estimate** from the SDK's price table.
+
+        The server does not report prices; only imagine (10) and buttons (5) have published ones,
+        the others are assumed. None for a job this client did not submit (``client.job(id)``).
+        """
+        return self._state.cost
 
     def done(self) -> bool:
         """True when the job has ended (or can no longer be followed); ``result()`` then answers."""

@@ -719,6 +719,32 @@ class Mask:
             f"{stretch}; pass resize=True, or call mask.resized({expected!r}) first"
         )
 
+    def fitted(self, size: tuple[int, int]) -> Mask:
+        """Return this mask fitted to an image of ``size``: scaled if it has the image's aspect ratio.
+
+        A mask with the image's aspect ratio (to one pixel of rounding) is accepted at any
+        resolution: scaled nearest-neighbour to ``size`` when Pillow is installed, otherwise
+        returned as it is (the service scales it). A mask of another aspect ratio is refused.
+
+        Args:
+            size: the ``(width, height)`` of the image being edited.
+
+        Raises:
+            InvalidMaskError: the aspect ratios differ (the message gives both sizes), or the
+                selection vanished when scaled.
+        """
+        expected = _check_size_arg(size, "the image size")
+        if self.size == expected:
+            return self
+        if not same_aspect(self.size, expected):
+            raise InvalidMaskError(
+                f"the mask is {_size_text(self.size)} but the image is {_size_text(expected)}: "
+                "their aspect ratios differ, so the mask cannot be scaled onto the image. Draw it "
+                f"at {_size_text(expected)} (or any size of that aspect ratio), or pass "
+                "resize_mask=True to stretch it"
+            )
+        return self.resized(expected) if _has_pillow() else self
+
     def resized(self, size: tuple[int, int]) -> Mask:
         """Return this mask scaled to another size, nearest-neighbour so it stays black and white.
 
@@ -900,11 +926,19 @@ def read_mask_text(text: str, *, base_dir: Path | None = None) -> bytes | Path:
     )
 
 
-def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool) -> Mask:
+def same_aspect(mask: tuple[int, int], image: tuple[int, int]) -> bool:
+    """True when ``mask`` has the aspect ratio of ``image``, to one pixel of rounding."""
+    (mask_w, mask_h), (image_w, image_h) = mask, image
+    return abs(mask_h * image_w - mask_w * image_h) <= image_w
+
+
+def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool, fit: bool) -> Mask:
     mask = Mask.coerce(value)
     if expected_size is not None:
         if resize:
             return mask.resized(expected_size)
+        if fit:
+            return mask.fitted(expected_size)
         mask.check_size(expected_size)
     return mask
 
@@ -914,6 +948,7 @@ async def load_mask(
     *,
     expected_size: tuple[int, int] | None = None,
     resize: bool = False,
+    fit: bool = False,
 ) -> Mask:
     """Make a mask from any supported input, off the event loop, and check its size.
 
@@ -925,6 +960,8 @@ async def load_mask(
         expected_size: the ``(width, height)`` of the image being edited, if known.
         resize: when the size differs from ``expected_size``, resize the mask
             (nearest-neighbour) instead of refusing it.
+        fit: when the size differs, accept a mask of the same aspect ratio (see
+            :meth:`Mask.fitted`) and refuse only another aspect ratio.
 
     Returns:
         The mask, of ``expected_size`` when given.
@@ -937,4 +974,5 @@ async def load_mask(
     """
     if isinstance(value, Mask) and (expected_size is None or value.size == expected_size):
         return value
-    return await anyio.to_thread.run_sync(functools.partial(_load, value, expected_size, resize))
+    load = functools.partial(_load, value, expected_size, resize, fit)
+    return await anyio.to_thread.run_sync(load)

@@ -7,21 +7,40 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TypeAlias
 
 import attrs
 
 __all__ = [
     "AccountInfo",
+    "BlendRequest",
     "Button",
     "ButtonRequest",
+    "CommandRequest",
+    "ContentPart",
+    "ContentsRequest",
     "CreatedJob",
+    "DescribeRequest",
+    "DiscordToken",
+    "FaceSwapRequest",
+    "FluxImagineRequest",
+    "FluxUpscaleRequest",
     "HistoryImage",
     "HistoryPage",
+    "ImagePart",
     "ImagineRequest",
     "Message",
+    "MessageTrace",
     "PromptCheck",
     "PromptCheckRequest",
+    "RemoveBackgroundRequest",
     "Status",
+    "TextPart",
+    "TokenToggleRequest",
+    "VideoExtendRequest",
+    "VideoGenerateRequest",
+    "VideoMessage",
+    "VideoResult",
 ]
 
 
@@ -235,3 +254,191 @@ class ButtonRequest:
     webhook_override: str | None = None
     timeout: int | None = None
     disable_cdn: bool | None = None
+
+
+# -- the further endpoints (describe, blend, face swap, Flux, tools, Gemini, video, DIY) ----------
+
+
+@attrs.frozen(kw_only=True)
+class VideoResult:
+    """One video of a finished video job."""
+
+    url: str
+    index: int
+
+
+@attrs.frozen(kw_only=True)
+class VideoMessage(Message):
+    """A video job as its own progress endpoint reports it (``GET /api/v1/video/mj/fetch/{id}``).
+
+    A ``Message`` plus the videos: awaiting a video job gives one of these.
+
+    Attributes:
+        video_url: the first video, once DONE.
+        results: every video, with its index (0..3): the index ``client.extend_video`` takes.
+    """
+
+    video_url: str | None = None
+    results: tuple[VideoResult, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class DescribeRequest:
+    """The body of ``POST /api/v1/nova/describe``."""
+
+    url: str
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BlendRequest:
+    """The body of ``POST /api/v1/nova/blend`` (and of the legacy ``/api/v1/midjourney/blend``)."""
+
+    urls: tuple[str, ...]
+    ref: str | None = None
+    webhook_override: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FaceSwapRequest:
+    """The body of ``POST /api/v1/nova/faceswap``: the face of ``source`` put into ``target``."""
+
+    source: str
+    target: str
+    ref: str | None = None
+    webhook_override: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FluxImagineRequest:
+    """The body of ``POST /api/v1/flux/imagine`` (some of its names are snake_case on the wire)."""
+
+    prompt: str
+    n: int | None = None
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    output_format: str | None = None
+    output_quality: int | None = None
+    model: str | None = None
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FluxUpscaleRequest:
+    """The body of ``POST /api/v1/flux/upscale``."""
+
+    image: str
+    scale: int
+    ref: str | None = None
+    webhook_override: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RemoveBackgroundRequest:
+    """The body of ``POST /api/v1/tools/remove-bg``."""
+
+    image: str
+    ref: str | None = None
+    webhook_override: str | None = None
+
+
+@attrs.frozen
+class TextPart:
+    """A text part of the ``contents`` of a Gemini or universal imagine (``{type: "text"}``)."""
+
+    text: str
+
+
+@attrs.frozen
+class ImagePart:
+    """An image part of the ``contents`` of a Gemini or universal imagine (``{type: "image"}``)."""
+
+    url: str
+
+
+#: One part of ``contents``: a plain ``str`` given to the client is a ``TextPart``.
+ContentPart: TypeAlias = TextPart | ImagePart
+
+
+@attrs.frozen(kw_only=True)
+class ContentsRequest:
+    """The body of ``POST /api/v1/gemini/imagine`` and ``POST /api/v1/universal/imagine``."""
+
+    contents: tuple[ContentPart, ...]
+    model: str | None = None
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VideoGenerateRequest:
+    """The body of ``POST /api/v1/video/mj/generate``."""
+
+    start_frame_url: str
+    end_frame_url: str
+    prompt: str | None = None
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VideoExtendRequest:
+    """The body of ``POST /api/v1/video/mj/extend``."""
+
+    message_id: str
+    index: int
+    animate_mode: str | None = None
+    ref: str | None = None
+    webhook_override: str | None = None
+    timeout: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CommandRequest:
+    """The body of ``POST /api/v1/nova/commands`` (DIY plan; fields as the legacy endpoint)."""
+
+    cmd: str
+    ref: str | None = None
+    webhook_override: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DiscordToken:
+    """A Discord account linked to a DIY plan (``GET /api/v1/discord/token/{id}``).
+
+    Attributes:
+        id: the token's id (what ``client.discord_token`` takes).
+        token: the Discord token, masked by the server.
+        status: FAST, RELAX, VERIFYING or BANNED (doc); another value is kept as sent.
+    """
+
+    id: str
+    token: str | None = None
+    channel_id: str | None = None
+    server_id: str | None = None
+    is_active: bool | None = None
+    status: str | None = None
+    info: str | None = None
+    concurrency: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TokenToggleRequest:
+    """The body of ``PUT /api/v1/discord/token/{id}``."""
+
+    is_active: bool
+
+
+@attrs.frozen(kw_only=True)
+class MessageTrace:
+    """Which linked Discord account ran a job (``GET /api/v1/message/trace/{id}``)."""
+
+    token_id: str | None = None
+    token_info: str | None = None

@@ -23,6 +23,7 @@ from anyio.abc import TaskGroup
 
 from ._budget import Budget, Permit
 from ._clock import Clock
+from ._endpoints import Endpoint
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -52,8 +53,9 @@ _NOT_OPEN = (
 
 #: The client's function that presses Cancel Job on the server (through the create budget).
 Canceller = Callable[[str], Awaitable[None]]
-#: One poll of a job: its Message, fetched with the given permit of the progress budget.
-Fetcher = Callable[[str, Permit], Awaitable[Message]]
+#: One poll of a job: its Message, fetched with the given permit of the progress budget, through
+#: the job's progress endpoint (None: the Message one).
+Fetcher = Callable[[str, Permit, Endpoint | None], Awaitable[Message]]
 
 
 class SchedulerState(enum.Enum):
@@ -112,6 +114,7 @@ class Scheduler:
             policy, schedule=self._push, rng=rng, throttle_wait=budget.limit.per
         )
         self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
+        self._routes: dict[str, Endpoint] = {}  # jobs polled through another progress endpoint
         self._heap: list[tuple[float, int, JobRecord]] = []
         self._entries = 0
         self._wakeup = anyio.Event()
@@ -168,6 +171,7 @@ class Scheduler:
 
     def _resolve_all(self, error: Callable[[str], ImagineProError]) -> None:
         jobs, self._jobs = self._jobs, {}
+        self._routes.clear()
         for record, state in jobs.values():
             self._planner.drop(record)
             state.resolve(error(record.message_id))
@@ -176,6 +180,10 @@ class Scheduler:
 
     # -- what the client and the handles ask -----------------------------------------------------
 
+    def route(self, message_id: str) -> Endpoint | None:
+        """The progress endpoint ``message_id`` is polled through, if not the Message one."""
+        return self._routes.get(message_id)
+
     def track(
         self,
         message_id: str,
@@ -183,11 +191,13 @@ class Scheduler:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
+        fetch: Endpoint | None = None,
     ) -> JobState:
         """The shared state of ``message_id``, followed from now on until it ends.
 
         ``timeout`` is the job's server-side timeout (API seconds): a job not seen ending by then is
-        looked at once just after it, even while it waits in the queue.
+        looked at once just after it, even while it waits in the queue. ``fetch`` is the progress
+        endpoint it is polled through (None: the Message one), handed back to the fetcher.
         """
         self.ensure_open()
         known = self._jobs.get(message_id)
@@ -203,6 +213,8 @@ class Scheduler:
             timeout=timeout,
         )
         self._jobs[message_id] = (record, state)
+        if fetch is not None:
+            self._routes[message_id] = fetch
         return state
 
     def watch(self, state: JobState, every: float) -> None:
@@ -288,7 +300,9 @@ class Scheduler:
         sent = self._clock.now()
         state.polls += 1
         try:
-            message = await self._fetcher(record.message_id, permit)
+            message = await self._fetcher(
+                record.message_id, permit, self._routes.get(record.message_id)
+            )
         except ImagineProError as exc:
             record.in_flight = False
             verdict = self._planner.poll_failed(record, _failure(exc), now=self._clock.now())
@@ -342,6 +356,7 @@ class Scheduler:
     ) -> None:
         """End the job: its waiters get the final Message, or ``error``."""
         self._jobs.pop(record.message_id, None)
+        self._routes.pop(record.message_id, None)
         self._planner.drop(record)
         latest = state.latest
         if error is None and latest is not None and latest.status is Status.FAIL:

@@ -21,9 +21,13 @@ __all__ = [
     "DEFAULT_JOB_TIMEOUT",
     "JOB_TIMEOUT_RANGE",
     "check_base_url",
+    "check_choice",
+    "check_count",
     "check_message_id",
     "check_options",
     "check_prompt",
+    "check_url",
+    "check_urls",
     "env_time_scale",
     "short",
 ]
@@ -90,6 +94,49 @@ def check_options(
             )
     if disable_cdn is not None and not isinstance(disable_cdn, bool):
         raise InvalidInputError(f"disable_cdn must be True or False, got {short(disable_cdn)}")
+
+
+def check_url(value: object, what: str) -> str:
+    """An http(s) URL with a host (a public image URL, for the API to download)."""
+    url = yarl.URL(value) if isinstance(value, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(
+            f"{what} must be an http(s) URL of an image the server can download, got {short(value)}"
+        )
+    return value  # type: ignore[return-value]  # a str: checked above
+
+
+def check_urls(values: object, what: str, low: int, high: int) -> tuple[str, ...]:
+    """``low`` to ``high`` http(s) URLs, as a list or a tuple (not one string)."""
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise InvalidInputError(
+            f"{what} must be a list of {low} to {high} image URLs, got {short(values)}"
+        )
+    if not low <= len(values) <= high:
+        raise InvalidInputError(f"{what} must hold {low} to {high} image URLs, got {len(values)}")
+    return tuple(check_url(value, f"{what}[{n}]") for n, value in enumerate(values))
+
+
+def check_count(
+    value: object, what: str, low: int, high: int, *, multiple_of: int = 1, unit: str = ""
+) -> int:
+    """A whole number from ``low`` to ``high`` (and a multiple of ``multiple_of``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(
+            f"{what} must be a whole number{unit} from {low} to {high}, got {short(value)}"
+        )
+    if value % multiple_of:
+        raise InvalidInputError(f"{what} must be a multiple of {multiple_of}, got {value}")
+    return value
+
+
+def check_choice(value: object, what: str, options: tuple[str, ...]) -> str:
+    """One of ``options``, exactly."""
+    if not isinstance(value, str) or value not in options:
+        raise InvalidInputError(
+            f"{what} must be one of {', '.join(map(repr, options))}; got {short(value)}"
+        )
+    return value
 
 
 def _is_loopback(host: str) -> bool:

@@ -20,6 +20,7 @@ from imaginepro_async._masks import (
     ExtraNotInstalledError,
     Mask,
     load_mask,
+    same_aspect,
 )
 
 from .test_imageinfo import forged_jpeg, forged_png, forged_webp
@@ -732,3 +733,46 @@ def test_passed_through_mask_is_converted_once_pillow_is_back(
             mask.to_png()
     assert Mask.from_bytes(mask.to_png()) == Mask.rectangle(SIZE, BOX)
     assert (mask | Mask.rectangle(SIZE, (0, 0, 4, 4))).coverage == pytest.approx(0.25 + 16 / 3072)
+
+
+# -- fitting a mask to the image ------------------------------------------------------------------
+
+
+def test_fitted_scales_a_mask_of_the_same_aspect_ratio() -> None:
+    """A mask of the image's aspect ratio is scaled to the image, smaller or larger."""
+    fitted = Mask.rectangle((16, 12), (0, 0, 8, 12)).fitted(SIZE)
+    assert fitted.size == SIZE
+    assert pixel_values(fitted) == {0, 255}
+    assert Mask.rectangle((128, 96), (0, 0, 64, 96)).fitted(SIZE).size == SIZE
+    assert fitted.fitted(SIZE) is fitted
+
+
+def test_fitted_refuses_another_aspect_ratio_naming_both_sizes() -> None:
+    """A mask of another aspect ratio is refused; the message gives both sizes."""
+    with pytest.raises(InvalidMaskError, match=r"64x64.*64x48.*aspect ratios differ"):
+        Mask.rectangle((64, 64), BOX).fitted(SIZE)
+
+
+@pytest.mark.usefixtures("no_pillow")
+def test_without_pillow_a_mask_of_the_same_aspect_ratio_is_sent_as_it_is() -> None:
+    """Without Pillow, fitting keeps the mask unchanged and still refuses another aspect ratio."""
+    mask = Mask.from_bytes(forged_png(32, 24))
+    assert mask.fitted(SIZE) is mask
+    with pytest.raises(InvalidMaskError, match=r"32x32.*64x48"):
+        Mask.from_bytes(forged_png(32, 32)).fitted(SIZE)
+
+
+def test_same_aspect_allows_one_pixel_of_rounding() -> None:
+    """One pixel of rounding keeps the aspect ratio; two pixels do not."""
+    assert same_aspect((1001, 750), (100, 75))
+    assert same_aspect((33, 25), (64, 48))
+    assert not same_aspect((64, 50), (64, 48))
+
+
+@pytest.mark.anyio
+async def test_load_mask_fits_when_asked() -> None:
+    """load_mask(fit=True) scales a mask of the image's aspect ratio and refuses another."""
+    fitted = await load_mask(Mask.rectangle((32, 24), BOX), expected_size=SIZE, fit=True)
+    assert fitted.size == SIZE
+    with pytest.raises(InvalidMaskError, match=r"aspect ratios differ"):
+        await load_mask(Mask.rectangle((32, 32), BOX), expected_size=SIZE, fit=True)

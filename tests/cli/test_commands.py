@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from imaginepro_async import ImagineProClient, __version__
+from imaginepro_async import __version__
 from imaginepro_async._cli_common import cli_terms
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
 from tests.batch.conftest import make_world
@@ -219,10 +219,6 @@ async def test_simulate_reports_a_busy_port(tmp_path: Path) -> None:
     assert "in use" in done.err
 
 
-@pytest.mark.skipif(
-    not all(hasattr(ImagineProClient, name) for name in ("describe", "blend", "flux")),
-    reason="client.describe/blend/flux come from another branch",
-)
 async def test_describe_blend_and_flux(world: World) -> None:
     """describe, blend and flux submit and follow their jobs like the others."""
     sim, tmp = world.sim, world.tmp

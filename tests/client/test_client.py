@@ -471,19 +471,29 @@ async def test_a_job_whose_server_timeout_runs_out_fails(sim: Simulator) -> None
             await job
 
 
-async def test_a_mask_of_the_wrong_size_is_refused_before_the_job_is_sent(
+async def test_a_mask_of_another_aspect_ratio_is_refused_before_the_job_is_sent(
     sim: Simulator, client: ImagineProClient
 ) -> None:
-    """The parent image's size is read from its header; another size is refused, naming both."""
+    """The parent's size is read from its header; another aspect ratio is refused, naming both."""
     grid = await (await client.imagine("a grid"))
     up = await (await client.upscale(grid, 1))
     width, height = sim.image_size
-    wrong = make_mask(width * 2, height * 2)
-    with pytest.raises(InvalidMaskError, match=rf"{width * 2}x{height * 2}.*{width}x{height}"):
+    wrong = make_mask(width * 2, height)
+    with pytest.raises(InvalidMaskError, match=rf"{width * 2}x{height}.*{width}x{height}"):
         await client.inpaint(up, wrong)
     assert sim.stats().by_endpoint.get("button") == 1  # only the U1 press
-    resized = await client.inpaint(up, wrong, resize_mask=True)
-    assert (await resized).status is Status.DONE
+    stretched = await client.inpaint(up, wrong, resize_mask=True)
+    assert (await stretched).status is Status.DONE
+
+
+async def test_a_mask_of_the_image_aspect_ratio_is_accepted_at_any_resolution(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """A smaller or a larger mask of the image's aspect ratio is accepted and the job runs."""
+    up = await (await client.upscale(await (await client.imagine("a grid")), 2))
+    width, height = sim.image_size
+    for mask in (make_mask(width // 4, height // 4), make_mask(width * 2, height * 2)):
+        assert (await (await client.inpaint(up, mask))).status is Status.DONE
 
 
 async def test_without_the_size_check_the_server_refuses_the_mask(

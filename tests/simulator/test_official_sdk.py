@@ -52,3 +52,13 @@ async def test_official_sdk_flow_runs_against_the_simulator() -> None:
         assert "Vary (Region)" in upscale["buttons"]
         assert sim.credits_spent()[sim.api_key] == 20
         assert sim.stats().rate_limited == 0
+
+
+async def test_official_sdk_flow_with_a_smaller_mask_of_the_same_aspect_ratio() -> None:
+    """The official SDK's inpainting with a mask a quarter of the image's size ends DONE."""
+    async with Simulator(time_scale=1000.0, seed=6, duration=uniform_duration(30, 60)) as sim:
+        width, height = sim.image_size
+        mask = base64.b64encode(make_mask(width // 4, height // 4)).decode()
+        *_, inpainted = await anyio.to_thread.run_sync(official_flow, sim.url, sim.api_key, mask)
+        assert inpainted["status"] == "DONE"
+        assert sim.stats().by_status.get(400) is None

@@ -24,7 +24,10 @@ from imaginepro_async import (
     ClientClosedError,
     ClientState,
     Coordination,
+    CreditLimitError,
+    DiscordToken,
     HistoryImage,
+    ImagePart,
     ImagineProClient,
     ImagineProError,
     InvalidInputError,
@@ -32,6 +35,7 @@ from imaginepro_async import (
     JobFailedError,
     JobTimeoutError,
     Message,
+    MessageTrace,
     NotFoundError,
     PollPolicy,
     PromptCheck,
@@ -44,6 +48,9 @@ from imaginepro_async import (
     ServerError,
     Status,
     SubmissionUncertainError,
+    TextPart,
+    VideoMessage,
+    VideoResult,
     as_completed,
     gather,
 )
@@ -117,6 +124,31 @@ async def use(client: ImagineProClient) -> None:
     await client.aclose()
 
 
+async def endpoints(opened: ImagineProClient) -> None:
+    """The further endpoints: each job-creating one returns a Job with its estimated cost."""
+    assert_type(await opened.describe("https://x/a.png"), Job)
+    assert_type(await opened.blend(["https://x/a.png", "https://x/b.png"], legacy_path=True), Job)
+    assert_type(await opened.face_swap("https://x/a.png", "https://x/b.png"), Job)
+    assert_type(await opened.imagine("a cat", boost=True), Job)
+    flux = await opened.flux("a cat", n=4, width=1024, height=512, aspect_ratio="16:9")
+    assert_type(flux.cost, int | None)
+    assert_type(await opened.flux_upscale("https://x/a.png", 2), Job)
+    assert_type(await opened.remove_background("https://x/a.png"), Job)
+    await opened.gemini_imagine(["make it blue", TextPart("and big"), ImagePart("https://x/a.png")])
+    await opened.universal_imagine("a cat", model="nano-banana")
+    video = await (await opened.generate_video("https://x/a.png", "https://x/b.png"))
+    if isinstance(video, VideoMessage):
+        assert_type(video.video_url, str | None)
+        assert_type(video.results, tuple[VideoResult, ...])
+        await opened.extend_video(video, 0)
+    assert_type(opened.job("id", video=True), Job)
+    assert_type(await opened.command("relax"), Job)
+    assert_type(await opened.discord_tokens(), list[DiscordToken])
+    assert_type(await opened.set_discord_token_active("id", False), DiscordToken)
+    assert_type(await opened.trace("id"), MessageTrace)
+    assert_type(opened.credits_spent, int)
+
+
 def errors(exc: ImagineProError) -> None:
     """The error tree's attributes, as users read them."""
     if isinstance(exc, RateLimitError):
@@ -139,5 +171,7 @@ def errors(exc: ImagineProError) -> None:
         assert_type(exc.elapsed, float)
     if isinstance(exc, SubmissionUncertainError):
         assert_type(exc.payload, dict[str, Any])
+    if isinstance(exc, CreditLimitError):
+        assert_type(exc.needed, int)
     if isinstance(exc, ClientClosedError | InvalidInputError):
         assert_type(str(exc), str)
