@@ -18,22 +18,41 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
-import math
 import os
-import re
-import struct
-import sys
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Literal, TypeAlias, Union
 
 import anyio.to_thread
 import attrs
 
-from ._errors import ExtraNotInstalledError, InvalidInputError, InvalidMaskError
-from ._imageinfo import ImageFormat, ImageInfo, looks_like_image, sniff_image
+from ._errors import ExtraNotInstalledError, InvalidMaskError
+from ._imageinfo import ImageFormat, ImageInfo, sniff_image
+from ._mask_codec import (
+    MASK_THRESHOLD,
+    MAX_MASK_BYTES,
+    MAX_MASK_PIXELS,
+    OFF_CANVAS_HINT,
+    binarize,
+    check_bytes,
+    check_pixels,
+    check_size_arg,
+    decode_base64,
+    decode_image,
+    encode_png,
+    has_pillow,
+    is_pillow_image,
+    preview_size,
+    read_mask_text,
+    refuse_fractions_as_pixels,
+    require_pillow,
+    rounded,
+    same_aspect,
+    scale_points,
+    short_text,
+    size_text,
+    tint_region,
+)
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -49,16 +68,8 @@ __all__ = [
     "Point",
     "load_mask",
     "read_mask_text",
+    "same_aspect",
 ]
-
-MAX_MASK_BYTES: Final = 20 * 1024 * 1024
-"""Encoded masks larger than this (20 MiB) are refused before they are decoded."""
-
-MAX_MASK_PIXELS: Final = 100_000_000
-"""Images with more pixels than this (100 megapixels, read from the header) are never decoded."""
-
-MASK_THRESHOLD: Final = 128
-"""Pixels whose luminance (after compositing over black) is at least this become white."""
 
 Box: TypeAlias = tuple[float, float, float, float]
 """``(left, top, right, bottom)``; right and bottom are exclusive."""
@@ -70,220 +81,6 @@ MaskInput: TypeAlias = Union[
     "Mask", bytes, bytearray, memoryview, str, "os.PathLike[str]", "PILImage.Image"
 ]
 """What :func:`load_mask` and :meth:`Mask.coerce` accept."""
-
-_MIB: Final = 1024 * 1024
-# A little over 4/3 of the byte limit, so that line breaks every 76 characters still fit.
-_MAX_BASE64_CHARS: Final = MAX_MASK_BYTES * 3 // 2
-_SHORT: Final = 40
-_MAX_PATH_CHARS: Final = 4096
-_OFF_CANVAS_HINT: Final = " (is the shape off the canvas, or thinner than a pixel?)"
-_BINARY_LUT: Final = [0] * MASK_THRESHOLD + [255] * (256 - MASK_THRESHOLD)
-_ONLY_WHITE_LUT: Final = [0] * 255 + [255]
-_ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_SIXTEEN_BIT_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-_DATA_URI: Final = re.compile(r"data:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*),", re.IGNORECASE)
-_WHITESPACE: Final = re.compile(r"\s+")
-
-
-def _require_pillow(purpose: str) -> None:
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError as exc:
-        raise ExtraNotInstalledError(purpose) from exc
-
-
-def _has_pillow() -> bool:
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _is_pillow_image(value: object) -> bool:
-    # Looked up, not imported: a Pillow image can only exist if Pillow was imported already.
-    module = sys.modules.get("PIL.Image")
-    return module is not None and isinstance(value, module.Image)
-
-
-def _short(text: str) -> str:
-    if len(text) <= _SHORT:
-        return repr(text)
-    return f"{text[:_SHORT]!r}... ({len(text)} chars)"
-
-
-def _size_text(size: tuple[int, int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
-def _check_size_arg(size: object, what: str) -> tuple[int, int]:
-    if (
-        not isinstance(size, Sequence)
-        or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
-        raise InvalidMaskError(
-            f"{what} must be (width, height) in pixels, two positive ints; got {size!r}"
-        )
-    width, height = size
-    if width * height > MAX_MASK_PIXELS:
-        raise InvalidMaskError(
-            f"{what} {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit "
-            f"of {MAX_MASK_PIXELS // 1_000_000}; use the size of the image being edited"
-        )
-    return (width, height)
-
-
-def _check_pixels(info: ImageInfo, name: str) -> None:
-    if info.pixels > MAX_MASK_PIXELS:
-        raise InvalidMaskError(
-            f"{name} is {info.width}x{info.height} ({info.pixels / 1e6:.0f} megapixels), over "
-            f"the limit of {MAX_MASK_PIXELS // 1_000_000} megapixels; it was not decoded (a "
-            f"guard against decompression bombs). Use an image the size of the one being edited"
-        )
-
-
-def _check_bytes(length: int, name: str) -> None:
-    if length > MAX_MASK_BYTES:
-        raise InvalidMaskError(
-            f"{name} is {length / _MIB:.1f} MiB, over the {MAX_MASK_BYTES // _MIB} MiB limit for "
-            f"a mask; save it as a black-and-white PNG (which compresses well) at the size of "
-            f"the image being edited"
-        )
-
-
-def _decode_base64(text: str, name: str) -> bytes:
-    """Decode base64 text, tolerating a ``data:`` prefix, whitespace, missing padding, URL-safe."""
-    if len(text) > 2 * _MAX_BASE64_CHARS:
-        _check_bytes(len(text) * 3 // 4, name)
-    body = text.strip()
-    match = _DATA_URI.match(body)
-    if match:
-        media_type = match["type"].strip().lower()
-        params = [p.strip().lower() for p in match["params"].split(";")[1:]]
-        if "base64" not in params:
-            raise InvalidMaskError(
-                f"{name} is a data: URI that is not base64-encoded; pass "
-                f"'data:image/png;base64,...' or the bare base64 text"
-            )
-        if media_type and not media_type.startswith("image/"):
-            raise InvalidMaskError(
-                f"{name} is a data: URI of {media_type!r}, not an image; pass the base64 text of "
-                f"a PNG, WebP or JPEG"
-            )
-        body = body[match.end() :]
-    compact = _WHITESPACE.sub("", body)
-    if len(compact) > _MAX_BASE64_CHARS:
-        _check_bytes(len(compact) * 3 // 4, name)
-    if not compact:
-        raise InvalidMaskError(f"{name} is empty: pass the base64 text of a PNG, WebP or JPEG")
-    compact = compact.replace("-", "+").replace("_", "/")
-    compact += "=" * (-len(compact) % 4)
-    try:
-        return base64.b64decode(compact, validate=True)
-    except ValueError as exc:
-        raise InvalidMaskError(
-            f"{name} is not valid base64 ({exc}); pass the base64 text of a PNG, WebP or JPEG "
-            f"(a 'data:image/...;base64,' prefix is fine)"
-        ) from exc
-
-
-def _extreme(image: PILImage.Image) -> float:
-    _, high = image.getextrema()
-    assert isinstance(high, int | float)
-    return high
-
-
-def _binarize(image: PILImage.Image) -> tuple[PILImage.Image, int]:
-    """Threshold any image to pure 0/255 "L"; also count the pixels that were not 0 or 255."""
-    from PIL import ImageChops
-
-    if image.mode in ("P", "PA") or "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in _ALPHA_MODES:
-        # Transparent means "not selected": composite over black, so alpha scales the luminance.
-        rgba = image.convert("RGBA")
-        grey = ImageChops.multiply(rgba.convert("L"), rgba.getchannel("A"))
-    elif image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and _extreme(image) > 255):
-        # A plain conversion clips 16-bit values at 255; scale them instead. Mode "I" is also
-        # what older Pillows make of 16-bit PNGs, and what convert("I") makes of 8-bit images.
-        grey = image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
-    else:
-        grey = image.convert("L")
-    histogram = grey.histogram()
-    changed = grey.width * grey.height - histogram[0] - histogram[255]
-    return grey.point(_BINARY_LUT), changed
-
-
-def _encode_png(image: PILImage.Image) -> bytes:
-    buffer = io.BytesIO()
-    # 8-bit greyscale rather than 1-bit: some decoders turn 1-bit images into 0/1 booleans, which
-    # a naive "> 127" test on the server would read as an empty mask. Flat areas compress alike.
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _decode(data: bytes, info: ImageInfo, name: str) -> PILImage.Image:
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(data), formats=[info.format.upper()])
-        # Pillow parses the header itself: hold its reading to the same limit before loading.
-        _check_pixels(ImageInfo(info.format, *image.size), name)
-        image.load()
-    except InvalidMaskError:
-        raise
-    # Pillow's decoders raise a variety of types for bad data; all mean "cannot be decoded".
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        struct.error,
-        zlib.error,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise InvalidMaskError(
-            f"{name} cannot be decoded as {info.format.upper()} (truncated or corrupt: {exc}); "
-            f"re-export it as PNG and pass the complete file"
-        ) from exc
-    return image
-
-
-def _rounded(value: float) -> int:
-    # Half up, not Python's half-to-even, so that equal fractions give equal edges everywhere.
-    return math.floor(value + 0.5)
-
-
-def _scale(
-    values: Sequence[float], size: tuple[int, int], *, relative: bool, what: str
-) -> list[float]:
-    """Turn alternating x, y coordinates into pixels, checking fractions are within [0, 1]."""
-    scaled: list[float] = []
-    for index, raw in enumerate(values):
-        value = float(raw)
-        if not math.isfinite(value):
-            raise InvalidMaskError(f"{what}: coordinate {raw!r} is not a finite number")
-        if relative:
-            if not 0.0 <= value <= 1.0:
-                raise InvalidMaskError(
-                    f"{what}: coordinate {raw!r} is outside [0, 1]; with relative=True "
-                    f"coordinates are fractions of the size (0.5 is the middle); pass "
-                    f"relative=False for pixels"
-                )
-            value *= size[index % 2]
-        scaled.append(value)
-    return scaled
-
-
-def _refuse_fractions_as_pixels(values: Sequence[float], relative: bool, what: str) -> None:
-    # Pixel coordinates all within [0, 1], some fractional, would draw inside the first pixel:
-    # these are fractions given without relative=True, not a one-pixel shape.
-    if not relative and all(0 <= v <= 1 for v in values) and any(v != int(v) for v in values):
-        raise InvalidMaskError(
-            f"{what}: the coordinates look like fractions of the size, but they are read as "
-            f"pixels; pass relative=True (or give pixels)"
-        )
 
 
 @attrs.frozen(init=False)
@@ -361,7 +158,7 @@ class Mask:
         name = f"mask file {os.fspath(path)!r}"
         try:
             with open(path, "rb") as file:
-                _check_bytes(os.fstat(file.fileno()).st_size, name)
+                check_bytes(os.fstat(file.fileno()).st_size, name)
                 # Read one byte over the limit: the size may change, or be 0 for special files.
                 data = file.read(MAX_MASK_BYTES + 1)
         except OSError as exc:
@@ -403,8 +200,8 @@ class Mask:
             InvalidMaskError: the text is not base64 of a supported image, is too large, or the
                 image selects nothing or everything.
         """
-        name = f"the mask's base64 text {_short(text)}"
-        return cls._from_encoded(_decode_base64(text, name), name)
+        name = f"the mask's base64 text {short_text(text)}"
+        return cls._from_encoded(decode_base64(text, name), name)
 
     @classmethod
     def from_image(cls, image: PILImage.Image) -> Mask:
@@ -420,9 +217,9 @@ class Mask:
         Raises:
             InvalidMaskError: the image is over 100 megapixels, or selects nothing or everything.
         """
-        name = f"the mask image ({image.mode} {_size_text(image.size)})"
-        _check_pixels(ImageInfo("png", *image.size), name)
-        binary, changed = _binarize(image)
+        name = f"the mask image ({image.mode} {size_text(image.size)})"
+        check_pixels(ImageInfo("png", *image.size), name)
+        binary, changed = binarize(image)
         return cls._from_binary(binary, changed, name)
 
     @classmethod
@@ -457,11 +254,11 @@ class Mask:
             return cls._from_str(value)
         if isinstance(value, os.PathLike):
             return cls.from_file(value)
-        if _is_pillow_image(value):
+        if is_pillow_image(value):
             return cls.from_image(value)
         raise TypeError(
             f"a mask must be a Mask, bytes, base64 text (str), a path or a Pillow image; got "
-            f"{type(value).__name__}: {_short(repr(value))}"
+            f"{type(value).__name__}: {short_text(repr(value))}"
         )
 
     @classmethod
@@ -469,16 +266,16 @@ class Mask:
         source = read_mask_text(value)
         if isinstance(source, Path):
             return cls.from_file(source)
-        return cls._from_encoded(source, f"the mask's base64 text {_short(value)}")
+        return cls._from_encoded(source, f"the mask's base64 text {short_text(value)}")
 
     @classmethod
     def _from_encoded(cls, data: bytes, name: str) -> Mask:
-        _check_bytes(len(data), name)
+        check_bytes(len(data), name)
         info = sniff_image(data, name=name)
-        _check_pixels(info, name)
-        if not _has_pillow():
+        check_pixels(info, name)
+        if not has_pillow():
             return cls._create(data, info.format, info.size, None, None)
-        binary, changed = _binarize(_decode(data, info, name))
+        binary, changed = binarize(decode_image(data, info, name))
         return cls._from_binary(binary, changed, name)
 
     @classmethod
@@ -501,11 +298,11 @@ class Mask:
             )
         if selected == total:
             raise InvalidMaskError(
-                f"{name} selects the whole {_size_text(binary.size)} image: every pixel is "
+                f"{name} selects the whole {size_text(binary.size)} image: every pixel is "
                 f"white{rounded}. Inpainting redraws part of an image: keep what must stay "
                 f"black (to redraw everything, use a variation instead)"
             )
-        return cls._create(_encode_png(binary), "png", binary.size, selected / total, thresholded)
+        return cls._create(encode_png(binary), "png", binary.size, selected / total, thresholded)
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -567,38 +364,38 @@ class Mask:
             ExtraNotInstalledError: Pillow is not installed.
             InvalidMaskError: bad size or points, or the polygon covers no pixel or every pixel.
         """
-        _require_pillow("drawing a mask")
+        require_pillow("drawing a mask")
         from PIL import Image, ImageDraw
 
         what = f"polygon {list(points)!r}{' (relative)' if relative else ''}"
-        canvas = _check_size_arg(size, f"the canvas size of {what}")
+        canvas = check_size_arg(size, f"the canvas size of {what}")
         if len(points) < 3 or not all(len(p) == 2 for p in points):
             raise InvalidMaskError(f"{what} needs three or more (x, y) points")
         flat = [v for p in points for v in p]
-        scaled = _scale(flat, canvas, relative=relative, what=what)
-        _refuse_fractions_as_pixels(flat, relative, what)
+        scaled = scale_points(flat, canvas, relative=relative, what=what)
+        refuse_fractions_as_pixels(flat, relative, what)
         image = Image.new("L", canvas, 0)
         ImageDraw.Draw(image).polygon(list(zip(scaled[::2], scaled[1::2], strict=True)), fill=255)
-        name = f"the {what} on a {_size_text(canvas)} canvas"
-        return cls._from_binary(image, 0, name, _OFF_CANVAS_HINT)
+        name = f"the {what} on a {size_text(canvas)} canvas"
+        return cls._from_binary(image, 0, name, OFF_CANVAS_HINT)
 
     @classmethod
     def _draw_box(cls, kind: str, size: tuple[int, int], box: Box, relative: bool) -> Mask:
-        _require_pillow("drawing a mask")
+        require_pillow("drawing a mask")
         from PIL import Image, ImageDraw
 
         what = f"{kind} {tuple(box)!r}{' (relative)' if relative else ''}"
-        canvas = _check_size_arg(size, f"the canvas size of {what}")
+        canvas = check_size_arg(size, f"the canvas size of {what}")
         if len(box) != 4:
             raise InvalidMaskError(f"{what}: a box is (left, top, right, bottom), four numbers")
         left, top, right, bottom = (
-            _rounded(v) for v in _scale(box, canvas, relative=relative, what=what)
+            rounded(v) for v in scale_points(box, canvas, relative=relative, what=what)
         )
         if box[0] >= box[2] or box[1] >= box[3]:
             raise InvalidMaskError(
                 f"{what}: a box is (left, top, right, bottom) with left < right and top < bottom"
             )
-        _refuse_fractions_as_pixels(box, relative, what)
+        refuse_fractions_as_pixels(box, relative, what)
         image = Image.new("L", canvas, 0)
         if left < right and top < bottom:
             draw = ImageDraw.Draw(image)
@@ -608,8 +405,8 @@ class Mask:
                 draw.ellipse(xy, fill=255)
             else:
                 draw.rectangle(xy, fill=255)
-        name = f"the {what} on a {_size_text(canvas)} canvas"
-        return cls._from_binary(image, 0, name, _OFF_CANVAS_HINT)
+        name = f"the {what} on a {size_text(canvas)} canvas"
+        return cls._from_binary(image, 0, name, OFF_CANVAS_HINT)
 
     # -- combining -----------------------------------------------------------------------------
 
@@ -651,8 +448,8 @@ class Mask:
     ) -> Mask:
         if self.size != other.size:
             raise InvalidMaskError(
-                f"cannot take the {operation} of a {_size_text(self.size)} mask and a "
-                f"{_size_text(other.size)} mask: sizes differ; resize one with mask.resized(...)"
+                f"cannot take the {operation} of a {size_text(self.size)} mask and a "
+                f"{size_text(other.size)} mask: sizes differ; resize one with mask.resized(...)"
             )
         mine, mine_rounded = self._pixels(f"the {operation} of masks")
         theirs, their_rounded = other._pixels(f"the {operation} of masks")
@@ -671,10 +468,10 @@ class Mask:
 
     def _pixels(self, purpose: str) -> tuple[PILImage.Image, int]:
         """Decode to a 0/255 "L" image, with the count of pixels rounded on the way here."""
-        _require_pillow(purpose)
+        require_pillow(purpose)
         name = f"the {self}"
-        image = _decode(self._data, ImageInfo(self.format, *self.size), name)
-        binary, changed = _binarize(image)
+        image = decode_image(self._data, ImageInfo(self.format, *self.size), name)
+        binary, changed = binarize(image)
         return binary, changed if self.thresholded_pixels is None else self.thresholded_pixels
 
     # -- size ----------------------------------------------------------------------------------
@@ -708,14 +505,14 @@ class Mask:
         Raises:
             InvalidMaskError: the sizes differ; the message gives both.
         """
-        expected = _check_size_arg(size, "the expected size")
+        expected = check_size_arg(size, "the expected size")
         if self.size == expected:
             return
         stretch = ""
         if self.width * expected[1] != self.height * expected[0]:
             stretch = " (the aspect ratios differ: resizing would stretch the mask)"
         raise InvalidMaskError(
-            f"the mask is {_size_text(self.size)} but the image is {_size_text(expected)}"
+            f"the mask is {size_text(self.size)} but the image is {size_text(expected)}"
             f"{stretch}; pass resize=True, or call mask.resized({expected!r}) first"
         )
 
@@ -733,17 +530,17 @@ class Mask:
             InvalidMaskError: the aspect ratios differ (the message gives both sizes), or the
                 selection vanished when scaled.
         """
-        expected = _check_size_arg(size, "the image size")
+        expected = check_size_arg(size, "the image size")
         if self.size == expected:
             return self
         if not same_aspect(self.size, expected):
             raise InvalidMaskError(
-                f"the mask is {_size_text(self.size)} but the image is {_size_text(expected)}: "
+                f"the mask is {size_text(self.size)} but the image is {size_text(expected)}: "
                 "their aspect ratios differ, so the mask cannot be scaled onto the image. Draw it "
-                f"at {_size_text(expected)} (or any size of that aspect ratio), or pass "
+                f"at {size_text(expected)} (or any size of that aspect ratio), or pass "
                 "resize_mask=True to stretch it"
             )
-        return self.resized(expected) if _has_pillow() else self
+        return self.resized(expected) if has_pillow() else self
 
     def resized(self, size: tuple[int, int]) -> Mask:
         """Return this mask scaled to another size, nearest-neighbour so it stays black and white.
@@ -761,7 +558,7 @@ class Mask:
             InvalidMaskError: bad size, or the selection vanished (or filled everything) when
                 resized.
         """
-        target = _check_size_arg(size, "the new size")
+        target = check_size_arg(size, "the new size")
         if target == self.size:
             return self
         pixels, thresholded = self._pixels("resizing a mask")
@@ -770,7 +567,7 @@ class Mask:
         return self._from_binary(
             pixels.resize(target, Image.Resampling.NEAREST),
             thresholded,
-            f"the {self} resized to {_size_text(target)}",
+            f"the {self} resized to {size_text(target)}",
             " (thin parts of the selection may vanish when shrinking)",
         )
 
@@ -794,7 +591,7 @@ class Mask:
         if self.format == "png":
             return self._data
         pixels, _ = self._pixels("converting a mask to PNG")
-        return _encode_png(pixels)
+        return encode_png(pixels)
 
     def to_image(self) -> PILImage.Image:
         """Return the mask as a new Pillow image, mode ``"L"``, every pixel 0 or 255.
@@ -836,100 +633,16 @@ class Mask:
                 ``resize`` is False.
             InvalidInputError: bad ``color`` or ``opacity``.
         """
-        _require_pillow("previewing a mask")
-        from PIL import Image, ImageChops, ImageFilter
-
-        if not 0.0 <= opacity <= 1.0:
-            raise InvalidInputError(f"opacity must be between 0 and 1; got {opacity!r}")
-        if len(color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in color):
-            raise InvalidInputError(f"color must be (red, green, blue), ints 0..255; got {color!r}")
-        if isinstance(source, bytes | bytearray | memoryview):
-            data = bytes(source)
-            info = sniff_image(data, name="the preview's source image")
-            _check_pixels(info, "the preview's source image")
-            image = _decode(data, info, "the preview's source image")
-        else:
-            image = source
-            _check_pixels(ImageInfo("png", *image.size), "the preview's source image")
-        base = image.convert("RGB")
+        require_pillow("previewing a mask")
         region, _ = self._pixels("previewing a mask")
-        if region.size != base.size:
-            if not resize:
-                self.check_size(base.size)
-            region = region.resize(base.size, Image.Resampling.NEAREST)
-        tint = Image.new("RGB", base.size, color)
-        result = Image.composite(Image.blend(base, tint, opacity), base, region)
-        if outline:
-            # A pixel-wide edge vanishes on large images once scaled down in a viewer.
-            radius = max(1, min(base.size) // 512)
-            # Erosion as "the box blur is still pure white": a MinFilter of that size is 40x slower.
-            eroded = region.filter(ImageFilter.BoxBlur(radius)).point(_ONLY_WHITE_LUT)
-            result.paste(color, None, ImageChops.subtract(region, eroded))
-        buffer = io.BytesIO()
-        # A preview is looked at once: favour speed over size (photos compress poorly anyway).
-        result.save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
+        size = preview_size(source)
+        if region.size != size and not resize:
+            self.check_size(size)
+        return tint_region(source, region, color=color, opacity=opacity, outline=outline)
 
     def __str__(self) -> str:
         selected = "unverified" if self.coverage is None else f"{self.coverage:.1%} selected"
-        return f"{_size_text(self.size)} {self.format} mask ({selected})"
-
-
-def _is_supported_image(data: bytes) -> bool:
-    try:
-        sniff_image(data)
-    except InvalidMaskError:
-        return False
-    return True
-
-
-def read_mask_text(text: str, *, base_dir: Path | None = None) -> bytes | Path:
-    """Read mask text the one way the SDK does: the decoded base64 bytes, or the file path it names.
-
-    Base64 is recognised by content (a ``data:`` prefix, a length no path has, or bytes that decode
-    to a PNG, WebP or JPEG); otherwise an existing file (relative paths start at ``base_dir``,
-    default the current directory); otherwise refused, naming both readings. Files are not read.
-
-    Raises:
-        InvalidMaskError: the text is neither base64 of an image nor the path of a file.
-    """
-    b64_name = f"the mask's base64 text {_short(text)}"
-    # No path is that long, and base64 of any real image is longer: report base64 problems.
-    if _DATA_URI.match(text.strip()) or len(text) > _MAX_PATH_CHARS:
-        return _decode_base64(text, b64_name)
-    try:
-        decoded: bytes | None = _decode_base64(text, b64_name)
-    except InvalidMaskError:
-        decoded = None
-    # A supported image's signature (8, 3 or 12 bytes) does not come out of a path by chance.
-    if decoded is not None and _is_supported_image(decoded):
-        return decoded
-    path = Path(text).expanduser()
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    try:
-        if path.is_file():
-            return path
-    except OSError:
-        pass  # a name too long, say: not a file
-    if decoded is not None and looks_like_image(decoded):
-        return decoded  # base64 of a GIF or BMP, say: let the refusal name the format
-    base64_reading = (
-        "it is not valid base64"
-        if decoded is None
-        else f"it decodes to {len(decoded)} bytes that are not a PNG, WebP or JPEG"
-    )
-    raise InvalidMaskError(
-        f"the mask {_short(text)} is neither base64 of an image ({base64_reading}) nor the "
-        f"path of an existing file (no file at {os.path.abspath(path)!r}); pass a "
-        f"pathlib.Path to read a file, or the base64 text of a PNG, WebP or JPEG"
-    )
-
-
-def same_aspect(mask: tuple[int, int], image: tuple[int, int]) -> bool:
-    """True when ``mask`` has the aspect ratio of ``image``, to one pixel of rounding."""
-    (mask_w, mask_h), (image_w, image_h) = mask, image
-    return abs(mask_h * image_w - mask_w * image_h) <= image_w
+        return f"{size_text(self.size)} {self.format} mask ({selected})"
 
 
 def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool, fit: bool) -> Mask:
