@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, overload
 
 import aiohttp
+import attrs
 import yarl
 
 from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
@@ -27,6 +28,7 @@ from ._errors import (
     SubmissionUncertainError,
 )
 from ._http import Exchange, Secret
+from ._inbox import Inbox, Outcome
 from ._jobs import Job, JobState
 from ._models import (
     AccountInfo,
@@ -40,6 +42,7 @@ from ._models import (
     PromptCheck,
     PromptCheckRequest,
 )
+from ._queue import Submission, SubmissionQueue, accepted
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy, Scheduler
 from ._transport import Transport
@@ -54,6 +57,8 @@ from ._validation import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from ._masks import MaskInput
 
 __all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
@@ -101,6 +106,13 @@ class ImagineProClient:
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
         seed: seeds the jitter of retries, for reproducible runs.
+        webhook_base: the URL ImaginePro can reach your webhook route at (see
+            ``imaginepro_async.webhooks``). Every job created without ``webhook_override`` then
+            carries ``webhook_url()`` (this URL plus a secret token), and is polled far less:
+            deliveries make the client fetch it.
+        webhook_token: the secret put in the webhook URL; default ``IMAGINEPRO_WEBHOOK_TOKEN``,
+            else a fresh random one. Several processes behind one route must share it.
+        webhook_hint_limit: at most this many fetches prompted by deliveries (all jobs together).
     """
 
     def __init__(
@@ -119,6 +131,9 @@ class ImagineProClient:
         time_scale: float = 1.0,
         seed: int | None = None,
         coordination: Coordination | str | None = None,
+        webhook_base: str | None = None,
+        webhook_token: str | None = None,
+        webhook_hint_limit: RateLimit | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -167,6 +182,13 @@ class ImagineProClient:
             coordination, "poll", poll_limit or RateLimit.imaginepro_progress()
         )
         self.poll_policy = poll_policy or PollPolicy()
+        self._inbox = Inbox(
+            webhook_base,
+            webhook_token,
+            clock=self._clock,
+            hint_limit=webhook_hint_limit or RateLimit(5, 1.0),
+        )
+        self._queue = SubmissionQueue()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
         self._state = ClientState.NEW
@@ -242,6 +264,7 @@ class ImagineProClient:
             canceller=self._cancel_job,
         )
         self._scheduler.start()
+        self._queue.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -256,6 +279,7 @@ class ImagineProClient:
             return
         self._state = ClientState.CLOSED
         try:
+            await self._queue.aclose()
             if self._scheduler is not None:
                 await self._scheduler.aclose()
         finally:
@@ -326,6 +350,9 @@ class ImagineProClient:
 
     async def _submit(self, endpoint: Endpoint, request: ImagineRequest | ButtonRequest) -> Job:
         transport, scheduler = self._open()
+        if request.webhook_override is None and self._inbox.base is not None:
+            request = attrs.evolve(request, webhook_override=self._inbox.url())
+        accepted()  # checked: a queued submission (``enqueue``) now waits for its turn
         body: Mapping[str, Any] = self._converter.unstructure(request)
         data = await transport.create(endpoint, body)
         try:
@@ -343,9 +370,53 @@ class ImagineProClient:
         created_at = created.created_at.timestamp() if created.created_at else None
         server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
-            created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
+            created.message_id,
+            submitted=True,
+            created_at=created_at,
+            timeout=server_timeout,
+            webhook=self._inbox.owns(request.webhook_override),
         )
+        self._inbox.remember(request.ref, created.message_id)
         return self._handle(state)
+
+    # -- submissions that return at once, and webhooks -------------------------------------------
+
+    async def enqueue(self, request: Coroutine[Any, Any, Job]) -> Submission:
+        """Accept a job now and send it when its turn in the create budget comes.
+
+        ``request`` is a submission call not awaited, such as ``client.inpaint(parent, mask,
+        prompt=...)``. It is checked at once (a bad argument raises here, nothing sent); the
+        returned ``Submission`` has a local ``id`` to hand out, its ``position`` in line, and
+        ``await submission.submitted()`` gives its ``Job`` once the server took it. A submission
+        not sent yet can be cancelled (nothing sent, nothing paid); once sent, the rules of a direct
+        call hold (an uncertain submission ends it with ``SubmissionUncertainError``). Closing the
+        client sends no waiting submission: each ends with ``ClientClosedError``.
+
+        Raises:
+            InvalidInputError: a bad argument (nothing was sent).
+            ClientClosedError: the client is not open.
+        """
+        if self._state is not ClientState.OPEN:
+            request.close()
+            self._open()
+        return await self._queue.put(request)
+
+    def submission(self, submission_id: str) -> Submission | None:
+        """A submission of this client by its local id (the recent ended ones too), else None."""
+        return self._queue.get(submission_id) if isinstance(submission_id, str) else None
+
+    def webhook_url(self) -> str:
+        """This client's webhook URL: ``webhook_base`` with its secret token (keep it private).
+
+        Raises:
+            InvalidInputError: the client was made without ``webhook_base``.
+        """
+        return self._inbox.url()
+
+    def _deliver(self, message: Message) -> Outcome:
+        """A webhook delivery (authenticated by the receiver): a hint for the scheduler."""
+        _, scheduler = self._open()
+        return self._inbox.deliver(message, scheduler)
 
     async def imagine(
         self,

@@ -21,6 +21,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   ├── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     │   └── JobDeadlineError           the job did not end by its server-side timeout; given up
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
+    ├── SubmissionCancelledError       a queued submission was cancelled before it was sent
     ├── ClientClosedError              the client was used after it was closed
     ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
     ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
@@ -78,6 +79,7 @@ __all__ = [
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
+    "SubmissionCancelledError",
     "SubmissionUncertainError",
     "redact",
     "status_error",
@@ -388,6 +390,17 @@ class SubmissionUncertainError(ImagineProError):
             f"resent, to avoid paying twice. Check the account's recent jobs (client.history()) "
             f"before resending. "
             f"Request: {json.dumps(shown, ensure_ascii=False)[:_BODY_PREVIEW]}"
+        )
+
+
+class SubmissionCancelledError(ImagineProError):
+    """A submission queued with ``client.enqueue`` was cancelled before it was sent: nothing was
+    sent, nothing was paid."""
+
+    def __init__(self, submission_id: str) -> None:
+        self.submission_id = submission_id
+        super().__init__(
+            f"submission {submission_id} was cancelled before it was sent; nothing was sent or paid"
         )
 
 
