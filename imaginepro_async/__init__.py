@@ -45,12 +45,14 @@ from ._errors import (
     RequestTooLargeError,
     ResponseValidationError,
     ServerError,
+    SubmissionCancelledError,
     SubmissionUncertainError,
 )
 from ._jobs import Job, as_completed, gather
 from ._journal import RequestState
 from ._masks import Mask, MaskInput, load_mask
 from ._models import AccountInfo, Button, HistoryImage, Message, PromptCheck, Status
+from ._queue import Submission, SubmissionState
 from ._redis import RedisCoordination
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
@@ -112,6 +114,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Status",
+    "Submission",
+    "SubmissionCancelledError",
+    "SubmissionState",
     "SubmissionUncertainError",
     "as_completed",
     "gather",

@@ -356,7 +356,12 @@ class ImagineProClient:
         body: Mapping[str, Any] = self._converter.unstructure(request)
         data = await transport.create(endpoint, body)
         try:
-            created: CreatedJob = self._structure(data, endpoint)
+            # Not through self._open(): a submission on the wire when the client closes must
+            # still get its messageId (it may be paid for).
+            url = str(transport.url(endpoint.path_for()))
+            created: CreatedJob = structure(
+                self._converter, data, endpoint.answer, method="POST", url=url
+            )
             check_message_id(created.message_id, "the messageId in the server's answer")
         except (ResponseValidationError, InvalidInputError) as exc:
             # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.

@@ -146,8 +146,8 @@ class Inbox:
         for message_id in (message.message_id, self._refs.get(message.ref or "")):
             if not message_id or not scheduler.follows(message_id):
                 continue
-            # Only a delivery about a followed job may spend a token: forged ids cost nothing.
-            if scheduler.hint(message_id, final=final and self._bucket.take()):
+            # Only a fetch the job's own limit allows spends a token: forged ids cost nothing.
+            if scheduler.hint(message_id, final=final, allow=self._bucket.take):
                 return Outcome.FETCHED
             return Outcome.LIMITED if final else Outcome.NOTED
         return Outcome.UNKNOWN

@@ -285,10 +285,18 @@ class Planner:
         record.heard_at = now
         self._relook(record, now)
 
-    def heard(self, record: JobRecord, *, now: float, look_now: bool) -> bool:
+    def heard(
+        self,
+        record: JobRecord,
+        *,
+        now: float,
+        look_now: bool,
+        allow: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """A webhook delivery about ``record`` arrived; with ``look_now``, look at it at once.
 
-        Returns whether a look was scheduled now (not more than once per ``hint_interval``).
+        Returns whether a look was scheduled now: not more than once per ``hint_interval``, and
+        only if ``allow()`` (asked last: a total rate limit) says yes.
         """
         if record.ended:
             return False
@@ -296,7 +304,7 @@ class Planner:
             record.heard_at = max(record.heard_at, now)
         look_now = look_now or bool(record.watchers)
         recent = record.hinted_at is not None and now - record.hinted_at < self.policy.hint_interval
-        if not look_now or recent or record.in_flight:
+        if not look_now or recent or record.in_flight or not allow():
             self._relook(record, now)
             return False
         record.hinted_at = now

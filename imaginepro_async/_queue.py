@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine, Generator
@@ -62,6 +63,7 @@ class SubmissionState(enum.Enum):
 
 
 _CANCELLABLE = (SubmissionState.CHECKING, SubmissionState.WAITING)
+_Item = tuple["Submission", Coroutine[Any, Any, Job]]
 
 
 class Submission:
@@ -168,16 +170,15 @@ class SubmissionQueue:
     def __init__(self) -> None:
         self._line: OrderedDict[str, Submission] = OrderedDict()  # waiting, in order
         self._known: OrderedDict[str, Submission] = OrderedDict()
-        self._send: MemoryObjectSendStream[tuple[Submission, Coroutine[Any, Any, Job]]]
-        self._receive: MemoryObjectReceiveStream[tuple[Submission, Coroutine[Any, Any, Job]]]
-        self._send, self._receive = anyio.create_memory_object_stream(max_buffer_size=1 << 30)
+        self._send: MemoryObjectSendStream[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     def start(self) -> None:
         """Start the task that sends submissions (cancelled and awaited by ``aclose``)."""
+        self._send, receive = anyio.create_memory_object_stream[_Item](max_buffer_size=math.inf)
         self._task = asyncio.get_running_loop().create_task(
-            self._run(), name="imaginepro-async submissions"
+            self._run(receive), name="imaginepro-async submissions"
         )
 
     def position(self, submission: Submission) -> int | None:
@@ -193,7 +194,7 @@ class SubmissionQueue:
 
     async def put(self, request: Coroutine[Any, Any, Job]) -> Submission:
         """Check ``request`` (a call such as ``client.inpaint(...)``), queue it, return its handle."""
-        if self._closed or self._task is None:
+        if self._closed or self._send is None:
             request.close()
             raise ClientClosedError("the client is not open: submissions are accepted while it is")
         submission = Submission(self)
@@ -232,13 +233,14 @@ class SubmissionQueue:
                         "was not sent (nothing paid): submit it again with an open client"
                     ),
                 )
-        self._send.close()
+        if self._send is not None:
+            self._send.close()
         if self._task is not None:
             await asyncio.wait([self._task])
 
-    async def _run(self) -> None:
-        async with self._receive, anyio.create_task_group() as tasks:
-            async for submission, request in self._receive:
+    async def _run(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
+        async with receive, anyio.create_task_group() as tasks:
+            async for submission, request in receive:
                 tasks.start_soon(self._one, submission, request)
 
     async def _one(self, submission: Submission, request: Coroutine[Any, Any, Job]) -> None:

@@ -213,17 +213,20 @@ class Scheduler:
         """True while ``message_id`` is followed (not ended, client open)."""
         return message_id in self._jobs
 
-    def hint(self, message_id: str, *, final: bool) -> bool | None:
+    def hint(
+        self, message_id: str, *, final: bool, allow: Callable[[], bool] = lambda: True
+    ) -> bool | None:
         """A webhook delivery about ``message_id`` arrived (``final``: it claims the job ended).
 
         The delivery is not believed: at most it makes the job be fetched at once (within the poll
-        budget), and the fetched Message is what waiters see. Returns None for a job not followed,
-        else whether a fetch was scheduled.
+        budget, if ``allow()``), and the fetched Message is what waiters see. Returns None for a
+        job not followed, else whether a fetch was scheduled.
         """
         known = self._jobs.get(message_id)
         if known is None:
             return None
-        return self._planner.heard(known[0], now=self._clock.now(), look_now=final)
+        now = self._clock.now()
+        return self._planner.heard(known[0], now=now, look_now=final, allow=allow)
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
-    "AiohttpWebhookHandler",
     "WebhookASGIApp",
     "WebhookReceiver",
     "WebhookStats",
@@ -113,9 +112,7 @@ class WebhookReceiver:
     ) -> None:
         from ._client import ImagineProClient
 
-        self.clients = (
-            (clients,) if isinstance(clients, ImagineProClient) else tuple(clients)
-        )
+        self.clients = (clients,) if isinstance(clients, ImagineProClient) else tuple(clients)
         if not self.clients:
             raise InvalidInputError("a webhook receiver needs at least one ImagineProClient")
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
@@ -151,6 +148,17 @@ class WebhookReceiver:
         setattr(self.stats, outcome.value, getattr(self.stats, outcome.value) + 1)
         return 200, "ok"
 
+    async def aiohttp(self, request: web.Request) -> web.Response:
+        """The ``aiohttp.web`` handler: ``app.router.add_post(path, receiver.aiohttp)``."""
+        if request.method != "POST":
+            return web.Response(status=405, text="method not allowed: POST only")
+
+        async def read(limit: int) -> bytes | None:
+            return await _read_aiohttp(request, limit)
+
+        status, text = await self.receive(request.query.get(TOKEN_PARAM), read)
+        return web.Response(status=status, text=text)
+
 
 # -- aiohttp -------------------------------------------------------------------------------------
 
@@ -167,33 +175,16 @@ async def _read_aiohttp(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-class AiohttpWebhookHandler:
-    """An ``aiohttp.web`` handler for deliveries; see ``aiohttp_handler``."""
-
-    def __init__(self, receiver: WebhookReceiver) -> None:
-        self.receiver = receiver
-
-    async def __call__(self, request: web.Request) -> web.Response:
-        if request.method != "POST":
-            return web.Response(status=405, text="method not allowed: POST only")
-
-        async def read(limit: int) -> bytes | None:
-            return await _read_aiohttp(request, limit)
-
-        status, text = await self.receiver.receive(request.query.get(TOKEN_PARAM), read)
-        return web.Response(status=status, text=text)
-
-
 def aiohttp_handler(
     clients: ImagineProClient | Iterable[ImagineProClient] | WebhookReceiver,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-) -> AiohttpWebhookHandler:
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An ``aiohttp.web`` handler for webhook deliveries: ``router.add_post(path, handler)``.
 
-    Its ``receiver.stats`` counts what it saw.
+    To read its counters, make a ``WebhookReceiver`` and add its ``aiohttp`` method instead.
     """
-    return AiohttpWebhookHandler(_receiver(clients, max_body_bytes))
+    return _receiver(clients, max_body_bytes).aiohttp
 
 
 def _receiver(
@@ -271,7 +262,10 @@ async def _read_asgi(scope: Scope, receive: Receive, limit: int) -> bytes | None
 
 async def _answer(send: Send, status: int, text: str) -> None:
     body = text.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(body)),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
