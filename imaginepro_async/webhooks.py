@@ -22,9 +22,9 @@ follows (ImaginePro must not retry it forever; counted in ``receiver.stats.unkno
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
 
 import attrs
 from aiohttp import web

@@ -59,30 +59,34 @@ async def test_deliveries_resolve_jobs_with_one_fetch_each(sim: Simulator) -> No
 
 async def test_tokenless_and_forged_token_deliveries_get_403_and_cost_nothing() -> None:
     """Without the client's token a delivery is refused before its body is read: no poll."""
-    async with Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow:
-        async with hooked_client(slow) as (client, receiver, url):
-            job = await client.imagine("a slow lighthouse")
-            polls = job.polls
-            for target in (f"{url}/hook", f"{url}/hook?token=guess-guess-guess-guess"):
-                status, _ = await post(target, forged(job.message_id))
-                assert status == 403
-            assert receiver.stats.refused == 2
-            assert job.polls == polls and not job.done()
+    async with (
+        Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow,
+        hooked_client(slow) as (client, receiver, url),
+    ):
+        job = await client.imagine("a slow lighthouse")
+        polls = job.polls
+        for target in (f"{url}/hook", f"{url}/hook?token=guess-guess-guess-guess"):
+            status, _ = await post(target, forged(job.message_id))
+            assert status == 403
+        assert receiver.stats.refused == 2
+        assert job.polls == polls and not job.done()
 
 
 async def test_a_forged_delivery_costs_at_most_one_poll_and_decides_nothing() -> None:
     """A valid-token delivery claiming DONE for a running job: one fetch, the job goes on."""
-    async with Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow:
-        async with hooked_client(slow) as (client, receiver, _):
-            job = await client.imagine("a slow lighthouse")
-            polls = job.polls
-            for _ in range(10):
-                status, _ = await post(client.webhook_url(), forged(job.message_id))
-                assert status == 200
-            assert not job.done()
-            stats = receiver.stats
-            assert stats.fetched == 1 and stats.limited == 9
-            assert job.polls <= polls + 1
+    async with (
+        Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow,
+        hooked_client(slow) as (client, receiver, _),
+    ):
+        job = await client.imagine("a slow lighthouse")
+        polls = job.polls
+        for _ in range(10):
+            status, _ = await post(client.webhook_url(), forged(job.message_id))
+            assert status == 200
+        assert not job.done()
+        stats = receiver.stats
+        assert stats.fetched == 1 and stats.limited == 9
+        assert job.polls <= polls + 1
 
 
 async def test_the_total_rate_of_fetches_for_deliveries_is_capped() -> None:
@@ -100,7 +104,7 @@ async def test_the_total_rate_of_fetches_for_deliveries_is_capped() -> None:
 
 async def test_bad_bodies_get_400_413_and_unknown_jobs_200(sim: Simulator) -> None:
     """Not JSON: 400; over the size cap: 413; a job nobody follows: 200, counted as unknown."""
-    async with hooked_client(sim, max_body_bytes=1024) as (client, receiver, url):
+    async with hooked_client(sim, max_body_bytes=1024) as (client, receiver, _url):
         hook = client.webhook_url()
         assert (await post(hook, None, raw=b"{oops"))[0] == 400
         assert (await post(hook, {"no": "id"}))[0] == 400
@@ -114,35 +118,41 @@ async def test_bad_bodies_get_400_413_and_unknown_jobs_200(sim: Simulator) -> No
 
 async def test_a_delivery_with_an_unknown_id_reaches_the_job_by_its_ref() -> None:
     """A delivery whose messageId is unknown but whose ref is a followed job's is routed by ref."""
-    async with Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow:
-        async with hooked_client(slow) as (client, receiver, _):
-            job = await client.imagine("a slow lighthouse", ref="order-17")
-            await post(client.webhook_url(), forged("some-other-id", ref="order-17"))
-            assert receiver.stats.fetched == 1 and not job.done()
+    async with (
+        Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow,
+        hooked_client(slow) as (client, receiver, _),
+    ):
+        job = await client.imagine("a slow lighthouse", ref="order-17")
+        await post(client.webhook_url(), forged("some-other-id", ref="order-17"))
+        assert receiver.stats.fetched == 1 and not job.done()
 
 
 async def test_duplicate_late_and_out_of_order_deliveries_are_harmless() -> None:
     """Deliveries doubled, delayed and reordered: every job ends DONE, progress never goes back."""
     faults = WebhookFaults(duplicate=0.5, late=0.5, late_by=(1.0, 40.0))
-    async with Simulator(time_scale=600, seed=5, webhook_faults=faults) as sim:
-        async with hooked_client(sim) as (client, _, _):
-            jobs = [await client.imagine(f"a storm {n}") for n in range(5)]
-            for job in jobs:
-                seen = [message async for message in job.updates()]
-                assert seen[-1].status is Status.DONE
-                progress = [message.progress for message in seen]
-                assert progress == sorted(progress)
-            assert any(attempt.duplicate for attempt in sim.webhook_deliveries())
+    async with (
+        Simulator(time_scale=600, seed=5, webhook_faults=faults) as sim,
+        hooked_client(sim) as (client, _, _),
+    ):
+        jobs = [await client.imagine(f"a storm {n}") for n in range(5)]
+        for job in jobs:
+            seen = [message async for message in job.updates()]
+            assert seen[-1].status is Status.DONE
+            progress = [message.progress for message in seen]
+            assert progress == sorted(progress)
+        assert any(attempt.duplicate for attempt in sim.webhook_deliveries())
 
 
 async def test_polling_takes_over_when_deliveries_stop() -> None:
     """Every delivery failing: jobs still end, by polls once the webhook silence ran out."""
     faults = WebhookFaults(fail=1.0)
     policy = PollPolicy(webhook_silence=60.0)
-    async with Simulator(time_scale=600, seed=6, webhook_faults=faults, webhook_retries=0) as sim:
-        async with hooked_client(sim, poll_policy=policy) as (client, receiver, _):
-            jobs = [await client.imagine(f"a quiet sea {n}") for n in range(3)]
-            results = [await job for job in jobs]
-            assert all(message.status is Status.DONE for message in results)
-            assert receiver.stats.fetched == 0
-            assert all(job.polls >= 1 for job in jobs)
+    async with (
+        Simulator(time_scale=600, seed=6, webhook_faults=faults, webhook_retries=0) as sim,
+        hooked_client(sim, poll_policy=policy) as (client, receiver, _),
+    ):
+        jobs = [await client.imagine(f"a quiet sea {n}") for n in range(3)]
+        results = [await job for job in jobs]
+        assert all(message.status is Status.DONE for message in results)
+        assert receiver.stats.fetched == 0
+        assert all(job.polls >= 1 for job in jobs)
