@@ -52,12 +52,13 @@ class _Bucket:
         self._limit = limit
         self._clock = clock
         self._tokens = float(limit.requests)
-        self._at = clock.now()
+        self._at: float | None = None  # the clock needs a running loop: read at the first take
 
     def take(self) -> bool:
         now = self._clock.now()
         rate = self._limit.requests / self._limit.per
-        self._tokens = min(float(self._limit.requests), self._tokens + (now - self._at) * rate)
+        elapsed = 0.0 if self._at is None else now - self._at
+        self._tokens = min(float(self._limit.requests), self._tokens + elapsed * rate)
         self._at = now
         if self._tokens < 1.0:
             return False

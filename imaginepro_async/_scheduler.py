@@ -219,14 +219,16 @@ class Scheduler:
         """A webhook delivery about ``message_id`` arrived (``final``: it claims the job ended).
 
         The delivery is not believed: at most it makes the job be fetched at once (within the poll
-        budget, if ``allow()``), and the fetched Message is what waiters see. Returns None for a
+        budget, if ``allow()``; a progress delivery only while someone follows the job's
+        ``updates()``), and the fetched Message is what waiters see. Returns None for a
         job not followed, else whether a fetch was scheduled.
         """
         known = self._jobs.get(message_id)
         if known is None:
             return None
-        now = self._clock.now()
-        return self._planner.heard(known[0], now=now, look_now=final, allow=allow)
+        record, state = known
+        live = final or state.followed_live  # someone follows its progress: show it
+        return self._planner.heard(record, now=self._clock.now(), look_now=live, allow=allow)
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""
