@@ -71,7 +71,7 @@ async def wait_ready(url: str, process: anyio.abc.Process, log: Path) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(400):
             if process.returncode is not None:
-                raise AssertionError(f"the app exited: {log.read_text()}")
+                raise AssertionError(f"the app exited: {await anyio.Path(log).read_text()}")
             try:
                 async with session.get(f"{url}/jobs/none") as response:
                     if response.status == 404:
@@ -79,7 +79,7 @@ async def wait_ready(url: str, process: anyio.abc.Process, log: Path) -> None:
             except aiohttp.ClientConnectionError:
                 pass
             await anyio.sleep(0.05)
-    raise AssertionError(f"the app did not start: {log.read_text()}")
+    raise AssertionError(f"the app did not start: {await anyio.Path(log).read_text()}")
 
 
 @pytest.fixture
