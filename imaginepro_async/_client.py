@@ -273,13 +273,21 @@ class ImagineProClient:
     async def aclose(self) -> None:
         """Stop following jobs and close the session (unless it was passed in). Safe to repeat.
 
-        Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``.
+        Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``. Submissions
+        of ``enqueue`` not sent yet are not sent (their handles end with ``ClientClosedError``);
+        those on the wire are answered first.
         """
         if self._state is ClientState.CLOSED:
             return
-        self._state = ClientState.CLOSED
         try:
+            # Still open meanwhile: a submission on the wire gets its answer and its messageId.
             await self._queue.aclose()
+        finally:
+            self._state = ClientState.CLOSED
+            await self._close_rest()
+
+    async def _close_rest(self) -> None:
+        try:
             if self._scheduler is not None:
                 await self._scheduler.aclose()
         finally:
