@@ -90,6 +90,7 @@ _BODY_PREVIEW = 500
 _CREDENTIALS: Final = re.compile(r"(?i)(bearer\s+)[^\s\"'<>,;]+|\bsk-[A-Za-z0-9_\-]{8,}")
 _CREDENTIALS_BYTES: Final = re.compile(_CREDENTIALS.pattern.encode())
 _BLOT: Final = "********"
+_WEBHOOK_TOKEN: Final = re.compile(r"([?&]token=)[^&#]+")
 _Body = TypeVar("_Body")
 
 
@@ -385,6 +386,9 @@ class SubmissionUncertainError(ImagineProError):
             k: (f"<{len(v)} characters of base64>" if k == "mask" and isinstance(v, str) else v)
             for k, v in self.payload.items()
         }
+        if isinstance(shown.get("webhookOverride"), str):
+            # The client's webhook token authenticates deliveries: keep it out of logs too.
+            shown["webhookOverride"] = _WEBHOOK_TOKEN.sub(r"\1" + _BLOT, shown["webhookOverride"])
         super().__init__(
             f"{method} {url} may have been processed, but no answer came ({reason}); it was not "
             f"resent, to avoid paying twice. Check the account's recent jobs (client.history()) "

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 
 import aiohttp
+import anyio
 import pytest
 
-from imaginepro_async import PollPolicy, RateLimit, ResponseValidationError, Status
-from imaginepro_async.testing import Simulator, WebhookFaults, fixed_duration
-from imaginepro_async.webhooks import parse_webhook
+from imaginepro_async import (
+    PollPolicy,
+    RateLimit,
+    ResponseValidationError,
+    Status,
+    SubmissionUncertainError,
+)
+from imaginepro_async.testing import Endpoint, FaultKind, Simulator, WebhookFaults, fixed_duration
+from imaginepro_async.webhooks import asgi_app, parse_webhook
 
-from .conftest import hooked_client
+from .conftest import client_for, free_port, hooked_client
 
 pytestmark = pytest.mark.anyio
 
@@ -156,3 +163,37 @@ async def test_polling_takes_over_when_deliveries_stop() -> None:
         assert all(message.status is Status.DONE for message in results)
         assert receiver.stats.fetched == 0
         assert all(job.polls >= 1 for job in jobs)
+
+
+async def test_the_plain_asgi_app_served_alone_wakes_jobs(sim: Simulator) -> None:
+    """asgi_app(client) under uvicorn, no framework: deliveries end jobs; tokenless gets 403."""
+    import uvicorn
+
+    port = free_port()
+    async with client_for(sim, webhook_base=f"http://127.0.0.1:{port}/") as client:
+        app = asgi_app(client)
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(server.serve)
+            for _ in range(1000):  # uvicorn has no event to wait for: look until it listens
+                if server.started:
+                    break
+                await anyio.sleep(0.01)
+            assert (await post(f"http://127.0.0.1:{port}/", forged("x")))[0] == 403
+            jobs = [await client.imagine(f"a harbour {n}") for n in range(3)]
+            assert [(await job).status for job in jobs] == [Status.DONE] * 3
+            assert [job.polls for job in jobs] == [1, 1, 1]
+            async with aiohttp.ClientSession() as session, session.get(client.webhook_url()) as got:
+                assert got.status == 405
+            server.should_exit = True
+    assert app.receiver.stats.fetched == 3 and app.receiver.stats.refused == 1
+
+
+async def test_an_uncertain_submission_does_not_show_the_webhook_token(sim: Simulator) -> None:
+    """SubmissionUncertainError quotes the request with the webhook token blotted out."""
+    sim.faults.add(kind=FaultKind.DROP_AFTER, endpoint=Endpoint.IMAGINE, times=1)
+    async with client_for(sim, webhook_base="http://127.0.0.1:9/hook") as client:
+        with pytest.raises(SubmissionUncertainError) as caught:
+            await client.imagine("a quay")
+        token = client.webhook_url().split("token=")[1]
+        assert token not in str(caught.value) and "token=********" in str(caught.value)
