@@ -49,6 +49,7 @@ from ._errors import (
     RequestTooLargeError,
     ResponseValidationError,
     ServerError,
+    SubmissionCancelledError,
     SubmissionUncertainError,
 )
 from ._jobs import Job, as_completed, gather
@@ -69,6 +70,7 @@ from ._models import (
     VideoMessage,
     VideoResult,
 )
+from ._queue import Submission, SubmissionState
 from ._redis import RedisCoordination
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy
@@ -138,6 +140,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Status",
+    "Submission",
+    "SubmissionCancelledError",
+    "SubmissionState",
     "SubmissionUncertainError",
     "TextPart",
     "VideoMessage",

@@ -10,9 +10,10 @@ import os
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self, overload
+from typing import TYPE_CHECKING, Any, Self, overload
 
 import aiohttp
+import attrs
 import yarl
 
 from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
@@ -39,6 +40,7 @@ from ._errors import (
     SubmissionUncertainError,
 )
 from ._http import Exchange, Secret
+from ._inbox import Inbox, Outcome
 from ._jobs import Job, JobState
 from ._models import (
     AccountInfo,
@@ -52,6 +54,7 @@ from ._models import (
     PromptCheck,
     PromptCheckRequest,
 )
+from ._queue import Submission, SubmissionQueue, accepted
 from ._retry import RetryPolicy
 from ._scheduler import PollPolicy, Scheduler
 from ._transport import Transport
@@ -65,6 +68,10 @@ from ._validation import (
     env_time_scale,
     short,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
 
 __all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
 
@@ -117,6 +124,13 @@ class ImagineProClient(EndpointMethods):
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
             Defaults to the ``IMAGINEPRO_TIME_SCALE`` environment variable, or 1.
         seed: seeds the jitter of retries, for reproducible runs.
+        webhook_base: the URL ImaginePro can reach your webhook route at (see
+            ``imaginepro_async.webhooks``). Every job created without ``webhook_override`` then
+            carries ``webhook_url()`` (this URL plus a secret token), and is polled far less:
+            deliveries make the client fetch it.
+        webhook_token: the secret put in the webhook URL; default ``IMAGINEPRO_WEBHOOK_TOKEN``,
+            else a fresh random one. Several processes behind one route must share it.
+        webhook_hint_limit: at most this many fetches prompted by deliveries (all jobs together).
     """
 
     def __init__(
@@ -135,6 +149,9 @@ class ImagineProClient(EndpointMethods):
         time_scale: float | None = None,
         seed: int | None = None,
         coordination: Coordination | str | None = None,
+        webhook_base: str | None = None,
+        webhook_token: str | None = None,
+        webhook_hint_limit: RateLimit | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -184,6 +201,13 @@ class ImagineProClient(EndpointMethods):
             coordination, "poll", poll_limit or RateLimit.imaginepro_progress()
         )
         self.poll_policy = poll_policy or PollPolicy()
+        self._inbox = Inbox(
+            webhook_base,
+            webhook_token,
+            clock=self._clock,
+            hint_limit=webhook_hint_limit or RateLimit(5, 1.0),
+        )
+        self._queue = SubmissionQueue()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
         self._state = ClientState.NEW
@@ -265,6 +289,7 @@ class ImagineProClient(EndpointMethods):
             canceller=self._cancel_job,
         )
         self._scheduler.start()
+        self._queue.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -273,11 +298,20 @@ class ImagineProClient(EndpointMethods):
     async def aclose(self) -> None:
         """Stop following jobs and close the session (unless it was passed in). Safe to repeat.
 
-        Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``.
+        Jobs go on on the server; tasks still awaiting one get ``ClientClosedError``. Submissions
+        of ``enqueue`` not sent yet are not sent (their handles end with ``ClientClosedError``);
+        those on the wire are answered first.
         """
         if self._state is ClientState.CLOSED:
             return
-        self._state = ClientState.CLOSED
+        try:
+            # Still open meanwhile: a submission on the wire gets its answer and its messageId.
+            await self._queue.aclose()
+        finally:
+            self._state = ClientState.CLOSED
+            await self._close_rest()
+
+    async def _close_rest(self) -> None:
         try:
             if self._scheduler is not None:
                 await self._scheduler.aclose()
@@ -352,10 +386,18 @@ class ImagineProClient(EndpointMethods):
 
     async def _submit(self, endpoint: Endpoint, request: Any) -> Job:
         transport, scheduler = self._open()
+        if getattr(request, "webhook_override", 0) is None and self._inbox.base is not None:
+            request = attrs.evolve(request, webhook_override=self._inbox.url())
+        accepted()  # checked: a queued submission (``enqueue``) now waits for its turn
         body: Mapping[str, Any] = self._converter.unstructure(request)
         data = await transport.create(endpoint, body)
         try:
-            created: CreatedJob = self._structure(data, endpoint)
+            # Not through self._open(): a submission on the wire when the client closes must
+            # still get its messageId (it may be paid for).
+            url = str(transport.url(endpoint.path_for()))
+            created: CreatedJob = structure(
+                self._converter, data, endpoint.answer, method="POST", url=url
+            )
             check_message_id(created.message_id, "the messageId in the server's answer")
         except (ResponseValidationError, InvalidInputError) as exc:
             # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.
@@ -375,11 +417,52 @@ class ImagineProClient(EndpointMethods):
             created_at=created_at,
             timeout=server_timeout,
             fetch=endpoint.fetch,
+            webhook=self._inbox.owns(getattr(request, "webhook_override", None)),
         )
+        self._inbox.remember(getattr(request, "ref", None), created.message_id)
         if state.cost is None:
             state.cost = cost_of(endpoint.name, button=getattr(request, "button", None))
             self._credits_spent += state.cost
         return self._handle(state)
+
+    # -- submissions that return at once, and webhooks -------------------------------------------
+
+    async def enqueue(self, request: Coroutine[Any, Any, Job]) -> Submission:
+        """Accept a job now and send it when its turn in the create budget comes.
+
+        ``request`` is a submission call not awaited, such as ``client.inpaint(parent, mask,
+        prompt=...)``. It is checked at once (a bad argument raises here, nothing sent); the
+        returned ``Submission`` has a local ``id`` to hand out, its ``position`` in line, and
+        ``await submission.submitted()`` gives its ``Job`` once the server took it. A submission
+        not sent yet can be cancelled (nothing sent, nothing paid); once sent, the rules of a direct
+        call hold (an uncertain submission ends it with ``SubmissionUncertainError``). Closing the
+        client sends no waiting submission: each ends with ``ClientClosedError``.
+
+        Raises:
+            InvalidInputError: a bad argument (nothing was sent).
+            ClientClosedError: the client is not open.
+        """
+        if self._state is not ClientState.OPEN:
+            request.close()
+            self._open()
+        return await self._queue.put(request)
+
+    def submission(self, submission_id: str) -> Submission | None:
+        """A submission of this client by its local id (the recent ended ones too), else None."""
+        return self._queue.get(submission_id) if isinstance(submission_id, str) else None
+
+    def webhook_url(self) -> str:
+        """This client's webhook URL: ``webhook_base`` with its secret token (keep it private).
+
+        Raises:
+            InvalidInputError: the client was made without ``webhook_base``.
+        """
+        return self._inbox.url()
+
+    def _deliver(self, message: Message) -> Outcome:
+        """A webhook delivery (authenticated by the receiver): a hint for the scheduler."""
+        _, scheduler = self._open()
+        return self._inbox.deliver(message, scheduler)
 
     async def imagine(
         self,

@@ -21,6 +21,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   ├── JobTimeoutError            a wait deadline passed (also a TimeoutError)
     │   └── JobDeadlineError           the job did not end by its server-side timeout; given up
     ├── SubmissionUncertainError       a job-creating request may or may not have been processed
+    ├── SubmissionCancelledError       a queued submission was cancelled before it was sent
     ├── ClientClosedError              the client was used after it was closed
     ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
     ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
@@ -80,6 +81,7 @@ __all__ = [
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
+    "SubmissionCancelledError",
     "SubmissionUncertainError",
     "redact",
     "status_error",
@@ -90,6 +92,7 @@ _BODY_PREVIEW = 500
 _CREDENTIALS: Final = re.compile(r"(?i)(bearer\s+)[^\s\"'<>,;]+|\bsk-[A-Za-z0-9_\-]{8,}")
 _CREDENTIALS_BYTES: Final = re.compile(_CREDENTIALS.pattern.encode())
 _BLOT: Final = "********"
+_WEBHOOK_TOKEN: Final = re.compile(r"([?&]token=)[^&#]+")
 _Body = TypeVar("_Body")
 
 
@@ -385,11 +388,25 @@ class SubmissionUncertainError(ImagineProError):
             k: (f"<{len(v)} characters of base64>" if k == "mask" and isinstance(v, str) else v)
             for k, v in self.payload.items()
         }
+        if isinstance(shown.get("webhookOverride"), str):
+            # The client's webhook token authenticates deliveries: keep it out of logs too.
+            shown["webhookOverride"] = _WEBHOOK_TOKEN.sub(r"\1" + _BLOT, shown["webhookOverride"])
         super().__init__(
             f"{method} {url} may have been processed, but no answer came ({reason}); it was not "
             f"resent, to avoid paying twice. Check the account's recent jobs (client.history()) "
             f"before resending. "
             f"Request: {json.dumps(shown, ensure_ascii=False)[:_BODY_PREVIEW]}"
+        )
+
+
+class SubmissionCancelledError(ImagineProError):
+    """A submission queued with ``client.enqueue`` was cancelled before it was sent: nothing was
+    sent, nothing was paid."""
+
+    def __init__(self, submission_id: str) -> None:
+        self.submission_id = submission_id
+        super().__init__(
+            f"submission {submission_id} was cancelled before it was sent; nothing was sent or paid"
         )
 
 

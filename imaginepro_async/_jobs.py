@@ -69,6 +69,11 @@ class JobState:
             self._changed = anyio.Event()
         return self._changed
 
+    @property
+    def followed_live(self) -> bool:
+        """True while someone waits for its next change (an ``updates()`` iterator)."""
+        return self._changed is not None
+
     async def wait(self) -> None:
         """Wait until the job is resolved."""
         if self.resolved:

@@ -30,6 +30,12 @@ table-driven test in ``tests/client/test_planner.py``.
   with exponential backoff and full jitter (``_retry.backoff``); the job is not failed by a transient
   error (a job whose answers stay unreadable ``max_invalid`` times in a row is given up, and one the
   server does not know ``max_not_found`` times in a row).
+- *Webhooks are hints.* A job created with this client's webhook URL expects deliveries: no look
+  is planned before ``webhook_silence`` after the last delivery heard (or its creation), except
+  the one just after its deadline (the safety net). A delivery saying the job ended is looked at
+  at once (at most once per ``hint_interval``); so is any delivery of a job someone watches live.
+  When deliveries stop (the receiver is unreachable), the silence runs out and the rules above
+  take over.
 """
 
 from __future__ import annotations
@@ -76,6 +82,10 @@ class PollPolicy:
         max_not_found: 404s in a row before a job is failed as unknown.
         retry_base: the first backoff ceiling after a transient error; doubles each time.
         retry_cap: the largest backoff ceiling.
+        webhook_silence: a job created with the client's webhook URL is not looked at before this
+            long after its last delivery (or its creation), its deadline excepted; after that
+            silence the other rules apply again.
+        hint_interval: a webhook delivery makes a job be looked at at once at most this often.
     """
 
     first_poll: float = attrs.field(default=5.0, validator=_POSITIVE)
@@ -92,6 +102,8 @@ class PollPolicy:
     max_not_found: int = attrs.field(default=3, validator=_POSITIVE_COUNT)
     retry_base: float = attrs.field(default=0.5, validator=_POSITIVE)
     retry_cap: float = attrs.field(default=30.0, validator=_POSITIVE)
+    webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
+    hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)
 
     def scaled(self, factor: float) -> PollPolicy:
         """The same policy with every duration multiplied by ``factor``."""
@@ -140,6 +152,8 @@ class JobRecord:
         "first_seen_progress",
         "first_seen_time",
         "give_up",
+        "heard_at",
+        "hinted_at",
         "in_flight",
         "in_queue",
         "invalid_in_row",
@@ -180,6 +194,8 @@ class JobRecord:
         self.not_found_in_row = 0
         self.cancel_requested = False
         self.ended = False
+        self.heard_at: float | None = None  # last webhook delivery (None: no webhooks expected)
+        self.hinted_at: float | None = None  # last look a delivery asked for
 
     def __repr__(self) -> str:
         return f"<JobRecord {self.message_id} {self.status} due={self.due}>"
@@ -263,6 +279,42 @@ class Planner:
         """Look at ``record`` soon (after a cancel, for example)."""
         if not record.ended and not record.in_flight:
             self._look(record, now + self.policy.overdue_interval, now)
+
+    def expect_webhooks(self, record: JobRecord, *, now: float) -> None:
+        """``record`` was created with the client's webhook URL: its looks wait for deliveries."""
+        record.heard_at = now
+        self._relook(record, now)
+
+    def heard(
+        self,
+        record: JobRecord,
+        *,
+        now: float,
+        look_now: bool,
+        allow: Callable[[], bool] = lambda: True,
+    ) -> bool:
+        """A webhook delivery about ``record`` arrived; with ``look_now``, look at it at once.
+
+        Returns whether a look was scheduled now: not more than once per ``hint_interval``, and
+        only if ``allow()`` (asked last: a total rate limit) says yes.
+        """
+        if record.ended:
+            return False
+        if record.heard_at is not None:
+            record.heard_at = max(record.heard_at, now)
+        look_now = look_now or bool(record.watchers)
+        recent = record.hinted_at is not None and now - record.hinted_at < self.policy.hint_interval
+        if not look_now or recent or record.in_flight or not allow():
+            self._relook(record, now)
+            return False
+        record.hinted_at = now
+        record.due = now
+        self._schedule(record)
+        return True
+
+    def _relook(self, record: JobRecord, now: float) -> None:
+        if record.due is not None and not record.in_flight and not record.ended:
+            self._look(record, record.due, now)
 
     def drop(self, record: JobRecord) -> None:
         """Stop following ``record`` (the job ended outside the policy, or the client closed)."""
@@ -429,6 +481,9 @@ class Planner:
     # -- scheduling --------------------------------------------------------------------------------
 
     def _look(self, record: JobRecord, when: float, now: float) -> None:
+        if record.heard_at is not None:
+            # Deliveries are expected: only the deadline's safety net looks before the silence ends.
+            when = max(when, record.heard_at + self.policy.webhook_silence)
         if record.deadline is not None:
             when = min(when, record.deadline)
         if record.watchers:

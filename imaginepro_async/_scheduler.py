@@ -192,12 +192,15 @@ class Scheduler:
         created_at: float | None = None,
         timeout: float | None = None,
         fetch: Endpoint | None = None,
+        webhook: bool = False,
     ) -> JobState:
         """The shared state of ``message_id``, followed from now on until it ends.
 
         ``timeout`` is the job's server-side timeout (API seconds): a job not seen ending by then is
         looked at once just after it, even while it waits in the queue. ``fetch`` is the progress
         endpoint it is polled through (None: the Message one), handed back to the fetcher.
+        ``webhook``: the job was created with the client's webhook URL, so deliveries are
+        expected (it is polled far less).
         """
         self.ensure_open()
         known = self._jobs.get(message_id)
@@ -215,7 +218,30 @@ class Scheduler:
         self._jobs[message_id] = (record, state)
         if fetch is not None:
             self._routes[message_id] = fetch
+        if webhook:
+            self._planner.expect_webhooks(record, now=self._clock.now())
         return state
+
+    def follows(self, message_id: str) -> bool:
+        """True while ``message_id`` is followed (not ended, client open)."""
+        return message_id in self._jobs
+
+    def hint(
+        self, message_id: str, *, final: bool, allow: Callable[[], bool] = lambda: True
+    ) -> bool | None:
+        """A webhook delivery about ``message_id`` arrived (``final``: it claims the job ended).
+
+        The delivery is not believed: at most it makes the job be fetched at once (within the poll
+        budget, if ``allow()``; a progress delivery only while someone follows the job's
+        ``updates()``), and the fetched Message is what waiters see. Returns None for a
+        job not followed, else whether a fetch was scheduled.
+        """
+        known = self._jobs.get(message_id)
+        if known is None:
+            return None
+        record, state = known
+        live = final or state.followed_live  # someone follows its progress: show it
+        return self._planner.heard(record, now=self._clock.now(), look_now=live, allow=allow)
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""
