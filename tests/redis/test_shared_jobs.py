@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import anyio
 import pytest
+import redis.asyncio
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from imaginepro_async import ImagineProClient, Job, Status, gather
 from imaginepro_async._errors import InvalidInputError
 from imaginepro_async._redis import RedisCoordination
-from tests.redis._common import LEASE, SCALE
+from tests.redis._common import LEASE, REPO, SCALE, worker_env
 from tests.redis._server import RedisServer
 from tests.redis._shared import LEADER_LEASE, make_jobs, simulator
 
@@ -121,3 +127,63 @@ def test_bad_sharing_options_are_refused(option: str, value: object) -> None:
     """share_jobs must be a bool and leader_lease a positive number of seconds."""
     with pytest.raises(InvalidInputError, match=option):
         RedisCoordination("redis://127.0.0.1:1/0", **{option: value})  # type: ignore[arg-type]
+
+
+async def test_the_leader_killed_another_takes_over(redis_server: RedisServer) -> None:
+    """3 processes follow the same jobs; the leader is SIGKILLed mid-run: another leads, every
+    job ends in both survivors, and only processes that led polled."""
+    async with simulator(seed=15) as sim:
+        ids = await make_jobs(sim, 5)
+        task = {
+            "sim_url": sim.url,
+            "api_key": sim.api_key,
+            "redis_url": redis_server.url,
+            "namespace": "shared-kill",
+            "scale": SCALE,
+            "lease": LEASE,
+            "leader_lease": LEADER_LEASE,
+            "message_ids": ids,
+        }
+        command = [sys.executable, "-m", "tests.redis._shared_worker", json.dumps(task)]
+        created = sim.stats().requests
+        async with AsyncExitStack() as stack:
+            workers = [
+                await stack.enter_async_context(
+                    await anyio.open_process(command, cwd=REPO, env=worker_env())
+                )
+                for _ in range(3)
+            ]
+            lines = [_lines(worker) for worker in workers]
+            with anyio.fail_after(60):  # guards against hangs, not timing assertions
+                tokens = [(await receive()).split()[-1] for receive in lines]
+                await _until(lambda: sim.stats().requests > created)
+            leader_key = f"shared-kill:{{{_digest(sim.api_key)}}}:leader"
+            async with redis.asyncio.Redis.from_url(redis_server.url) as raw:
+                holder = (await raw.get(leader_key) or b"").decode()
+            killed = tokens.index(holder)
+            workers[killed].kill()
+            await workers[killed].wait()
+            with anyio.fail_after(120):
+                results = [
+                    json.loads(await receive())
+                    for index, receive in enumerate(lines)
+                    if index != killed
+                ]
+    assert all(result["statuses"] == dict.fromkeys(ids, "DONE") for result in results)
+    assert any(result["led"] for result in results)
+    assert all(result["led"] or result["polls"] == 0 for result in results)
+
+
+def _lines(process: Process) -> Callable[[], Awaitable[str]]:
+    """Reads ``process``'s output line by line."""
+    assert process.stdout is not None
+    buffered = BufferedByteReceiveStream(process.stdout)
+
+    async def receive() -> str:
+        return (await buffered.receive_until(b"\n", 1 << 20)).decode()
+
+    return receive
+
+
+def _digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
