@@ -159,8 +159,8 @@ async def test_the_leader_killed_another_takes_over(redis_server: RedisServer) -
                 await _until(lambda: sim.stats().requests > created)
             leader_key = f"shared-kill:{{{_digest(sim.api_key)}}}:leader"
             async with redis.asyncio.Redis.from_url(redis_server.url) as raw:
-                holder = (await raw.get(leader_key) or b"").decode()
-            killed = tokens.index(holder)
+                holder = await raw.get(leader_key)
+            killed = tokens.index(holder.decode() if isinstance(holder, bytes) else str(holder))
             workers[killed].kill()
             await workers[killed].wait()
             with anyio.fail_after(120):
