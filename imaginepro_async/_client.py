@@ -56,7 +56,8 @@ from ._models import (
 )
 from ._queue import Submission, SubmissionQueue, accepted
 from ._retry import RetryPolicy
-from ._scheduler import PollPolicy, Scheduler
+from ._scheduler import Fetcher, PollPolicy, Scheduler
+from ._shared_jobs import SharedJobs, shared_jobs
 from ._transport import Transport
 from ._validation import (
     DEFAULT_BASE_URL,
@@ -210,6 +211,7 @@ class ImagineProClient(EndpointMethods):
         self._queue = SubmissionQueue()
         self._transport: Transport | None = None
         self._scheduler: Scheduler | None = None
+        self._shared: SharedJobs | None = None  # with RedisCoordination(share_jobs=True)
         self._state = ClientState.NEW
         self._image_sizes: dict[str, tuple[int, int]] = {}
         self._credits_spent = 0
@@ -217,8 +219,11 @@ class ImagineProClient(EndpointMethods):
     def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
         if coordination is None:
             return LocalBudget(limit, clock=self._clock)
-        key_id = hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
-        return coordination.budget(kind, limit, self._clock, key_id=key_id)
+        return coordination.budget(kind, limit, self._clock, key_id=self._key_id())
+
+    def _key_id(self) -> str:
+        """Names the API key in shared stores without revealing it."""
+        return hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
 
     @property
     def state(self) -> ClientState:
@@ -280,15 +285,23 @@ class ImagineProClient(EndpointMethods):
             max_retry_after=self._max_retry_after,
             converter=self._converter,
         )
+        # Shared jobs: the scheduler polls only while this process leads, and publishes.
+        self._shared = shared_jobs(self._coordination, self._key_id(), self._clock, self._converter)
+        fetcher: Fetcher = self._poll
+        budget = self._poll_budget
+        if self._shared is not None:
+            fetcher, budget = self._shared.wrap(fetcher, budget)
         self._scheduler = Scheduler(
-            fetcher=self._poll,
-            budget=self._poll_budget,
+            fetcher=fetcher,
+            budget=budget,
             rng=self._rng,
             policy=self.poll_policy,
             clock=self._clock,
             canceller=self._cancel_job,
         )
         self._scheduler.start()
+        if self._shared is not None:
+            self._shared.start(self._scheduler)
         self._queue.start()
         return self
 
@@ -313,6 +326,8 @@ class ImagineProClient(EndpointMethods):
 
     async def _close_rest(self) -> None:
         try:
+            if self._shared is not None:
+                await self._shared.aclose()
             if self._scheduler is not None:
                 await self._scheduler.aclose()
         finally:
@@ -351,7 +366,18 @@ class ImagineProClient(EndpointMethods):
 
     def _handle(self, state: JobState) -> Job:
         assert self._scheduler is not None
+        if self._shared is not None:
+            self._shared.follow(state, self._scheduler.route(state.message_id))
         return Job(state, self._scheduler)
+
+    async def _hint(self, message_id: str) -> None:
+        """Look at a job soon (a webhook said it changed); with shared jobs, through the leader."""
+        check_message_id(message_id)
+        _, scheduler = self._open()
+        if self._shared is not None:
+            await self._shared.hint(message_id)
+        else:
+            scheduler.poke(message_id)
 
     def _structure(self, data: object, endpoint: Endpoint, **params: str) -> Any:
         """An answer of ``endpoint`` as its answer model (``ResponseValidationError`` if it is not)."""
@@ -459,10 +485,17 @@ class ImagineProClient(EndpointMethods):
         """
         return self._inbox.url()
 
-    def _deliver(self, message: Message) -> Outcome:
-        """A webhook delivery (authenticated by the receiver): a hint for the scheduler."""
+    async def _deliver(self, message: Message) -> Outcome:
+        """A webhook delivery (authenticated by the receiver): a hint for the scheduler.
+
+        With shared jobs, a process that does not lead passes the hint on to the leader.
+        """
         _, scheduler = self._open()
-        return self._inbox.deliver(message, scheduler)
+        outcome = self._inbox.deliver(message, scheduler)
+        shared = self._shared
+        if outcome is Outcome.FETCHED and shared is not None and not shared.leading:
+            await shared.hint(message.message_id)
+        return outcome
 
     async def imagine(
         self,

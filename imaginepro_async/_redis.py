@@ -148,6 +148,11 @@ class RedisCoordination:
         unreachable_timeout: API seconds to keep retrying an unreachable Redis before
             ``acquire`` raises ``CoordinationError``.
         seed: seeds the jitter of retries.
+        share_jobs: also share the jobs: the clients on this coordination register every job
+            they follow in Redis, one process at a time (the leader) polls all of them, and every
+            process's handles are woken from Redis (see ``_shared_jobs.py``).
+        leader_lease: API seconds the leader leads without renewing: when it dies, another
+            process takes over within this.
 
     Raises:
         InvalidInputError: a bad URL, lease, namespace or timeout.
@@ -162,9 +167,15 @@ class RedisCoordination:
         namespace: str = "imaginepro-async",
         unreachable_timeout: float = 10.0,
         seed: int | None = None,
+        share_jobs: bool = False,
+        leader_lease: float = 15.0,
     ) -> None:
         module = _redis_module()
         self.lease = _api_seconds("lease", lease)
+        if not isinstance(share_jobs, bool):
+            raise InvalidInputError(f"share_jobs must be True or False, got {share_jobs!r}")
+        self.share_jobs = share_jobs
+        self.leader_lease = _api_seconds("leader_lease", leader_lease)
         self.unreachable_timeout = _api_seconds("unreachable_timeout", unreachable_timeout)
         if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "{} "):
             raise InvalidInputError(

@@ -56,7 +56,11 @@ local rank, progress = tonumber(ARGV[2]), tonumber(ARGV[3])
 local current = redis.call('HMGET', KEYS[1], 'rank', 'progress')
 if current[1] then
   local r, p = tonumber(current[1]), tonumber(current[2])
-  if r >= 2 or rank < r or (rank == r and progress <= p) then return false end
+  if r >= 2 then
+    redis.call('SREM', KEYS[3], ARGV[1])  -- followed again after it ended: it stays ended
+    return false
+  end
+  if rank < r or (rank == r and progress <= p) then return false end
 end
 redis.call('HSET', KEYS[1], 'rank', rank, 'progress', progress, 'message', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -171,9 +175,32 @@ class RedisJobRegistry:
     def _job_key(self, message_id: str) -> str:
         return f"{self._prefix}:job:{message_id}"
 
-    async def follow(self, message_id: str) -> None:
-        """Add a job to the ones the leader polls (until it ends)."""
+    async def follow(self, message_id: str, *, route: str | None = None) -> None:
+        """Add a job to the ones the leader polls (until it ends); ``route`` names the progress
+        endpoint it is polled through, when not the Message one."""
+        if route is not None:
+            routes = f"{self._prefix}:routes"
+            await self._call("hset", routes, message_id, route)
+            await self._call("pexpire", routes, self._job_ttl_ms)
         await self._call("sadd", f"{self._prefix}:followed", message_id)
+
+    async def routes(self, message_ids: list[str]) -> dict[str, str]:
+        """The progress endpoints of those of ``message_ids`` not polled through the Message one."""
+        if not message_ids:
+            return {}
+        names = await self._call("hmget", f"{self._prefix}:routes", message_ids)
+        return {m: _text(n) for m, n in zip(message_ids, names, strict=True) if n is not None}
+
+    async def tail(self, stream: str) -> str:
+        """The id of the newest entry of ``stream`` (``"updates"`` or ``"poll-now"``), or "0"."""
+        newest = await self._call("xrevrange", f"{self._prefix}:{stream}", count=1)
+        return _text(newest[0][0]) if newest else "0"
+
+    async def epoch(self) -> str:
+        """A token written once per Redis data set: it changes when Redis lost its data."""
+        key = f"{self._prefix}:jobs-epoch"
+        await self._call("set", key, os.urandom(8).hex(), nx=True)
+        return _text(await self._call("get", key))
 
     async def followed(self) -> set[str]:
         """Every job some process follows and that has not ended."""

@@ -271,6 +271,12 @@ class Scheduler:
         record.cancel_requested = True  # only once the server took the cancel
         self._planner.poke(record, now=self._clock.now())
 
+    def poke(self, message_id: str) -> None:
+        """Look at a followed job soon, within the budget (a webhook said it changed)."""
+        known = self._jobs.get(message_id)
+        if known is not None:
+            self._planner.poke(known[0], now=self._clock.now())
+
     def observe(self, message: Message, *, sent: float) -> None:
         """Take in a Message fetched outside the scheduler (``client.fetch``, sent at ``sent``)."""
         known = self._jobs.get(message.message_id)

@@ -140,7 +140,7 @@ class WebhookReceiver:
         outcome = Outcome.UNKNOWN
         for client in clients:
             try:
-                outcome = client._deliver(message)
+                outcome = await client._deliver(message)
             except ImagineProError:  # that client is closed: it follows nothing any more
                 continue
             if outcome is not Outcome.UNKNOWN:
