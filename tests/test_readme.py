@@ -72,9 +72,15 @@ asyncio.run(main())
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("line", "code"), snippets("python"), ids=lambda v: str(v)[:12])
-async def test_snippet_runs(line: int, code: str, tmp_path: Path) -> None:
+async def test_snippet_runs(
+    line: int, code: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The README's Python snippet runs as printed against a simulator (see the module doc)."""
     from imaginepro_async.testing import Simulator
+
+    redis = {}
+    if "REDIS_URL" in code:  # the "Several processes" snippet: a real Redis too
+        redis["REDIS_URL"] = request.getfixturevalue("redis_server").url
 
     path = tmp_path / f"readme_line_{line}.py"
     path.write_text(code, encoding="utf-8")
@@ -85,6 +91,7 @@ async def test_snippet_runs(line: int, code: str, tmp_path: Path) -> None:
             "IMAGINEPRO_API_KEY": sim.api_key,
             "IMAGINEPRO_BASE_URL": sim.url,
             "IMAGINEPRO_TIME_SCALE": str(sim.time_scale),
+            **redis,
         }
         command = [sys.executable, "-W", "error", str(path)]
         if not is_script(code):
