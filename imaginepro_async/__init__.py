@@ -3,77 +3,186 @@
 Submit jobs with ``ImagineProClient``, get awaitable ``Job`` handles back, and let one shared,
 rate-limit-aware scheduler follow thousands of them. ``imaginepro_async.testing`` is a local
 ImaginePro to test against.
+
+Names are imported on first use (PEP 562), so that ``import imaginepro_async`` and the command
+line start fast and a Ctrl-C in their first moments is handled by the CLI, not by the importer.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from ._batch import (
-    Batch,
-    BatchProgress,
-    BatchResult,
-    BatchSummary,
-    InpaintRequest,
-    InputProblem,
-    JsonlInput,
-    read_jsonl,
-)
-from ._budget import BudgetView, Coordination, RateLimit
-from ._client import DEFAULT_BASE_URL, ClientState, ImagineProClient
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    BatchInputError,
-    ClientClosedError,
-    CoordinationError,
-    CreditLimitError,
-    ExtraNotInstalledError,
-    ImagineProError,
-    InvalidInputError,
-    InvalidMaskError,
-    JobCancelledError,
-    JobDeadlineError,
-    JobError,
-    JobFailedError,
-    JobTimeoutError,
-    JournalBusyError,
-    JournalMismatchError,
-    JournalWriteError,
-    NotAJournalError,
-    NotFoundError,
-    RateLimitError,
-    RedirectError,
-    RequestRefusedError,
-    RequestTooLargeError,
-    ResponseValidationError,
-    ServerError,
-    SubmissionCancelledError,
-    SubmissionUncertainError,
-)
-from ._jobs import Job, as_completed, gather
-from ._journal import RequestState
-from ._masks import Mask, MaskInput, load_mask
-from ._models import (
-    AccountInfo,
-    Button,
-    ContentPart,
-    DiscordToken,
-    HistoryImage,
-    ImagePart,
-    Message,
-    MessageTrace,
-    PromptCheck,
-    Status,
-    TextPart,
-    VideoMessage,
-    VideoResult,
-)
-from ._queue import Submission, SubmissionState
-from ._redis import RedisCoordination
-from ._retry import RetryPolicy
-from ._scheduler import PollPolicy
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._batch import (
+        Batch,
+        BatchProgress,
+        BatchResult,
+        BatchSummary,
+        InpaintRequest,
+        InputProblem,
+        JsonlInput,
+        read_jsonl,
+    )
+    from ._budget import (
+        BudgetView,
+        Coordination,
+        RateLimit,
+    )
+    from ._client import (
+        DEFAULT_BASE_URL,
+        ClientState,
+        ImagineProClient,
+    )
+    from ._errors import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        BatchInputError,
+        ClientClosedError,
+        CoordinationError,
+        CreditLimitError,
+        ExtraNotInstalledError,
+        ImagineProError,
+        InvalidInputError,
+        InvalidMaskError,
+        JobCancelledError,
+        JobDeadlineError,
+        JobError,
+        JobFailedError,
+        JobTimeoutError,
+        JournalBusyError,
+        JournalMismatchError,
+        JournalWriteError,
+        NotAJournalError,
+        NotFoundError,
+        RateLimitError,
+        RedirectError,
+        RequestRefusedError,
+        RequestTooLargeError,
+        ResponseValidationError,
+        ServerError,
+        SubmissionCancelledError,
+        SubmissionUncertainError,
+    )
+    from ._jobs import (
+        Job,
+        as_completed,
+        gather,
+    )
+    from ._journal import (
+        RequestState,
+    )
+    from ._masks import (
+        Mask,
+        MaskInput,
+        load_mask,
+    )
+    from ._models import (
+        AccountInfo,
+        Button,
+        ContentPart,
+        DiscordToken,
+        HistoryImage,
+        ImagePart,
+        Message,
+        MessageTrace,
+        PromptCheck,
+        Status,
+        TextPart,
+        VideoMessage,
+        VideoResult,
+    )
+    from ._queue import (
+        Submission,
+        SubmissionState,
+    )
+    from ._redis import (
+        RedisCoordination,
+    )
+    from ._retry import (
+        RetryPolicy,
+    )
+    from ._scheduler import (
+        PollPolicy,
+    )
+
+#: Where each public name lives (its module is imported on first use).
+_EXPORTS: Final[dict[str, str]] = {
+    "DEFAULT_BASE_URL": "_client",
+    "APIConnectionError": "_errors",
+    "APIStatusError": "_errors",
+    "APITimeoutError": "_errors",
+    "AccountInfo": "_models",
+    "AuthenticationError": "_errors",
+    "BadRequestError": "_errors",
+    "Batch": "_batch",
+    "BatchInputError": "_errors",
+    "BatchProgress": "_batch",
+    "BatchResult": "_batch",
+    "BatchSummary": "_batch",
+    "BudgetView": "_budget",
+    "Button": "_models",
+    "ClientClosedError": "_errors",
+    "ClientState": "_client",
+    "ContentPart": "_models",
+    "Coordination": "_budget",
+    "CoordinationError": "_errors",
+    "CreditLimitError": "_errors",
+    "DiscordToken": "_models",
+    "ExtraNotInstalledError": "_errors",
+    "HistoryImage": "_models",
+    "ImagePart": "_models",
+    "ImagineProClient": "_client",
+    "ImagineProError": "_errors",
+    "InpaintRequest": "_batch",
+    "InputProblem": "_batch",
+    "InvalidInputError": "_errors",
+    "InvalidMaskError": "_errors",
+    "Job": "_jobs",
+    "JobCancelledError": "_errors",
+    "JobDeadlineError": "_errors",
+    "JobError": "_errors",
+    "JobFailedError": "_errors",
+    "JobTimeoutError": "_errors",
+    "JournalBusyError": "_errors",
+    "JournalMismatchError": "_errors",
+    "JournalWriteError": "_errors",
+    "JsonlInput": "_batch",
+    "Mask": "_masks",
+    "MaskInput": "_masks",
+    "Message": "_models",
+    "MessageTrace": "_models",
+    "NotAJournalError": "_errors",
+    "NotFoundError": "_errors",
+    "PollPolicy": "_scheduler",
+    "PromptCheck": "_models",
+    "RateLimit": "_budget",
+    "RateLimitError": "_errors",
+    "RedirectError": "_errors",
+    "RedisCoordination": "_redis",
+    "RequestRefusedError": "_errors",
+    "RequestState": "_journal",
+    "RequestTooLargeError": "_errors",
+    "ResponseValidationError": "_errors",
+    "RetryPolicy": "_retry",
+    "ServerError": "_errors",
+    "Status": "_models",
+    "Submission": "_queue",
+    "SubmissionCancelledError": "_errors",
+    "SubmissionState": "_queue",
+    "SubmissionUncertainError": "_errors",
+    "TextPart": "_models",
+    "VideoMessage": "_models",
+    "VideoResult": "_models",
+    "as_completed": "_jobs",
+    "gather": "_jobs",
+    "load_mask": "_masks",
+    "read_jsonl": "_batch",
+}
 
 try:
     __version__ = version("imaginepro-async")  # the one place it is written is pyproject.toml
@@ -152,3 +261,16 @@ __all__ = [
     "load_mask",
     "read_jsonl",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imaginepro_async' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
