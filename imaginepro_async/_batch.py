@@ -18,7 +18,6 @@ a page at a time, so memory stays bounded whatever the input's size. Resume rule
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -29,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import anyio.to_thread
-import attrs
 from anyio import AsyncContextManagerMixin
 
 from ._batch_input import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
@@ -40,32 +38,23 @@ from ._batch_records import (
     BatchState,
     BatchSummary,
     clean_part_files,
-    file_stem,
     files_present,
 )
-from ._converters import make_converter
+from ._batch_submit import SubmitMethods
 from ._costs import cost_of
 from ._errors import (
-    AuthenticationError,
     BatchInputError,
-    ClientClosedError,
     CreditLimitError,
-    ImagineProError,
     InvalidInputError,
-    JobFailedError,
     JournalWriteError,
-    SubmissionUncertainError,
 )
-from ._journal import Journal, RequestState, Row, StoredRequest
-from ._masks import Mask, load_mask
+from ._journal import Journal, RequestState, Row
 from ._models import Message
-from ._transport import before_send
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from ._client import ImagineProClient
-    from ._jobs import Job
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD_BYTES",
@@ -88,11 +77,9 @@ DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 
 _INTAKE_CHUNK: Final = 64
 _RESULTS_BUFFER: Final = 64
-_MAX_PARENTS: Final = 256
-_CONVERTER: Final = make_converter()
 
 
-class Batch(AsyncContextManagerMixin):
+class Batch(SubmitMethods, AsyncContextManagerMixin):
     """Run many inpainting requests through one client, with a journal to resume from.
 
     Use it as ``async with Batch(client, requests, journal="run.db") as batch:`` and iterate over
@@ -470,244 +457,3 @@ class Batch(AsyncContextManagerMixin):
                 resumed=True,
             )
         )  # fmt: skip
-
-    async def _reattach(self, tg: TaskGroup, row: Row) -> None:
-        assert row.message_id is not None
-        await self._slots.acquire()  # re-attached jobs count in flight too
-        tg.start_soon(self._guarded, self._follow, row, row.state, self._client.job(row.message_id))
-
-    def _from_row(self, row: Row) -> BatchResult:
-        message = None
-        if row.result is not None:
-            message = _CONVERTER.structure(json.loads(row.result), Message)
-        return BatchResult(
-            key=row.key,
-            line=row.line,
-            state=row.state,
-            message_id=row.message_id,
-            message=message,
-            error=row.error,
-            files=tuple(Path(f) for f in row.files or ()),
-            download_error=row.download_error if self._download_dir is not None else None,
-            resumed=True,
-        )
-
-    async def _resume_download(self, row: Row) -> None:
-        try:
-            result = self._from_row(row)
-            assert result.message is not None
-            files, error = await self._download(row.key, result.message)
-        finally:
-            self._downloads.release()
-        await self._emit(attrs.evolve(result, files=files, download_error=error))
-
-    # -- submitting ------------------------------------------------------------------------------
-
-    async def _submit(self, tg: TaskGroup, row: Row) -> None:
-        if self._stopping or self._halted is not None:
-            return
-        await self._slots.acquire()
-        job: Job | None = None
-        try:
-            job = await self._submit_one(row)
-        finally:
-            if job is None:
-                self._slots.release()
-        if job is not None:
-            tg.start_soon(self._guarded, self._follow, row, RequestState.SUBMITTED, job)
-
-    async def _submit_one(self, row: Row) -> Job | None:
-        assert row.request is not None
-        try:
-            mask = await _load_mask(row.request)
-        except (InvalidInputError, OSError) as exc:
-            await self._emit_some(await self._failed_to_send(row, row.state, exc))
-            return None
-        state = row.state
-        job: Job | None = None
-        report: BatchResult | None = None
-        unrecorded: JournalWriteError | None = None
-        # Shielded: once the journal says "submitting", hear the answer and record it, so that a
-        # clean stop never leaves an uncertain request behind.
-        with anyio.CancelScope(shield=True) as self._critical:
-            try:
-                if self._stopping:
-                    return None
-
-                async def on_send() -> None:
-                    nonlocal state
-                    self._sending = True
-                    await self._record(
-                        row, state, RequestState.SUBMITTING, count_attempt=True, clear_error=True
-                    )
-                    state = RequestState.SUBMITTING
-
-                outcome = await self._inpaint(row, mask, on_send)
-                if isinstance(outcome, Exception):
-                    report = await self._failed_to_send(row, state, outcome)
-                else:
-                    job = outcome
-                    await self._record(
-                        row, state, RequestState.SUBMITTED, message_id=job.message_id
-                    )
-            except JournalWriteError as exc:
-                unrecorded = exc
-            finally:
-                self._critical = None
-                self._sending = False
-        if unrecorded is not None:
-            if job is not None:
-                await self._unrecorded(row, job, unrecorded)
-            raise unrecorded
-        await self._emit_some(report)
-        return job
-
-    async def _inpaint(self, row: Row, mask: Mask, on_send: Callable[[], Any]) -> Job | Exception:
-        request = row.request
-        assert request is not None
-        try:
-            parent = await self._parent(request.parent)
-            with before_send(on_send):
-                return await self._client.inpaint(
-                    parent,
-                    mask,
-                    prompt=request.prompt,
-                    ref=row.key,
-                    timeout=request.timeout,
-                    webhook_override=request.webhook_override,
-                )
-        except JournalWriteError:
-            raise  # "submitting" could not be recorded: nothing was sent
-        except (ImagineProError, OSError, ValueError, TypeError) as exc:
-            return exc
-
-    async def _parent(self, message_id: str) -> Message | str:
-        """The parent's Message, fetched once, so that the client checks the mask against its image.
-
-        If it cannot be fetched, the messageId is sent as it is (the server checks the mask).
-        """
-        parent = self._parents.get(message_id)
-        if parent is None:
-            try:
-                parent = await self._client.fetch(message_id)
-            except ImagineProError as exc:
-                logger.warning("could not fetch parent %s (%s); mask not checked", message_id, exc)
-                return message_id
-            if len(self._parents) >= _MAX_PARENTS:
-                self._parents.clear()
-            self._parents[message_id] = parent
-        return parent
-
-    async def _unrecorded(self, row: Row, job: Job, exc: JournalWriteError) -> None:
-        """The job exists but the journal does not know it: its messageId must not be lost."""
-        exc.message_id = job.message_id
-        await self._emit(
-            BatchResult(
-                key=row.key, line=row.line, state=RequestState.SUBMITTED,
-                message_id=job.message_id,
-                error=f"the job {job.message_id} was created but the journal could not record "
-                "it; the next run reports this request as uncertain",
-            )
-        )  # fmt: skip
-
-    async def _emit_some(self, result: BatchResult | None) -> None:
-        if result is not None:
-            await self._emit(result)
-
-    async def _failed_to_send(
-        self, row: Row, old: RequestState, exc: Exception
-    ) -> BatchResult | None:
-        """Record why a submission gave no job (uncertain, halted, or refused); the result."""
-        if isinstance(exc, AuthenticationError):
-            # Nothing was created; every later submission would fail alike. Stop here.
-            self._halted = str(exc)
-            await self._record(row, old, RequestState.PENDING, error=str(exc))
-            return None
-        if isinstance(exc, SubmissionUncertainError):
-            # A lost answer, or a 5xx other than 503, does not prove that no job was created:
-            # never resend it on its own.
-            error = (
-                f"the request may have been processed, but no answer came ({exc.reason}); it was "
-                "not resent, to avoid paying twice. Check the account's recent jobs, then resend "
-                "it with --resubmit-uncertain."
-            )
-            await self._record(row, old, RequestState.UNCERTAIN, error=error)
-            return self._result(row, RequestState.UNCERTAIN, error=error)
-        # Refused before a job was created: costs nothing, tried again on resume.
-        await self._record(row, old, RequestState.FAILED, error=str(exc))
-        return self._result(row, RequestState.FAILED, error=str(exc))
-
-    def _result(self, row: Row, state: RequestState, **fields: Any) -> BatchResult:
-        return BatchResult(key=row.key, line=row.line, state=state, **fields)
-
-    # -- following and downloading ---------------------------------------------------------------
-
-    async def _follow(self, row: Row, old: RequestState, job: Job) -> None:
-        try:
-            try:
-                message = await job
-            finally:
-                self._slots.release()
-        except JobFailedError as exc:
-            error = f"the job failed: {exc.error}"
-            result = None if exc.message is None else _dump(exc.message)
-            await self._record(row, old, RequestState.FAILED, result=result, error=error)
-            await self._emit(
-                self._result(
-                    row, RequestState.FAILED, message_id=job.message_id, message=exc.message,
-                    error=error,
-                )
-            )  # fmt: skip
-            return
-        except ClientClosedError:
-            raise
-        except ImagineProError as exc:
-            await self._record(row, old, RequestState.FAILED, error=str(exc))
-            await self._emit(
-                self._result(row, RequestState.FAILED, message_id=job.message_id, error=str(exc))
-            )
-            return
-        await self._record(row, old, RequestState.DONE, result=_dump(message), clear_error=True)
-        files, download_error = await self._download(row.key, message)
-        await self._emit(
-            self._result(
-                row, RequestState.DONE, message_id=job.message_id, message=message,
-                files=files, download_error=download_error,
-            )
-        )  # fmt: skip
-
-    async def _download(self, key: str, message: Message) -> tuple[tuple[Path, ...], str | None]:
-        directory = self._download_dir
-        if directory is None:
-            return (), None
-        urls = message.image_urls
-        stem = file_stem(key)
-        paths: list[Path] = []
-        try:
-            if not urls:
-                raise OSError("the result has no image URL (was it made with disableCdn?)")
-            for n in range(1, len(urls) + 1):
-                name = stem if len(urls) == 1 else f"{stem}-{n}"
-                path = await self._client.download(
-                    message,
-                    index=n,
-                    max_bytes=self._max_download_bytes,
-                    to=lambda extension, name=name: directory / f"{name}.{extension}",  # type: ignore[misc]
-                )
-                paths.append(path)
-        except (ImagineProError, OSError) as exc:
-            await self._db.record_files(key, None, str(exc))
-            return tuple(paths), str(exc)
-        await self._db.record_files(key, [str(p) for p in paths], None)
-        return tuple(paths), None
-
-
-async def _load_mask(request: StoredRequest) -> Mask:
-    if request.mask_path is not None:
-        return await load_mask(Path(request.mask_path))
-    assert request.mask_data is not None
-    return await load_mask(request.mask_data)
-
-
-def _dump(message: Message) -> str:
-    return json.dumps(_CONVERTER.unstructure(message), ensure_ascii=False)

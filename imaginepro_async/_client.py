@@ -5,31 +5,24 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import math
 import os
 import random
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 import attrs
-import yarl
 
 from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
 from ._client_endpoints import EndpointMethods
+from ._client_midjourney import MidjourneyMethods
+from ._client_reads import ReadMethods
 from ._clock import Clock
 from ._converters import make_converter, structure
 from ._costs import cost_of
 from ._endpoints import (
-    ACCOUNT_INFO,
-    BOOST_BUTTON,
-    BOOST_IMAGINE,
     BUTTON,
-    HISTORY,
-    IMAGINE,
     MESSAGE,
-    PROMPT_CHECK,
     VIDEO_FETCH,
     Endpoint,
 )
@@ -43,16 +36,10 @@ from ._http import Exchange, Secret
 from ._inbox import Inbox, Outcome
 from ._jobs import Job, JobState
 from ._models import (
-    AccountInfo,
     Button,
     ButtonRequest,
     CreatedJob,
-    HistoryImage,
-    HistoryPage,
-    ImagineRequest,
     Message,
-    PromptCheck,
-    PromptCheckRequest,
 )
 from ._queue import Submission, SubmissionQueue, accepted
 from ._retry import RetryPolicy
@@ -62,12 +49,11 @@ from ._transport import Transport
 from ._validation import (
     DEFAULT_BASE_URL,
     DEFAULT_JOB_TIMEOUT,
+    check_api_key,
     check_base_url,
     check_message_id,
-    check_options,
-    check_prompt,
+    check_positive,
     env_time_scale,
-    short,
 )
 
 if TYPE_CHECKING:
@@ -78,14 +64,6 @@ __all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
 
 logger = logging.getLogger("imaginepro_async")
 
-_UPSCALES = (Button.U1, Button.U2, Button.U3, Button.U4)
-_VARIATIONS = (Button.V1, Button.V2, Button.V3, Button.V4)
-
-
-def _check_boost(boost: object) -> None:
-    if not isinstance(boost, bool):
-        raise InvalidInputError(f"boost must be True or False, got {short(boost)}")
-
 
 class ClientState(enum.Enum):
     """Where a client is in its life: built, open (inside ``async with``), or closed for good."""
@@ -95,7 +73,7 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
-class ImagineProClient(EndpointMethods):
+class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
     """An asyncio client for ImaginePro: submit jobs, then await their handles.
 
     Use it as ``async with ImagineProClient(...) as client:``; leaving the block stops its background
@@ -154,28 +132,17 @@ class ImagineProClient(EndpointMethods):
         webhook_token: str | None = None,
         webhook_hint_limit: RateLimit | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
-        if not key or not isinstance(key, str) or not key.strip():
-            raise InvalidInputError(
-                "no API key: pass api_key='sk-...' or set the IMAGINEPRO_API_KEY environment "
-                "variable"
-            )
-        if any(ch.isspace() for ch in key.strip()) or not key.isprintable():
-            raise InvalidInputError("the API key contains spaces or control characters; recopy it")
-        time_scale = env_time_scale() if time_scale is None else time_scale
-        if isinstance(time_scale, bool) or not (
-            isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0
-        ):
-            raise InvalidInputError(f"time_scale must be a number > 0, got {short(time_scale)}")
-        for name, value in (
-            ("request_timeout", request_timeout),
-            ("max_retry_after", max_retry_after),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InvalidInputError(
-                    f"{name} must be a number of seconds > 0, got {short(value)}"
-                )
-        self._api_key = Secret(key.strip())
+        self._api_key = Secret(check_api_key(api_key))
+        time_scale = check_positive(
+            env_time_scale() if time_scale is None else time_scale, "time_scale"
+        )
+        seconds = "a number of seconds"
+        self._request_timeout = check_positive(
+            request_timeout, "request_timeout", seconds, finite=False
+        )
+        self._max_retry_after = check_positive(
+            max_retry_after, "max_retry_after", seconds, finite=False
+        )
         self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
         )
@@ -186,9 +153,7 @@ class ImagineProClient(EndpointMethods):
         self._converter = make_converter()
         self._rng = random.Random(seed)
         self._retry = retry or RetryPolicy()
-        self._request_timeout = request_timeout
         self._max_response_bytes = max_response_bytes
-        self._max_retry_after = float(max_retry_after)
         self._own_coordination = isinstance(coordination, str)
         if isinstance(coordination, str):
             from ._redis import RedisCoordination
@@ -497,270 +462,9 @@ class ImagineProClient(EndpointMethods):
             await shared.hint(message.message_id)
         return outcome
 
-    async def imagine(
-        self,
-        prompt: str,
-        *,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        disable_cdn: bool | None = None,
-        boost: bool = False,
-    ) -> Job:
-        """Start an image job from a prompt (``POST /api/v1/nova/imagine``); costs credits.
-
-        Returns as soon as the server accepted the job (after waiting for the submission budget).
-
-        Args:
-            prompt: what to draw; for image-to-image, start it with an image URL.
-            ref: your reference, echoed in the Message and the webhook.
-            webhook_override: where ImaginePro posts the result instead of the account's default.
-            timeout: server-side job timeout, 10 to 900 seconds.
-            disable_cdn: skip the CDN upload (``uri`` may then be absent).
-            boost: send through boost mode (``POST /api/v1/nova/boost/imagine``).
-
-        Raises:
-            InvalidInputError: a bad argument (nothing was sent).
-            SubmissionUncertainError: the request may have been processed but no answer came.
-            APIStatusError: the server refused the job.
-        """
-        prompt = check_prompt(prompt, required=True) or ""
-        _check_boost(boost)
-        check_options(
-            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
-        )
-        self._open()
-        request = ImagineRequest(
-            prompt=prompt,
-            ref=ref,
-            webhook_override=webhook_override,
-            timeout=timeout,
-            disable_cdn=disable_cdn,
-        )
-        return await self._submit(BOOST_IMAGINE if boost else IMAGINE, request)
-
-    async def press(
-        self,
-        parent: Message | str,
-        button: Button | str,
-        *,
-        prompt: str | None = None,
-        mask: str | None = None,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        disable_cdn: bool | None = None,
-        boost: bool = False,
-    ) -> Job:
-        """Press a button on a finished job (``POST /api/v1/nova/button``); costs credits.
-
-        Args:
-            parent: the finished job, as a ``Message`` or its messageId. With a ``Message``, the button
-                is checked against the ones it offers before anything is sent.
-            button: a ``Button`` or its exact string (case and emoji included).
-            prompt: an optional prompt for the button (for ``Vary (Region)``, what to draw).
-            mask: base64 of the mask (prefer ``inpaint``, which builds and checks it).
-            ref, webhook_override, timeout, disable_cdn: as for ``imagine``.
-            boost: send through boost mode (``POST /api/v1/nova/boost/button``).
-
-        Raises:
-            InvalidInputError: a bad argument, or a button the parent does not offer.
-        """
-        parent_id = self._check_parent(parent, button)
-        _check_boost(boost)
-        check_prompt(prompt, required=False)
-        check_options(
-            ref=ref, webhook_override=webhook_override, timeout=timeout, disable_cdn=disable_cdn
-        )
-        if mask is not None and not isinstance(mask, str):
-            raise InvalidInputError("mask must be base64 text here; use client.inpaint for images")
-        if button == Button.VARY_REGION and mask is None:
-            raise InvalidInputError(
-                "Vary (Region) needs a mask: use client.inpaint(parent, mask, prompt=...)"
-            )
-        self._open()
-        request = ButtonRequest(
-            message_id=parent_id,
-            button=str(button),
-            mask=mask,
-            prompt=prompt,
-            ref=ref,
-            webhook_override=webhook_override,
-            timeout=timeout,
-            disable_cdn=disable_cdn,
-        )
-        return await self._submit(BOOST_BUTTON if boost else BUTTON, request)
-
-    def _check_parent(self, parent: Message | str, button: Button | str) -> str:
-        if not isinstance(button, str) or not button:
-            raise InvalidInputError(f"button must be a Button or its string, got {short(button)}")
-        if isinstance(parent, Message):
-            parent_id = check_message_id(parent.message_id, "parent.message_id")
-            if not parent.is_terminal:
-                raise InvalidInputError(
-                    f"job {parent_id} is {parent.status.value}; buttons can be pressed only on a "
-                    "finished job: await it first"
-                )
-            if button not in parent.buttons:
-                offered = ", ".join(parent.buttons) or "none"
-                raise InvalidInputError(
-                    f"job {parent_id} does not offer the button {str(button)!r} (it offers: "
-                    f"{offered})"
-                )
-            return parent_id
-        return check_message_id(parent, "parent")
-
-    async def upscale(
-        self,
-        parent: Message | str,
-        index: int,
-        *,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        boost: bool = False,
-    ) -> Job:
-        """Upscale image ``index`` (1 to 4) of a grid: presses ``U1``..``U4``."""
-        button = self._pick(_UPSCALES, index, "upscale")
-        return await self.press(
-            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout, boost=boost
-        )
-
-    async def vary(
-        self,
-        parent: Message | str,
-        index: int,
-        *,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        boost: bool = False,
-    ) -> Job:
-        """Make variations of image ``index`` (1 to 4) of a grid: presses ``V1``..``V4``."""
-        button = self._pick(_VARIATIONS, index, "vary")
-        return await self.press(
-            parent, button, ref=ref, webhook_override=webhook_override, timeout=timeout, boost=boost
-        )
-
-    @staticmethod
-    def _pick(buttons: tuple[Button, ...], index: object, what: str) -> Button:
-        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 4:
-            raise InvalidInputError(
-                f"{what} index must be 1, 2, 3 or 4 (the image's place in the grid), got "
-                f"{short(index)}"
-            )
-        return buttons[index - 1]
-
-    @overload
-    async def download(
-        self,
-        source: Message | str,
-        *,
-        index: int | None = None,
-        max_bytes: int = ...,
-        to: None = None,
-    ) -> bytes: ...
-    @overload
-    async def download(
-        self,
-        source: Message | str,
-        *,
-        index: int | None = None,
-        max_bytes: int = ...,
-        to: Path | Callable[[str], Path],
-    ) -> Path: ...
-    async def download(
-        self,
-        source: Message | str,
-        *,
-        index: int | None = None,
-        max_bytes: int = 50 * 1024 * 1024,
-        to: Path | Callable[[str], Path] | None = None,
-    ) -> bytes | Path:
-        """Download a result image: a URL, or a finished Message's image (for a mask preview).
-
-        Returns its bytes, or with ``to`` the path it was saved to (written atomically: the file is
-        either absent or complete). Connection errors and 5xx answers are retried.
-
-        Args:
-            source: a ``Message`` (image ``index`` of its ``image_urls``: ``images`` when given,
-                else ``uri``) or a URL.
-            index: which image of a grid, 1 to 4 (default: the first).
-            max_bytes: refuse larger files.
-            to: save the image to this file instead of returning its bytes; or a function from
-                the file's extension (``png``, ``jpg``, ``webp``, ``gif``, ``mp4``, from the answer's
-                content type) to the file.
-
-        Raises:
-            InvalidInputError: the Message has no such image.
-            ResponseValidationError: the answer is not an image, or is too large.
-        """
-        if isinstance(source, Message):
-            urls = source.image_urls
-            if not urls:
-                raise InvalidInputError(
-                    f"job {source.message_id} has no image ({source.status.value}); await it first"
-                )
-            if index is not None and (
-                isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(urls)
-            ):
-                raise InvalidInputError(
-                    f"job {source.message_id} has {len(urls)} images; index {short(index)} is out "
-                    "of range"
-                )
-            url = urls[(index or 1) - 1]
-        elif isinstance(source, str) and yarl.URL(source).scheme in ("http", "https"):
-            url = source
-        else:
-            raise InvalidInputError(
-                f"source must be a Message or an http(s) URL, got {short(source)}"
-            )
-        transport, _ = self._open()
-        return await transport.download(url, max_bytes=max_bytes, to=to)
-
     async def _cancel_job(self, message_id: str) -> None:
         """Press Cancel Job (the scheduler's canceller: ``job.cancel()`` goes through it)."""
         transport, _ = self._open()
         request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
         body: Mapping[str, Any] = self._converter.unstructure(request)
         await transport.create(BUTTON, body)
-
-    # -- reads -----------------------------------------------------------------------------------
-
-    async def fetch(self, message_id: str) -> Message:
-        """Fetch a job's Message once (``GET /api/v1/message/fetch/{id}``), within the poll budget.
-
-        A video job this client follows is fetched from the video progress endpoint.
-
-        Raises:
-            NotFoundError: the server does not know the messageId.
-        """
-        check_message_id(message_id)
-        _, scheduler = self._open()
-        endpoint = scheduler.route(message_id) or MESSAGE
-        sent = self._clock.now()
-        message: Message = await self._read(endpoint, message_id=message_id)
-        if message.message_id == message_id:
-            scheduler.observe(message, sent=sent)
-        return message
-
-    async def account(self) -> AccountInfo:
-        """The account's plan and credits (``GET /api/v1/subscription/account-info``)."""
-        info: AccountInfo = await self._read(ACCOUNT_INFO)
-        return info
-
-    async def history(self, *, page: int = 1, size: int = 10) -> list[HistoryImage]:
-        """The account's jobs of the last 24 hours, newest first (``GET /api/v1/nova/images``)."""
-        for name, value in (("page", page), ("size", size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {short(value)}")
-        answer: HistoryPage = await self._read(HISTORY, query={"page": page, "size": size})
-        return list(answer.images)
-
-    async def check_prompt(self, prompt: str) -> PromptCheck:
-        """Ask the server whether a prompt would be accepted (``POST /api/v1/nova/prompt-check``)."""
-        checked = check_prompt(prompt, required=True) or ""
-        verdict: PromptCheck = await self._read(
-            PROMPT_CHECK, body=PromptCheckRequest(prompt=checked)
-        )
-        return verdict

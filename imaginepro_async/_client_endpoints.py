@@ -1,17 +1,17 @@
-"""The client's methods beyond imagine and the buttons: one thin, validated method per endpoint.
+"""The client's methods beyond Midjourney's imagine and buttons: one thin, validated method each.
 
 ``ImagineProClient`` inherits them. Each method checks its arguments (nothing is sent when one is
 wrong), builds its request model and hands it to the client's one submission path (``_submit``) or
-read path (``_read``), through its row of ``_endpoints.py``. Inpainting lives here too, with the
-mask rule: a mask of the image's aspect ratio is scaled to it, another aspect ratio is refused.
+read path (``_read``), through its row of ``_endpoints.py``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from ._client_mixin import ClientMixin
 from ._endpoints import (
     BLEND,
     BLEND_LEGACY,
@@ -31,10 +31,9 @@ from ._endpoints import (
     VIDEO_GENERATE,
     Endpoint,
 )
-from ._errors import ImagineProError, InvalidInputError
+from ._errors import InvalidInputError
 from ._models import (
     BlendRequest,
-    Button,
     CommandRequest,
     ContentPart,
     ContentsRequest,
@@ -66,9 +65,6 @@ from ._validation import (
 
 if TYPE_CHECKING:
     from ._jobs import Job
-    from ._masks import MaskInput
-    from ._scheduler import Scheduler
-    from ._transport import Transport
 
 __all__ = [
     "COMMAND_NAMES",
@@ -134,35 +130,8 @@ def _contents(parts: object) -> tuple[ContentPart, ...]:
     return tuple(checked)
 
 
-class EndpointMethods:
+class EndpointMethods(ClientMixin):
     """The client's methods for describe, blend, face swap, Flux, tools, Gemini, video, DIY."""
-
-    if TYPE_CHECKING:
-        _image_sizes: dict[str, tuple[int, int]]
-
-        def _open(self) -> tuple[Transport, Scheduler]: ...
-        async def _submit(self, endpoint: Endpoint, request: Any) -> Job: ...
-        async def _read(
-            self, endpoint: Endpoint, *, body: Any = None, query: Any = None, **params: str
-        ) -> Any: ...
-        def _check_parent(self, parent: Message | str, button: Button | str) -> str: ...
-        async def press(
-            self,
-            parent: Message | str,
-            button: Button | str,
-            *,
-            prompt: str | None = None,
-            mask: str | None = None,
-            ref: str | None = None,
-            webhook_override: str | None = None,
-            timeout: int | None = None,
-            disable_cdn: bool | None = None,
-            boost: bool = False,
-        ) -> Job: ...
-
-    async def _job(self, endpoint: Endpoint, request: Any) -> Job:
-        self._open()  # a closed client is refused before any work
-        return await self._submit(endpoint, request)
 
     # -- Midjourney --------------------------------------------------------------------------
 
@@ -543,86 +512,3 @@ class EndpointMethods:
             MESSAGE_TRACE, message_id=check_message_id(message_id)
         )
         return trace
-
-    # -- inpainting --------------------------------------------------------------------------
-
-    async def inpaint(
-        self,
-        parent: Message | str,
-        mask: MaskInput,
-        *,
-        prompt: str | None = None,
-        ref: str | None = None,
-        webhook_override: str | None = None,
-        timeout: int | None = None,
-        check_size: bool = True,
-        resize_mask: bool = False,
-        boost: bool = False,
-    ) -> Job:
-        """Redraw the region of an upscaled image that ``mask`` selects (``Vary (Region)``).
-
-        A mask with the image's aspect ratio is accepted at any resolution: it is scaled to the
-        image (nearest neighbour) when Pillow is installed, and sent as it is otherwise (the
-        service scales it). A mask of another aspect ratio is refused before anything is sent.
-
-        Args:
-            parent: the upscaled job (after ``U1``..``U4``), as a ``Message`` or its messageId.
-            mask: a ``Mask``, image bytes (PNG, WebP, JPEG), base64 text (a ``data:`` prefix is
-                stripped), or a path to an image file. White selects what is redrawn.
-            prompt: what to draw in the region.
-            ref, webhook_override, timeout: as for ``imagine``.
-            check_size: when ``parent`` is a ``Message`` with an image, read that image's size (the
-                first bytes of ``parent.uri``, once per image) and fit the mask to it. If the
-                image cannot be read, the check is skipped (the server checks too).
-            resize_mask: stretch a mask of any size, even of another aspect ratio, to the image's.
-            boost: send through boost mode (``POST /api/v1/nova/boost/button``).
-
-        Raises:
-            InvalidMaskError: the mask is not a usable black-and-white image, or its aspect ratio
-                is not the image's (the message gives both sizes; nothing was sent).
-            InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
-        """
-        from ._masks import load_mask
-
-        self._check_parent(parent, Button.VARY_REGION)
-        check_prompt(prompt, required=False)
-        _common(ref, webhook_override, timeout)
-        self._open()
-        loaded = await load_mask(mask)  # refused here, before any traffic, if it is no mask at all
-        if check_size and isinstance(parent, Message):
-            expected = await self._image_size(parent)
-            if expected is not None and expected != loaded.size:
-                loaded = await load_mask(
-                    loaded, expected_size=expected, resize=resize_mask, fit=True
-                )
-        return await self.press(
-            parent,
-            Button.VARY_REGION,
-            mask=loaded.to_base64(),
-            prompt=prompt,
-            ref=ref,
-            webhook_override=webhook_override,
-            timeout=timeout,
-            boost=boost,
-        )
-
-    async def _image_size(self, message: Message) -> tuple[int, int] | None:
-        """The size of a finished job's image, from the first bytes of the file; None if unknown."""
-        from ._imageinfo import sniff_image
-
-        if not message.image_urls:
-            return None
-        url = message.image_urls[0]
-        if url in self._image_sizes:
-            return self._image_sizes[url]
-        transport, _ = self._open()
-        try:
-            head = await transport.download(url, max_bytes=256 * 1024, prefix_only=True)
-            size = sniff_image(head, name="the parent's image").size
-        except ImagineProError as exc:
-            logger.warning("could not read the size of %s (%s); mask size not checked", url, exc)
-            return None
-        if len(self._image_sizes) >= 1024:
-            self._image_sizes.clear()
-        self._image_sizes[url] = size
-        return size

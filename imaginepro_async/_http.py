@@ -197,47 +197,56 @@ class Exchange:
                     retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     location=str(url.join(yarl.URL(location))) if location else None,
                 )
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise NotSent(
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            failure = self._failure(exc, method, url, session)
+            if failure is None:
+                raise
+            raise failure from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("%s %s -> %d in %.1f ms", method, url.path, reply.status, elapsed)
+        return reply
+
+    def _failure(
+        self, exc: Exception, method: str, url: yarl.URL, session: aiohttp.ClientSession
+    ) -> NotSent | MaybeSent | None:
+        """What a failed exchange means for resending it; None: not ours to translate."""
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return NotSent(
                 APIConnectionError(
                     f"could not connect to {url.host}:{url.port}: {exc}; check base_url and the "
                     "network",
                     method=method,
                     url=str(url),
                 )
-            ) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise MaybeSent(
+            )
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return MaybeSent(
                 APITimeoutError(
                     f"{method} {url} got no complete answer within {self.timeout.total} s",
                     method=method,
                     url=str(url),
                 ),
                 "the answer timed out",
-            ) from exc
-        except RuntimeError as exc:
+            )
+        if isinstance(exc, RuntimeError):
             if not session.closed:
-                raise
-            raise NotSent(
+                return None
+            return NotSent(
                 APIConnectionError(
                     "the aiohttp session given to the client is closed; keep it open while the "
                     "client is in use",
                     method=method,
                     url=str(url),
                 )
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise MaybeSent(
-                APIConnectionError(
-                    f"{method} {url} failed: the connection broke ({type(exc).__name__}: {exc})",
-                    method=method,
-                    url=str(url),
-                ),
-                f"the connection broke ({type(exc).__name__})",
-            ) from exc
-        elapsed = (time.perf_counter() - started) * 1000
-        logger.debug("%s %s -> %d in %.1f ms", method, url.path, reply.status, elapsed)
-        return reply
+            )
+        return MaybeSent(
+            APIConnectionError(
+                f"{method} {url} failed: the connection broke ({type(exc).__name__}: {exc})",
+                method=method,
+                url=str(url),
+            ),
+            f"the connection broke ({type(exc).__name__})",
+        )
 
     async def _read_capped(
         self, response: aiohttp.ClientResponse, method: str, url: yarl.URL

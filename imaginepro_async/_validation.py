@@ -181,3 +181,29 @@ def env_time_scale() -> float:
             "unset it against the real service"
         )
     return value
+
+
+def check_api_key(value: object) -> str:
+    """The API key given, else ``IMAGINEPRO_API_KEY``, stripped (never echoed in a message)."""
+    key = value if value is not None else os.environ.get("IMAGINEPRO_API_KEY")
+    if not key or not isinstance(key, str) or not key.strip():
+        raise InvalidInputError(
+            "no API key: pass api_key='sk-...' or set the IMAGINEPRO_API_KEY environment variable"
+        )
+    if any(ch.isspace() for ch in key.strip()) or not key.isprintable():
+        raise InvalidInputError("the API key contains spaces or control characters; recopy it")
+    return key.strip()
+
+
+def check_positive(
+    value: object, what: str, unit: str = "a number", *, finite: bool = True
+) -> float:
+    """A number > 0 (not a bool; finite unless told), as a float."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value > 0
+        or (finite and not math.isfinite(value))
+    ):
+        raise InvalidInputError(f"{what} must be {unit} > 0, got {short(value)}")
+    return float(value)

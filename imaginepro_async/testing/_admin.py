@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from aiohttp import web
 
 from . import _contract as c
@@ -61,25 +62,27 @@ def _limit_json(limit: SimulatedRateLimit | None) -> dict[str, Any] | None:
     return None if limit is None else {"requests": limit.requests, "per": limit.per}
 
 
-def add_admin_routes(app: web.Application, sim: Simulator) -> None:
-    """Register every admin route on ``app``."""
-    p = c.ADMIN_PREFIX
+@attrs.define
+class _Admin:
+    """The admin handlers of one simulator."""
 
-    async def time_(request: web.Request) -> web.StreamResponse:
-        return _ok({"now": sim.now(), "time_scale": sim.time_scale})
+    sim: Simulator
 
-    async def advance(request: web.Request) -> web.StreamResponse:
+    async def time_(self, request: web.Request) -> web.StreamResponse:
+        return _ok({"now": self.sim.now(), "time_scale": self.sim.time_scale})
+
+    async def advance(self, request: web.Request) -> web.StreamResponse:
         seconds = (await _body(request)).get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise _bad("seconds must be a non-negative number")
-        sim.advance(float(seconds))
-        return _ok({"now": sim.now(), "time_scale": sim.time_scale})
+        self.sim.advance(float(seconds))
+        return _ok({"now": self.sim.now(), "time_scale": self.sim.time_scale})
 
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return _ok(to_json(sim.stats()))
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        return _ok(to_json(self.sim.stats()))
 
-    async def requests(request: web.Request) -> web.StreamResponse:
-        records = sim.requests()
+    async def requests(self, request: web.Request) -> web.StreamResponse:
+        records = self.sim.requests()
         limit = request.query.get("limit")
         if limit is not None:
             try:
@@ -88,12 +91,12 @@ def add_admin_routes(app: web.Application, sim: Simulator) -> None:
                 raise _bad("limit must be an integer") from None
         return _ok([to_json(r) for r in records])
 
-    async def jobs(request: web.Request) -> web.StreamResponse:
-        return _ok([to_json(j) for j in sim.jobs(ref=request.query.get("ref"))])
+    async def jobs(self, request: web.Request) -> web.StreamResponse:
+        return _ok([to_json(j) for j in self.sim.jobs(ref=request.query.get("ref"))])
 
-    async def job(request: web.Request) -> web.StreamResponse:
+    async def job(self, request: web.Request) -> web.StreamResponse:
         try:
-            return _ok(to_json(sim.job(request.match_info["message_id"])))
+            return _ok(to_json(self.sim.job(request.match_info["message_id"])))
         except KeyError:
             raise web.HTTPNotFound(
                 text=dumps(
@@ -102,31 +105,33 @@ def add_admin_routes(app: web.Application, sim: Simulator) -> None:
                 content_type="application/json",
             ) from None
 
-    async def refs(request: web.Request) -> web.StreamResponse:
-        return _ok(sim.jobs_per_ref())
+    async def refs(self, request: web.Request) -> web.StreamResponse:
+        return _ok(self.sim.jobs_per_ref())
 
-    async def bodies(request: web.Request) -> web.StreamResponse:
+    async def bodies(self, request: web.Request) -> web.StreamResponse:
         try:
             min_count = int(request.query.get("min_count", "1"))
         except ValueError:
             raise _bad("min_count must be an integer") from None
-        return _ok([to_json(b) for b in sim.jobs_per_body(min_count)])
+        return _ok([to_json(b) for b in self.sim.jobs_per_body(min_count)])
 
-    async def credits(request: web.Request) -> web.StreamResponse:
-        spent = sim.credits_spent()
-        return _ok({key: {"spent": n, "balance": sim.credits(key)} for key, n in spent.items()})
+    async def credits(self, request: web.Request) -> web.StreamResponse:
+        spent = self.sim.credits_spent()
+        return _ok(
+            {key: {"spent": n, "balance": self.sim.credits(key)} for key, n in spent.items()}
+        )
 
-    async def webhooks(request: web.Request) -> web.StreamResponse:
-        return _ok([to_json(a) for a in sim.webhook_deliveries()])
+    async def webhooks(self, request: web.Request) -> web.StreamResponse:
+        return _ok([to_json(a) for a in self.sim.webhook_deliveries()])
 
-    async def reset(request: web.Request) -> web.StreamResponse:
-        sim.reset_counters()
+    async def reset(self, request: web.Request) -> web.StreamResponse:
+        self.sim.reset_counters()
         return _ok({"reset": True})
 
-    async def accounts(request: web.Request) -> web.StreamResponse:
+    async def accounts(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         try:
-            key = sim.add_account(
+            key = self.sim.add_account(
                 credits=int(body.get("credits", c.DEFAULT_CREDITS)),
                 concurrency=int(body.get("concurrency", c.DEFAULT_CONCURRENCY)),
                 api_key=body.get("apiKey"),
@@ -135,13 +140,13 @@ def add_admin_routes(app: web.Application, sim: Simulator) -> None:
             raise _bad(str(exc)) from None
         return _ok({"apiKey": key})
 
-    async def faults_list(request: web.Request) -> web.StreamResponse:
-        return _ok([rule.to_json() for rule in sim.faults.rules])
+    async def faults_list(self, request: web.Request) -> web.StreamResponse:
+        return _ok([rule.to_json() for rule in self.sim.faults.rules])
 
-    async def faults_add(request: web.Request) -> web.StreamResponse:
+    async def faults_add(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         try:
-            rule = sim.faults.add(
+            rule = self.sim.faults.add(
                 kind=body["kind"],
                 endpoint=body.get("endpoint"),
                 probability=body.get("probability"),
@@ -152,44 +157,50 @@ def add_admin_routes(app: web.Application, sim: Simulator) -> None:
             raise _bad(f"bad fault rule: {exc}") from None
         return _ok(rule.to_json())
 
-    async def faults_clear(request: web.Request) -> web.StreamResponse:
-        sim.faults.clear()
+    async def faults_clear(self, request: web.Request) -> web.StreamResponse:
+        self.sim.faults.clear()
         return _ok([])
 
-    async def limits_get(request: web.Request) -> web.StreamResponse:
+    async def limits_get(self, request: web.Request) -> web.StreamResponse:
         return _ok(
             {
-                "general": _limit_json(sim.rate_limits.general),
-                "progress": _limit_json(sim.rate_limits.progress),
+                "general": _limit_json(self.sim.rate_limits.general),
+                "progress": _limit_json(self.sim.rate_limits.progress),
             }
         )
 
-    async def limits_set(request: web.Request) -> web.StreamResponse:
+    async def limits_set(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         if "general" in body:
-            sim.rate_limits.general = _limit(body["general"])
+            self.sim.rate_limits.general = _limit(body["general"])
         if "progress" in body:
-            sim.rate_limits.progress = _limit(body["progress"])
-        return await limits_get(request)
+            self.sim.rate_limits.progress = _limit(body["progress"])
+        return await self.limits_get(request)
 
-    routes: list[tuple[str, str, _Handler]] = [
-        ("GET", "/time", time_),
-        ("POST", "/time/advance", advance),
-        ("GET", "/stats", stats),
-        ("GET", "/requests", requests),
-        ("GET", "/jobs", jobs),
-        ("GET", "/jobs/{message_id}", job),
-        ("GET", "/refs", refs),
-        ("GET", "/bodies", bodies),
-        ("GET", "/credits", credits),
-        ("GET", "/webhooks", webhooks),
-        ("POST", "/reset", reset),
-        ("POST", "/accounts", accounts),
-        ("GET", "/faults", faults_list),
-        ("POST", "/faults", faults_add),
-        ("DELETE", "/faults", faults_clear),
-        ("GET", "/rate-limits", limits_get),
-        ("PUT", "/rate-limits", limits_set),
-    ]
-    for method, path, handler in routes:
-        app.router.add_route(method, p + path, handler)
+    def routes(self) -> list[tuple[str, str, _Handler]]:
+        """Method, path under ``ADMIN_PREFIX`` and handler of each route."""
+        return [
+            ("GET", "/time", self.time_),
+            ("POST", "/time/advance", self.advance),
+            ("GET", "/stats", self.stats),
+            ("GET", "/requests", self.requests),
+            ("GET", "/jobs", self.jobs),
+            ("GET", "/jobs/{message_id}", self.job),
+            ("GET", "/refs", self.refs),
+            ("GET", "/bodies", self.bodies),
+            ("GET", "/credits", self.credits),
+            ("GET", "/webhooks", self.webhooks),
+            ("POST", "/reset", self.reset),
+            ("POST", "/accounts", self.accounts),
+            ("GET", "/faults", self.faults_list),
+            ("POST", "/faults", self.faults_add),
+            ("DELETE", "/faults", self.faults_clear),
+            ("GET", "/rate-limits", self.limits_get),
+            ("PUT", "/rate-limits", self.limits_set),
+        ]
+
+
+def add_admin_routes(app: web.Application, sim: Simulator) -> None:
+    """Register every admin route on ``app``."""
+    for method, path, handler in _Admin(sim).routes():
+        app.router.add_route(method, c.ADMIN_PREFIX + path, handler)

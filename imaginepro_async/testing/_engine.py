@@ -355,22 +355,28 @@ class Engine:
             size=size,
             count=count,
         )
-        self.jobs[message_id] = job
+        self._admit(job, now)
+        return job
+
+    def _admit(self, job: Job, now: float) -> None:
+        """Register a new job, then end it (a banned word), start it, or queue it."""
+        account = job.account
+        self.jobs[job.message_id] = job
         account.jobs.append(job)
-        if webhook is not None:
+        if job.webhook is not None:
             self.webhook_jobs_live += 1
         banned = (
-            self.banned_word(prompt) if result not in (RESULT_DESCRIPTION, RESULT_NONE) else None
+            self.banned_word(job.prompt)
+            if job.result not in (RESULT_DESCRIPTION, RESULT_NONE)
+            else None
         )
         if banned is not None:
             self._finish(job, now, c.BANNED_ERROR.format(word=banned))
-            return job
-        if account.running < account.concurrency and not account.queue:
+        elif account.running < account.concurrency and not account.queue:
             self._start(job, now, queued=False)
         else:
             account.queue.append(job)
             self._push(now + job.timeout, _DEADLINE, job)
-        return job
 
     def cancel(self, job: Job, now: float) -> None:
         """End a QUEUED or PROCESSING job as cancelled (the caller checked its status)."""

@@ -136,23 +136,18 @@ class Simulator:
         latency_after: float = c.LATENCY_AFTER,
         request_log_size: int | None = 100_000,
     ) -> None:
-        width, height = _check_size("image_size", image_size)
-        grid = _check_size(
-            "grid_size", grid_size or (width * c.GRID_FACTOR, height * c.GRID_FACTOR)
+        config = _app_config(
+            image_size=image_size,
+            grid_size=grid_size,
+            check_mask_size=check_mask_size,
+            max_body_bytes=max_body_bytes,
+            prices=dict(
+                _costs.CREDITS, imagine=cost_imagine, button=cost_button, describe=cost_describe
+            )
+            | dict(costs or {}),
+            latency_before=latency_before,
+            latency_after=latency_after,
         )
-        if max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
-        prices = {
-            **_costs.CREDITS,
-            "imagine": cost_imagine,
-            "button": cost_button,
-            "describe": cost_describe,
-            **(costs or {}),
-        }
-        if min(prices.values()) < 0:
-            raise ValueError("costs must not be negative")
-        if latency_before < 0 or latency_after < 0:
-            raise ValueError("latency_before and latency_after must not be negative")
         self._host = host
         self._port = port
         self._clock = SimClock(time_scale)
@@ -186,20 +181,12 @@ class Simulator:
             limiter=self.rate_limits,
             faults=self.faults,
             recorder=self._recorder,
-            config=AppConfig(
-                image_size=(width, height),
-                grid_size=grid,
-                check_mask_size=check_mask_size,
-                max_body_bytes=max_body_bytes,
-                costs=MappingProxyType(prices),
-                latency_before=float(latency_before),
-                latency_after=float(latency_after),
-            ),
+            config=config,
             on_job_created=self._job_created,
         )
-        self.image_size = (width, height)
+        self.image_size = config.image_size
         """``(width, height)`` of one Midjourney image (an upscale; a grid's ``images``)."""
-        self.grid_size = grid
+        self.grid_size = config.grid_size
         """``(width, height)`` of a grid (its ``uri``)."""
         self.api_key = self.add_account(credits=credits, concurrency=concurrency, api_key=api_key)
         """The first account's key (valid until the simulator is closed)."""
@@ -487,6 +474,36 @@ class Simulator:
             else:
                 with anyio.move_on_after(clock.real(due - clock.now())):
                     await self._wake.wait()
+
+
+def _app_config(
+    *,
+    image_size: tuple[int, int],
+    grid_size: tuple[int, int] | None,
+    check_mask_size: bool,
+    max_body_bytes: int,
+    prices: dict[str, int],
+    latency_before: float,
+    latency_after: float,
+) -> AppConfig:
+    """The handlers' settings, checked (``ValueError`` names the bad one)."""
+    width, height = _check_size("image_size", image_size)
+    grid = _check_size("grid_size", grid_size or (width * c.GRID_FACTOR, height * c.GRID_FACTOR))
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
+    if min(prices.values()) < 0:
+        raise ValueError("costs must not be negative")
+    if latency_before < 0 or latency_after < 0:
+        raise ValueError("latency_before and latency_after must not be negative")
+    return AppConfig(
+        image_size=(width, height),
+        grid_size=grid,
+        check_mask_size=check_mask_size,
+        max_body_bytes=max_body_bytes,
+        costs=MappingProxyType(prices),
+        latency_before=float(latency_before),
+        latency_after=float(latency_after),
+    )
 
 
 def _check_size(name: str, size: tuple[int, int]) -> tuple[int, int]:
