@@ -91,7 +91,10 @@ async def _soak(count: int, kills: int, seed: int, tmp: Path) -> dict[str, Any]:
             "done": sum(1 for s in states.values() if s == "done"),
             "failed": sum(1 for s in states.values() if s == "failed"),
             "uncertain": len(uncertain),
-            "uncertain_never_sent": sum(1 for k in uncertain if per_ref.get(k, 0) == 0),
+            # Never created: no job on the server. A 500 to a create says nothing about whether a
+            # job was made, so the client must call it uncertain: compare with create_500s.
+            "uncertain_never_created": sum(1 for k in uncertain if per_ref.get(k, 0) == 0),
+            "create_500s": sum(r.fired for r in rules if r.kind.value == "http_500"),
             "final_exit_code": final.returncode,
             "wall_seconds": round(wall, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
