@@ -101,6 +101,9 @@ class ImagineProClient:
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
         seed: seeds the jitter of retries, for reproducible runs.
+        account_concurrency: how many jobs your account runs at once, if you know it (a floor
+            under what the client observes). Submissions wait while the jobs ahead of a new one
+            would keep it queued past its server-side timeout (``submission_hold`` says why).
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class ImagineProClient:
         time_scale: float = 1.0,
         seed: int | None = None,
         coordination: Coordination | str | None = None,
+        account_concurrency: int | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -140,6 +144,16 @@ class ImagineProClient:
                 raise InvalidInputError(
                     f"{name} must be a number of seconds > 0, got {short(value)}"
                 )
+        if account_concurrency is not None and (
+            isinstance(account_concurrency, bool)
+            or not isinstance(account_concurrency, int)
+            or account_concurrency < 1
+        ):
+            raise InvalidInputError(
+                "account_concurrency must be a whole number ≥ 1 (the jobs your account runs at "
+                f"once), got {short(account_concurrency)}"
+            )
+        self._account_concurrency = account_concurrency
         self._api_key = Secret(key.strip())
         self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
@@ -198,6 +212,15 @@ class ImagineProClient:
         """The budget of progress requests (read-only)."""
         return self._poll_budget
 
+    @property
+    def submission_hold(self) -> str | None:
+        """Why new submissions wait right now (None: they do not).
+
+        A submission waits while the jobs already on the account would keep a new one queued
+        past its server-side timeout (the server would charge it and time it out).
+        """
+        return None if self._scheduler is None else self._scheduler.hold_reason
+
     def __repr__(self) -> str:
         return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state.value}>"
 
@@ -240,6 +263,7 @@ class ImagineProClient:
             policy=self.poll_policy,
             clock=self._clock,
             canceller=self._cancel_job,
+            account_concurrency=self._account_concurrency,
         )
         self._scheduler.start()
         return self
@@ -327,7 +351,21 @@ class ImagineProClient:
     async def _submit(self, endpoint: Endpoint, request: ImagineRequest | ButtonRequest) -> Job:
         transport, scheduler = self._open()
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        data = await transport.create(endpoint, body)
+        kind = request.button if isinstance(request, ButtonRequest) else endpoint.name
+        server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
+        async with scheduler.admission(timeout=server_timeout, kind=kind):
+            data = await transport.create(endpoint, body)
+            return self._track_created(data, endpoint, body, kind, server_timeout)
+
+    def _track_created(
+        self,
+        data: object,
+        endpoint: Endpoint,
+        body: Mapping[str, Any],
+        kind: str,
+        server_timeout: float,
+    ) -> Job:
+        transport, scheduler = self._open()
         try:
             created: CreatedJob = self._structure(data, endpoint)
             check_message_id(created.message_id, "the messageId in the server's answer")
@@ -341,9 +379,12 @@ class ImagineProClient:
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
-            created.message_id, submitted=True, created_at=created_at, timeout=server_timeout
+            created.message_id,
+            submitted=True,
+            created_at=created_at,
+            timeout=server_timeout,
+            kind=kind,
         )
         return self._handle(state)
 

@@ -42,6 +42,7 @@ from collections.abc import Callable
 
 import attrs
 
+from ._estimates import Durations, hold_reason
 from ._models import Status
 from ._retry import backoff
 from ._validation import JOB_TIMEOUT_RANGE
@@ -76,6 +77,13 @@ class PollPolicy:
         max_not_found: 404s in a row before a job is failed as unknown.
         retry_base: the first backoff ceiling after a transient error; doubles each time.
         retry_cap: the largest backoff ceiling.
+        fresh_interval: while the poll budget is not binding, no running job goes longer than
+            this without a look (so that a FAIL, which progress does not foretell, is seen soon).
+        budget_share: the share of the poll budget those fresh looks may use; past it, the
+            longest wait grows with the number of running jobs (the budget binds).
+        expected_duration: a job's duration before any was measured (the admission rule's prior).
+        queue_safety: the share of a job's server-side timeout kept free when deciding whether a
+            new submission could still end in time (see ``_estimates.hold_reason``).
     """
 
     first_poll: float = attrs.field(default=5.0, validator=_POSITIVE)
@@ -92,10 +100,22 @@ class PollPolicy:
     max_not_found: int = attrs.field(default=3, validator=_POSITIVE_COUNT)
     retry_base: float = attrs.field(default=0.5, validator=_POSITIVE)
     retry_cap: float = attrs.field(default=30.0, validator=_POSITIVE)
+    fresh_interval: float = attrs.field(default=2.0, validator=_POSITIVE)
+    budget_share: float = attrs.field(default=0.7, validator=[_POSITIVE, attrs.validators.le(1.0)])
+    expected_duration: float = attrs.field(default=60.0, validator=_POSITIVE)
+    queue_safety: float = attrs.field(
+        default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
+    )
 
     def scaled(self, factor: float) -> PollPolicy:
         """The same policy with every duration multiplied by ``factor``."""
-        counts = {"max_extrapolation", "max_invalid", "max_not_found"}
+        counts = {
+            "max_extrapolation",
+            "max_invalid",
+            "max_not_found",
+            "budget_share",
+            "queue_safety",
+        }
         return attrs.evolve(
             self,
             **{
@@ -143,6 +163,7 @@ class JobRecord:
         "in_flight",
         "in_queue",
         "invalid_in_row",
+        "kind",
         "last_poll_at",
         "message_id",
         "not_found_in_row",
@@ -160,6 +181,7 @@ class JobRecord:
         self.message_id = message_id
         self.registered_at = now
         self.submitted = submitted  # submitted by this client (so it waits behind our older jobs)
+        self.kind: str | None = None  # endpoint and button, for the durations learnt per kind
         self.fifo_key = fifo_key  # (createdAt, order of tracking): the account's FIFO order
         self.status: Status | None = None  # at the latest observation
         self.last_poll_at: float | None = None
@@ -193,6 +215,9 @@ class Planner:
         schedule: called with a record each time its ``due`` was set (the scheduler's heap push).
         rng: the jitter of retry backoffs.
         throttle_wait: after a 429, when the job is looked at again (the budget's window).
+        poll_rate: the poll budget's requests per second (None: the fresh-look rule is off).
+        account_concurrency: how many jobs the account runs at once, if the user knows (a floor
+            under what is observed).
     """
 
     def __init__(
@@ -202,13 +227,24 @@ class Planner:
         schedule: Callable[[JobRecord], None],
         rng: random.Random,
         throttle_wait: float,
+        poll_rate: float | None = None,
+        account_concurrency: int | None = None,
     ) -> None:
         self.policy = policy
         self._schedule = schedule
         self._rng = rng
         self._throttle_wait = throttle_wait
+        self._poll_rate = poll_rate
         self._queue: list[tuple[tuple[float, int], int, JobRecord]] = []
         self._entries = 0
+        self.durations = Durations()
+        self._concurrency_hint = account_concurrency or 1
+        self.concurrency_seen = 0  # the most jobs of ours seen running at once
+        self.reserved = 0  # submissions admitted but not tracked yet
+        self._live = 0  # followed records not ended ...
+        self._live_ours = 0  # ... of which submitted by this client
+        self._in_queue = 0  # records in the FIFO queue ...
+        self._queued_ours = 0  # ... of which submitted by this client
         # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
         # a slot freed by a completion we may not have seen yet, which then must not be counted twice.
         self.unpaid_starts = 0
@@ -225,14 +261,19 @@ class Planner:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
+        kind: str | None = None,
     ) -> JobRecord:
         """A new record for ``message_id``, with its first look scheduled.
 
-        ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest).
+        ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest);
+        ``kind`` its endpoint and button (its durations are learnt apart from other kinds').
         """
         self._entries += 1
         key = (math.inf if created_at is None else created_at, self._entries)
         record = JobRecord(message_id, now=now, submitted=submitted, fifo_key=key)
+        record.kind = kind
+        self._live += 1
+        self._live_ours += submitted
         policy = self.policy
         limit = LONGEST_TIMEOUT if timeout is None else timeout
         record.give_up = now + limit + max(policy.deadline_grace, policy.overdue_interval)
@@ -266,9 +307,12 @@ class Planner:
 
     def drop(self, record: JobRecord) -> None:
         """Stop following ``record`` (the job ended outside the policy, or the client closed)."""
+        if not record.ended:
+            self._live -= 1
+            self._live_ours -= record.submitted
         record.ended = True
         record.due = None
-        record.in_queue = False
+        self._set_queued(record, False)
 
     # -- observations ------------------------------------------------------------------------------
 
@@ -304,6 +348,8 @@ class Planner:
         record.status = status
         was_queued = record.in_queue and previous is Status.QUEUED
         if status.is_terminal:
+            if status is Status.DONE:
+                self._learn(record, at)
             self._ended(record, status, previous, was_queued, at=at, now=now)
             return Verdict.ENDED
         if status is Status.PROCESSING:
@@ -312,7 +358,9 @@ class Planner:
             self._queued(record, at=at, now=now)
         else:
             # An unknown status: not terminal, no rate to go by.
-            self._look(record, at + self.policy.probe_interval, now)
+            self._look(record, at + min(self.policy.probe_interval, self.fresh_cap()), now)
+        running = self._live_ours - self._queued_ours - self.unpaid_starts
+        self.concurrency_seen = max(self.concurrency_seen, running)
         return Verdict.GOES_ON
 
     def poll_failed(self, record: JobRecord, failure: Failure, *, now: float) -> Verdict:
@@ -377,7 +425,7 @@ class Planner:
             self.saturated = was_queued and self.saturated
             if was_queued:
                 self.unpaid_starts += 1
-            record.in_queue = False
+            self._set_queued(record, False)
             self._schedule_head(now)
         self._started_before(record, now)
         self._look(record, self.next_look(record, progress, at), now)
@@ -424,7 +472,59 @@ class Planner:
             wait = remaining / 2  # the real looks span too little of the job: refine halfway
         else:
             wait = remaining + policy.finish_margin
-        return at + min(wait, policy.max_interval)
+        return at + min(wait, policy.max_interval, self.fresh_cap())
+
+    # -- what is learnt: durations, concurrency, and the admission of new jobs -------------------
+
+    def fresh_cap(self) -> float:
+        """The longest a running job goes without a look: ``fresh_interval`` while the budget is
+        free; once the running jobs would need more than ``budget_share`` of it, their number over
+        that share (each still gets its turn, and the end estimates place the looks)."""
+        if self._poll_rate is None:
+            return math.inf
+        running = self._live - self._in_queue
+        spare = self.policy.budget_share * self._poll_rate
+        return max(self.policy.fresh_interval, running / spare)
+
+    def first_look(self, kind: str | None) -> float:
+        """After a presumed start, when to look first: near the shortest durations seen of
+        ``kind`` (their 10 % quantile), else ``start_probe``; never later than ``max_interval``
+        or ``fresh_cap``."""
+        shortest = self.durations.quantile(kind, 0.1)
+        wait = self.policy.start_probe if shortest is None else shortest
+        return min(wait, self.policy.max_interval, self.fresh_cap())
+
+    @property
+    def concurrency(self) -> int:
+        """How many jobs the account runs at once: the most seen, or the user's hint if higher."""
+        return max(self._concurrency_hint, self.concurrency_seen)
+
+    def hold_reason(self, *, timeout: float, kind: str | None) -> str | None:
+        """Why a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
+        can end in time); see ``_estimates.hold_reason``."""
+        policy = self.policy
+        mean = self.durations.quantile(None, 0.5) or policy.expected_duration
+        longest = self.durations.quantile(kind, 0.9) or policy.expected_duration * 1.5
+        return hold_reason(
+            ahead=self._live_ours + self.reserved,
+            concurrency=self.concurrency,
+            mean=mean,
+            longest=longest,
+            timeout=timeout,
+            safety=policy.queue_safety,
+        )
+
+    def _learn(self, record: JobRecord, at: float) -> None:
+        """A job seen DONE at ``at``: how long it ran, from its first look while running (its
+        progress then dates its start) or else its presumed start."""
+        seen, progress = record.first_seen_time, record.first_seen_progress
+        if seen is not None and at > seen:
+            start = seen - progress / (100.0 - progress) * (at - seen) if progress < 100 else seen
+        elif record.anchor_time is not None:
+            start = record.anchor_time
+        else:
+            return
+        self.durations.add(record.kind, at - start)
 
     # -- scheduling --------------------------------------------------------------------------------
 
@@ -444,8 +544,15 @@ class Planner:
 
     # -- the FIFO queue of jobs not known to have started ---------------------------------------
 
+    def _set_queued(self, record: JobRecord, queued: bool) -> None:
+        if record.in_queue is not queued:
+            step = 1 if queued else -1
+            self._in_queue += step
+            self._queued_ours += step if record.submitted else 0
+            record.in_queue = queued
+
     def _enqueue(self, record: JobRecord, now: float) -> None:
-        record.in_queue = True
+        self._set_queued(record, True)
         self._entries += 1
         record.queue_entry = self._entries
         heapq.heappush(self._queue, (record.fifo_key, self._entries, record))
@@ -484,7 +591,7 @@ class Planner:
             if head is None or head.fifo_key >= record.fifo_key:
                 break
             heapq.heappop(self._queue)
-            head.in_queue = False
+            self._set_queued(head, False)
             if head.status is Status.QUEUED:
                 self.unpaid_starts += 1
             if not head.in_flight:
@@ -500,10 +607,10 @@ class Planner:
         if head is None:
             return
         heapq.heappop(self._queue)
-        head.in_queue = False
+        self._set_queued(head, False)
         head.anchor_time = at  # its presumed start, at progress 0
         if not head.in_flight:
-            self._look(head, at + self.policy.start_probe, now)
+            self._look(head, at + self.first_look(head.kind), now)
         self._schedule_head(now)
 
     def clear(self) -> None:

@@ -16,7 +16,8 @@ import heapq
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import anyio
 from anyio.abc import TaskGroup
@@ -92,6 +93,7 @@ class Scheduler:
         policy: the poll policy's durations (API seconds).
         clock: the client's clock.
         canceller: presses Cancel Job on a messageId (``job.cancel()`` goes through ``cancel``).
+        account_concurrency: how many jobs the account runs at once, if known (else learnt).
     """
 
     def __init__(
@@ -103,14 +105,24 @@ class Scheduler:
         policy: PollPolicy,
         clock: Clock,
         canceller: Canceller,
+        account_concurrency: int | None = None,
     ) -> None:
         self._clock = clock
         self._fetcher = fetcher
         self._budget = budget
         self._canceller = canceller
+        limit = budget.limit
         self._planner = Planner(
-            policy, schedule=self._push, rng=rng, throttle_wait=budget.limit.per
+            policy,
+            schedule=self._push,
+            rng=rng,
+            throttle_wait=limit.per,
+            poll_rate=limit.requests / limit.per,
+            account_concurrency=account_concurrency,
         )
+        self._room = anyio.Event()  # set (and renewed) whenever a job ends or is seen again
+        self._held = 0
+        self._hold_reason: str | None = None
         self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
         self._heap: list[tuple[float, int, JobRecord]] = []
         self._entries = 0
@@ -149,6 +161,7 @@ class Scheduler:
             return
         self._state = SchedulerState.CLOSED
         self._resolve_all(closed_error)
+        self._signal_room()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -183,11 +196,13 @@ class Scheduler:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
+        kind: str | None = None,
     ) -> JobState:
         """The shared state of ``message_id``, followed from now on until it ends.
 
         ``timeout`` is the job's server-side timeout (API seconds): a job not seen ending by then is
-        looked at once just after it, even while it waits in the queue.
+        looked at once just after it, even while it waits in the queue. ``kind`` names its
+        endpoint and button (durations are learnt per kind).
         """
         self.ensure_open()
         known = self._jobs.get(message_id)
@@ -201,9 +216,46 @@ class Scheduler:
             submitted=submitted,
             created_at=created_at,
             timeout=timeout,
+            kind=kind,
         )
         self._jobs[message_id] = (record, state)
         return state
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why submissions wait right now (None: none waits)."""
+        return self._hold_reason if self._held else None
+
+    @asynccontextmanager
+    async def admission(self, *, timeout: float, kind: str | None) -> AsyncIterator[None]:
+        """Wait until a new job of ``kind`` could end before its server-side ``timeout`` (API
+        seconds), then hold its place while it is submitted (``track`` it inside)."""
+        planner = self._planner
+        self.ensure_open()
+        reason = planner.hold_reason(timeout=timeout, kind=kind)
+        if reason is not None:
+            logger.info("submission held: %s", reason)
+            self._held += 1
+            try:
+                while reason is not None:
+                    self._hold_reason = reason
+                    await self._room.wait()
+                    self.ensure_open()
+                    reason = planner.hold_reason(timeout=timeout, kind=kind)
+            finally:
+                self._held -= 1
+            logger.info("submission resumed")
+        planner.reserved += 1
+        try:
+            yield
+        finally:
+            planner.reserved -= 1
+            self._signal_room()
+
+    def _signal_room(self) -> None:
+        if self._held:
+            self._room.set()
+            self._room = anyio.Event()
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""
@@ -336,6 +388,8 @@ class Scheduler:
             waited = now - record.registered_at
             error = JobDeadlineError(message_id=record.message_id, message=message, waited=waited)
             self._resolve(record, state, error)
+        else:
+            self._signal_room()  # a start seen may have shown more of the account's concurrency
 
     def _resolve(
         self, record: JobRecord, state: JobState, error: ImagineProError | None = None
@@ -343,6 +397,7 @@ class Scheduler:
         """End the job: its waiters get the final Message, or ``error``."""
         self._jobs.pop(record.message_id, None)
         self._planner.drop(record)
+        self._signal_room()
         latest = state.latest
         if error is None and latest is not None and latest.status is Status.FAIL:
             cls = JobCancelledError if record.cancel_requested else JobFailedError

@@ -350,3 +350,118 @@ def test_failed_polls(rule: str, failures: list[Failure | None], verdict: Verdic
             assert record.due is not None and now <= record.due <= now + ceiling
     assert got is verdict
     assert run.jobs["r"].ended is (verdict is Verdict.GIVE_UP)
+
+
+# -- what is learnt: concurrency, durations, admission, fresh looks --------------------------------
+
+
+def rated(**options: Any) -> Run:
+    """A run whose planner knows the poll budget's rate (10/s) and, maybe, the account's size."""
+    run = Run()
+    run.planner = Planner(
+        POLICY,
+        schedule=run.pushed.append,
+        rng=random.Random(0),
+        throttle_wait=THROTTLE_WAIT,
+        poll_rate=10.0,
+        **options,
+    )
+    return run
+
+
+# (rule, submissions, jobs seen running, hint, expected hold?, expected concurrency)
+ADMISSION: list[tuple[str, int, int, int | None, bool, int]] = [
+    ("a few jobs ahead can end in time: no hold", 5, 1, None, False, 1),
+    ("one at a time, 13 ahead of 60 s each: the 14th would time out", 13, 1, None, True, 1),
+    ("seen running 3 at once: the same queue drains 3 times faster", 13, 3, None, False, 3),
+    ("three at once, 40 ahead: held", 40, 3, None, True, 3),
+    ("the user's hint is a floor under what is seen", 40, 3, 10, False, 10),
+]
+
+
+@pytest.mark.parametrize(("rule", "ahead", "running", "hint", "held", "concurrency"), ADMISSION)
+def test_submissions_wait_while_a_new_job_could_not_end_in_time(
+    rule: str, ahead: int, running: int, hint: int | None, held: bool, concurrency: int
+) -> None:
+    """A new job is held while the jobs ahead would keep it queued past its timeout."""
+    run = rated(account_concurrency=hint)
+    for n in range(ahead):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    for n in range(running):
+        run.step(("poll", f"j{n}", "PROCESSING", 1, 5.0))
+    assert run.planner.concurrency == concurrency
+    reason = run.planner.hold_reason(timeout=900.0, kind="imagine")
+    assert (reason is not None) is held
+    if held:
+        assert f"{ahead} jobs are ahead" in str(reason)
+
+
+def test_a_reserved_submission_counts_as_ahead() -> None:
+    """Submissions admitted but not yet tracked count as jobs ahead of the next one."""
+    run = rated()
+    for n in range(12):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    assert run.planner.hold_reason(timeout=900.0, kind=None) is None
+    run.planner.reserved = 1
+    assert run.planner.hold_reason(timeout=900.0, kind=None) is not None
+
+
+# (rule, (first seen at, progress), seen DONE at, anchor, learnt duration)
+LEARNT: list[tuple[str, tuple[float, float] | None, float, float | None, float]] = [
+    ("from the progress at the first look", (10.0, 50.0), 20.0, None, 20.0),
+    ("progress 0 at the first look: started then", (10.0, 0.0), 30.0, None, 20.0),
+    ("never seen running: from the presumed start", None, 40.0, 5.0, 35.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "first_seen", "done_at", "anchor", "duration"), LEARNT)
+def test_durations_are_learnt_from_jobs_seen_done(
+    rule: str,
+    first_seen: tuple[float, float] | None,
+    done_at: float,
+    anchor: float | None,
+    duration: float,
+) -> None:
+    """A job seen DONE adds how long it ran to its kind's durations."""
+    run = rated()
+    record = run.planner.track("r", now=0.0, submitted=False, kind="U1")
+    record.anchor_time = anchor
+    if first_seen is not None:
+        record.first_seen_time, record.first_seen_progress = first_seen
+    run.planner.observe(record, Status.DONE, 100, at=done_at, now=done_at)
+    for _ in range(2):  # quantiles need three samples
+        run.planner.durations.add("U1", duration)
+    assert run.planner.durations.quantile("U1", 0.5) == pytest.approx(duration)
+
+
+def test_the_first_look_follows_the_shortest_durations_of_the_kind() -> None:
+    """After a presumed start, the first look is at the kind's 10 % duration, not start_probe."""
+    run = Run()
+    assert run.planner.first_look("U1") == POLICY.start_probe
+    for seconds in (8.0, 9.0, 10.0, 11.0, 12.0):
+        run.planner.durations.add("U1", seconds)
+    for seconds in (200.0, 250.0, 300.0):
+        run.planner.durations.add("video", seconds)
+    assert run.planner.first_look("U1") == pytest.approx(8.4)
+    assert run.planner.first_look("video") == pytest.approx(POLICY.max_interval)
+    assert run.planner.first_look("imagine") == pytest.approx(8.7)  # pooled
+
+
+# (rule, running jobs, expected longest wait of a running job)
+FRESH: list[tuple[str, int, float]] = [
+    ("budget free: every running job at least every fresh_interval", 10, 2.0),
+    ("budget binds: the wait grows with the running jobs", 70, 10.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "running", "cap"), FRESH)
+def test_free_budget_keeps_running_jobs_fresh(rule: str, running: int, cap: float) -> None:
+    """A running job is looked at within fresh_interval while the budget allows it."""
+    run = rated()
+    for n in range(running):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    assert run.planner.fresh_cap() == pytest.approx(cap)
+    record = run.jobs["j0"]
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    # A slow job whose end is far: the next look is no later than the cap.
+    assert run.planner.next_look(record, 1, 100.0) - 100.0 == pytest.approx(min(cap, 60.0))
