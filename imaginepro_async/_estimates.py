@@ -21,6 +21,9 @@ __all__ = ["Durations", "hold_reason"]
 
 #: Samples of one kind before its own quantiles are used (else the pooled ones are).
 _MIN_SAMPLES = 3
+#: Samples before a learnt quantile may be lower than the prior: the first jobs seen ending are
+#: the quickest ones (the long ones are still running), so early samples are biased short.
+_TRUSTED_SAMPLES = 10
 
 
 class _Window:
@@ -39,6 +42,9 @@ class _Window:
             del self.sorted[bisect.bisect_left(self.sorted, old)]
         self.order.append(value)
         bisect.insort(self.sorted, value)
+
+    def mean(self) -> float:
+        return sum(self.order) / len(self.order)
 
     def quantile(self, q: float) -> float:
         values = self.sorted
@@ -68,14 +74,25 @@ class Durations:
         if kind is not None:
             self._kinds.setdefault(kind, _Window(self._window)).add(seconds)
 
-    def quantile(self, kind: str | None, q: float) -> float | None:
-        """The ``q`` quantile (0..1) of ``kind``'s durations; None while too few were seen."""
+    def _samples(self, kind: str | None) -> _Window | None:
         own = None if kind is None else self._kinds.get(kind)
         if own is not None and len(own.order) >= _MIN_SAMPLES:
-            return own.quantile(q)
-        if len(self._pooled.order) >= _MIN_SAMPLES:
-            return self._pooled.quantile(q)
-        return None
+            return own
+        return self._pooled if len(self._pooled.order) >= _MIN_SAMPLES else None
+
+    def quantile(self, kind: str | None, q: float) -> float | None:
+        """The ``q`` quantile (0..1) of ``kind``'s durations; None while too few were seen."""
+        window = self._samples(kind)
+        return None if window is None else window.quantile(q)
+
+    def cautious(self, kind: str | None, q: float | None, prior: float) -> float:
+        """The ``q`` quantile (None: the mean) of ``kind``'s durations, but not below ``prior``
+        until enough samples make up for the early ones being the short ones."""
+        window = self._samples(kind)
+        if window is None:
+            return prior
+        learnt = window.mean() if q is None else window.quantile(q)
+        return learnt if len(window.order) >= _TRUSTED_SAMPLES else max(learnt, prior)
 
 
 def hold_reason(

@@ -38,6 +38,7 @@ import enum
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 
 import attrs
@@ -104,7 +105,7 @@ class PollPolicy:
     budget_share: float = attrs.field(default=0.7, validator=[_POSITIVE, attrs.validators.le(1.0)])
     expected_duration: float = attrs.field(default=60.0, validator=_POSITIVE)
     queue_safety: float = attrs.field(
-        default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
+        default=0.15, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
     )
 
     def scaled(self, factor: float) -> PollPolicy:
@@ -240,6 +241,9 @@ class Planner:
         self.durations = Durations()
         self._concurrency_hint = account_concurrency or 1
         self.concurrency_seen = 0  # the most jobs of ours seen running at once
+        # Jobs of ours running (as far as we know) at the latest looks that found our oldest
+        # queued job still waiting: the account was full then, so it runs at most that many.
+        self._full_at: deque[int] = deque(maxlen=5)
         self.reserved = 0  # submissions admitted but not tracked yet
         self._live = 0  # followed records not ended ...
         self._live_ours = 0  # ... of which submitted by this client
@@ -359,8 +363,7 @@ class Planner:
         else:
             # An unknown status: not terminal, no rate to go by.
             self._look(record, at + min(self.policy.probe_interval, self.fresh_cap()), now)
-        running = self._live_ours - self._queued_ours - self.unpaid_starts
-        self.concurrency_seen = max(self.concurrency_seen, running)
+        self.concurrency_seen = max(self.concurrency_seen, self._running_ours())
         return Verdict.GOES_ON
 
     def poll_failed(self, record: JobRecord, failure: Failure, *, now: float) -> Verdict:
@@ -435,6 +438,8 @@ class Planner:
         record.anchor_time = record.first_seen_time = None
         if not record.in_queue:
             self._enqueue(record, now)
+        if record.submitted and record is self.head():
+            self._full_at.append(self._running_ours())
         self._schedule_head(now)
         if record.watchers and record.due is None:
             self._look(record, at + min(record.watchers), now)  # someone watches it live
@@ -494,17 +499,26 @@ class Planner:
         wait = self.policy.start_probe if shortest is None else shortest
         return min(wait, self.policy.max_interval, self.fresh_cap())
 
+    def _running_ours(self) -> int:
+        """Our jobs running as far as we know (a job that ended unseen still counts)."""
+        return self._live_ours - self._queued_ours - self.unpaid_starts
+
     @property
     def concurrency(self) -> int:
-        """How many jobs the account runs at once: the most seen, or the user's hint if higher."""
-        return max(self._concurrency_hint, self.concurrency_seen)
+        """How many jobs the account runs at once: the most of ours seen running together, but
+        no more than were running at the recent looks that found the account full (a count can
+        be one high while an end is unseen); the user's hint is a floor."""
+        seen = self.concurrency_seen
+        if self._full_at:
+            seen = min(seen, min(self._full_at))
+        return max(self._concurrency_hint, seen)
 
     def hold_reason(self, *, timeout: float, kind: str | None) -> str | None:
         """Why a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
         can end in time); see ``_estimates.hold_reason``."""
         policy = self.policy
-        mean = self.durations.quantile(None, 0.5) or policy.expected_duration
-        longest = self.durations.quantile(kind, 0.9) or policy.expected_duration * 1.5
+        mean = self.durations.cautious(None, None, policy.expected_duration)
+        longest = self.durations.cautious(kind, 0.9, policy.expected_duration * 1.5)
         return hold_reason(
             ahead=self._live_ours + self.reserved,
             concurrency=self.concurrency,

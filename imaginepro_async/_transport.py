@@ -25,6 +25,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, overload
 
@@ -32,7 +33,7 @@ import anyio
 import cattrs
 import yarl
 
-from ._budget import Budget, Permit
+from ._budget import Budget, Permit, ServerClock
 from ._clock import Clock
 from ._download import Target, download
 from ._endpoints import Endpoint
@@ -84,6 +85,9 @@ class Transport:
         self.rng = rng
         self._max_retry_after = max_retry_after
         self._converter = converter
+        # The server's clock, bounded from the createdAt of past creates: a create's permit then
+        # comes back one window after its createdAt, often before its answer (see ``_budget``).
+        self.server_clock = ServerClock()
 
     def url(self, path: str) -> yarl.URL:
         """The full URL of an API path."""
@@ -101,25 +105,42 @@ class Transport:
         *,
         fresh: bool = False,
         before: BeforeSend | None = None,
+        stamped: bool = False,
     ) -> Reply:
         """One exchange holding a permit of ``budget`` (given back if nothing left).
 
-        ``before`` runs once the permit is held, right before the request leaves.
+        ``before`` runs once the permit is held, right before the request leaves. With
+        ``stamped`` (a create), a 2xx answer's ``createdAt`` may bound when the request arrived.
         """
         if permit is None:
             permit = await budget.acquire()
         sent = before is None
+        arrived_by = None
         try:
             if before is not None:
                 await before()  # it may refuse (raise): then nothing is sent
                 sent = True
-            return await self._exchange.send(method, url, payload, fresh=fresh)
+            started = self._clock.now()
+            reply = await self._exchange.send(method, url, payload, fresh=fresh)
+            if stamped:
+                arrived_by = self._arrival(reply, started)
+            return reply
         except NotSent:
             sent = False
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                await (permit.release() if sent else permit.give_back())
+                await (permit.release(arrived_by=arrived_by) if sent else permit.give_back())
+
+    def _arrival(self, reply: Reply, sent: float) -> float | None:
+        """When a create answered by ``reply`` had arrived at the latest, from its createdAt."""
+        stamp = _created_at(reply) if reply.status < 300 else None
+        if stamp is None:
+            return None
+        now = self._clock.now()
+        clock = self.server_clock
+        clock.stamped(sent=sent, answered=now, stamp=stamp)
+        return clock.arrived_by(stamp, now=now)
 
     async def _status_error(
         self, reply: Reply, method: str, url: yarl.URL, budget: Budget, *, capped: bool
@@ -208,7 +229,7 @@ class Transport:
         for attempt in range(self.retry.attempts):
             try:
                 reply = await self._send(
-                    "POST", url, payload, budget, None, fresh=True, before=before
+                    "POST", url, payload, budget, None, fresh=True, before=before, stamped=True
                 )
             except NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
@@ -307,6 +328,15 @@ def _once(callback: BeforeSend | None) -> BeforeSend | None:
             await pending.pop()()
 
     return run
+
+
+def _created_at(reply: Reply) -> float | None:
+    """The ``createdAt`` of a create's answer, in seconds since the epoch (None: absent)."""
+    try:
+        stamp = json.loads(reply.raw).get("createdAt")
+        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:

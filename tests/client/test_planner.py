@@ -399,7 +399,7 @@ def test_submissions_wait_while_a_new_job_could_not_end_in_time(
 def test_a_reserved_submission_counts_as_ahead() -> None:
     """Submissions admitted but not yet tracked count as jobs ahead of the next one."""
     run = rated()
-    for n in range(12):
+    for n in range(11):
         run.step(("submit", f"j{n}", 0.0, float(n)))
     assert run.planner.hold_reason(timeout=900.0, kind=None) is None
     run.planner.reserved = 1
@@ -465,3 +465,34 @@ def test_free_budget_keeps_running_jobs_fresh(rule: str, running: int, cap: floa
     record.first_seen_time, record.first_seen_progress = 0.0, 0.0
     # A slow job whose end is far: the next look is no later than the cap.
     assert run.planner.next_look(record, 1, 100.0) - 100.0 == pytest.approx(min(cap, 60.0))
+
+
+def test_early_short_durations_do_not_lower_the_prior() -> None:
+    """Until ten jobs were seen, learnt durations may raise the prior but not lower it."""
+    run = Run()
+    durations = run.planner.durations
+    for seconds in (30.0, 31.0, 32.0):
+        durations.add("imagine", seconds)
+    assert durations.cautious("imagine", 0.5, 60.0) == 60.0
+    for seconds in (100.0, 110.0, 120.0):
+        durations.add("video", seconds)
+    assert durations.cautious("video", 0.5, 60.0) == 110.0
+    for seconds in range(33, 40):
+        durations.add("imagine", float(seconds))
+    assert durations.cautious("imagine", 0.5, 60.0) == pytest.approx(34.5)
+
+
+def test_a_full_account_caps_the_concurrency_seen() -> None:
+    """Four seen running while an end was unseen, then the queue head seen waiting with three
+    running: the account runs three."""
+    run = rated()
+    for n in range(6):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    for n in range(3):
+        run.step(("poll", f"j{n}", "PROCESSING", 10, 5.0))
+    run.step(("poll", "j3", "PROCESSING", 1, 6.0))  # j0 ended unseen and j3 took its slot
+    run.planner.unpaid_starts = 0  # as if that start had been paid by another end
+    assert run.planner.concurrency == 4
+    run.step(("poll", "j0", "DONE", 100, 7.0))
+    run.step(("poll", "j4", "QUEUED", 0, 8.0))
+    assert run.planner.concurrency == 3
