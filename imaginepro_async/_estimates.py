@@ -74,6 +74,14 @@ class Durations:
         if kind is not None:
             self._kinds.setdefault(kind, _Window(self._window)).add(seconds)
 
+    def count(self) -> int:
+        """How many durations (of any kind) are kept."""
+        return len(self._pooled.order)
+
+    def mean(self) -> float:
+        """The mean of the durations kept, any kind (0.0 when none)."""
+        return self._pooled.mean() if self._pooled.order else 0.0
+
     def _samples(self, kind: str | None) -> _Window | None:
         own = None if kind is None else self._kinds.get(kind)
         if own is not None and len(own.order) >= _MIN_SAMPLES:

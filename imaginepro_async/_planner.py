@@ -157,6 +157,7 @@ class JobRecord:
         "ended",
         "entry",
         "errors_in_row",
+        "expected",
         "fifo_key",
         "first_seen_progress",
         "first_seen_time",
@@ -183,6 +184,7 @@ class JobRecord:
         self.registered_at = now
         self.submitted = submitted  # submitted by this client (so it waits behind our older jobs)
         self.kind: str | None = None  # endpoint and button, for the durations learnt per kind
+        self.expected: float | None = None  # its whole duration, from its progress rate
         self.fifo_key = fifo_key  # (createdAt, order of tracking): the account's FIFO order
         self.status: Status | None = None  # at the latest observation
         self.last_poll_at: float | None = None
@@ -247,6 +249,8 @@ class Planner:
         self.reserved = 0  # submissions admitted but not tracked yet
         self._live = 0  # followed records not ended ...
         self._live_ours = 0  # ... of which submitted by this client
+        self._expected_sum = 0.0  # the ``expected`` durations of running jobs, and how many
+        self._expected_count = 0
         self._in_queue = 0  # records in the FIFO queue ...
         self._queued_ours = 0  # ... of which submitted by this client
         # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
@@ -317,6 +321,7 @@ class Planner:
         record.ended = True
         record.due = None
         self._set_queued(record, False)
+        self._expect(record, None)
 
     # -- observations ------------------------------------------------------------------------------
 
@@ -465,6 +470,7 @@ class Planner:
             rates.append((progress + 1.0) / (at - record.anchor_time))
         if not rates:
             return at + policy.probe_interval  # nothing to measure a rate with yet
+        self._expect(record, 100.0 / min(rates))
         remaining = max(0.0, (99.0 - progress) / max(rates))
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
@@ -499,6 +505,27 @@ class Planner:
         wait = self.policy.start_probe if shortest is None else shortest
         return min(wait, self.policy.max_interval, self.fresh_cap())
 
+    def _expect(self, record: JobRecord, duration: float | None) -> None:
+        if record.expected is not None:
+            self._expected_sum -= record.expected
+            self._expected_count -= 1
+        if duration is not None:
+            self._expected_sum += duration
+            self._expected_count += 1
+        record.expected = duration
+
+    def mean_duration(self) -> float:
+        """The mean duration of the jobs ahead: over the latest ended jobs and the running ones
+        (from their progress). The running ones correct the first ends, which are the short
+        jobs; until ten durations are known, the prior is a floor."""
+        durations, running = self.durations, self._expected_count
+        ended = durations.count()
+        total = ended + running
+        if total == 0:
+            return self.policy.expected_duration
+        mean = (durations.mean() * ended + self._expected_sum) / total
+        return mean if total >= 10 else max(mean, self.policy.expected_duration)
+
     def _running_ours(self) -> int:
         """Our jobs running as far as we know (a job that ended unseen still counts)."""
         return self._live_ours - self._queued_ours - self.unpaid_starts
@@ -517,8 +544,8 @@ class Planner:
         """Why a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
         can end in time); see ``_estimates.hold_reason``."""
         policy = self.policy
-        mean = self.durations.cautious(None, None, policy.expected_duration)
-        longest = self.durations.cautious(kind, 0.9, policy.expected_duration * 1.5)
+        mean = self.mean_duration()
+        longest = max(self.durations.cautious(kind, 0.9, policy.expected_duration), 1.5 * mean)
         return hold_reason(
             ahead=self._live_ours + self.reserved,
             concurrency=self.concurrency,

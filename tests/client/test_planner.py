@@ -496,3 +496,18 @@ def test_a_full_account_caps_the_concurrency_seen() -> None:
     run.step(("poll", "j0", "DONE", 100, 7.0))
     run.step(("poll", "j4", "QUEUED", 0, 8.0))
     assert run.planner.concurrency == 3
+
+
+def test_running_jobs_correct_the_short_first_ends() -> None:
+    """The first jobs to end are the short ones: running jobs' progress rates weigh in too."""
+    run = rated()
+    for _ in range(3):
+        run.planner.durations.add("imagine", 10.0)
+    assert run.planner.mean_duration() == POLICY.expected_duration  # prior floor: few samples
+    for n in range(7):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+        run.step(("poll", f"j{n}", "PROCESSING", 0, 0.0))
+        run.step(("poll", f"j{n}", "PROCESSING", 9, 30.0))  # 10 % in 30 s: 300 s
+    assert run.planner.mean_duration() == pytest.approx((3 * 10.0 + 7 * 300.0) / 10)
+    run.step(("poll", "j0", "DONE", 100, 300.0))
+    assert run.planner.durations.count() == 4
