@@ -10,7 +10,7 @@ import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 import aiohttp
 import yarl
@@ -104,6 +104,11 @@ class ImagineProClient:
         account_concurrency: how many jobs your account runs at once, if you know it (a floor
             under what the client observes). Submissions wait while the jobs ahead of a new one
             would keep it queued past its server-side timeout (``submission_hold`` says why).
+        poll_pacing: ``"answer"`` (default): a poll's budget permit comes back one window after
+            its answer, which provably never trips the progress limit but pays each round trip
+            (about 7 polls/s of 10 at a 0.3 s round trip). ``"send"``: one window after it was
+            sent: polls at the limit whatever the round trip, at the price of a rare 429 when
+            requests reach the server at uneven delays (each honoured: the budget pauses).
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class ImagineProClient:
         seed: int | None = None,
         coordination: Coordination | str | None = None,
         account_concurrency: int | None = None,
+        poll_pacing: Literal["answer", "send"] = "answer",
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("IMAGINEPRO_API_KEY")
         if not key or not isinstance(key, str) or not key.strip():
@@ -154,6 +160,11 @@ class ImagineProClient:
                 f"once), got {short(account_concurrency)}"
             )
         self._account_concurrency = account_concurrency
+        if poll_pacing not in ("answer", "send"):
+            raise InvalidInputError(
+                f'poll_pacing must be "answer" or "send", got {short(poll_pacing)}'
+            )
+        self._poll_pacing = poll_pacing
         self._api_key = Secret(key.strip())
         self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
@@ -255,6 +266,7 @@ class ImagineProClient:
             rng=self._rng,
             max_retry_after=self._max_retry_after,
             converter=self._converter,
+            poll_pacing=self._poll_pacing,
         )
         self._scheduler = Scheduler(
             fetcher=self._poll,

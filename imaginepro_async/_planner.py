@@ -474,7 +474,10 @@ class Planner:
         remaining = max(0.0, (99.0 - progress) / max(rates))
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
-            wait = min(policy.overdue_max, policy.overdue_interval * 1.5**record.overdue_steps)
+            # When the budget binds, the overdue wait stretches to the fair share too: a crowd of
+            # overdue jobs must not take every poll from new jobs' first looks.
+            longest = max(policy.overdue_max, self._fair_share())
+            wait = min(longest, policy.overdue_interval * 1.5**record.overdue_steps)
             record.overdue_steps += 1
         elif real_span <= 0:
             # One real look: the presumed start alone may be wrong; measure a real rate first.
@@ -483,19 +486,25 @@ class Planner:
             wait = remaining / 2  # the real looks span too little of the job: refine halfway
         else:
             wait = remaining + policy.finish_margin
-        return at + min(wait, policy.max_interval, self.fresh_cap())
+        return at + min(wait, self.fresh_cap())
 
     # -- what is learnt: durations, concurrency, and the admission of new jobs -------------------
 
+    def _fair_share(self) -> float:
+        """How often each running job can be looked at with ``budget_share`` of the budget."""
+        if self._poll_rate is None:
+            return 0.0
+        return (self._live - self._in_queue) / (self.policy.budget_share * self._poll_rate)
+
     def fresh_cap(self) -> float:
         """The longest a running job goes without a look: ``fresh_interval`` while the budget is
-        free; once the running jobs would need more than ``budget_share`` of it, their number over
-        that share (each still gets its turn, and the end estimates place the looks)."""
+        free (``max_interval`` when the budget's rate is not known); once the running jobs would
+        need more than ``budget_share`` of it, their number over that share: every job still gets
+        its turn, and the end estimates place the other looks."""
+        policy = self.policy
         if self._poll_rate is None:
-            return math.inf
-        running = self._live - self._in_queue
-        spare = self.policy.budget_share * self._poll_rate
-        return max(self.policy.fresh_interval, running / spare)
+            return policy.max_interval
+        return max(min(policy.fresh_interval, policy.max_interval), self._fair_share())
 
     def first_look(self, kind: str | None) -> float:
         """After a presumed start, when to look first: near the shortest durations seen of
@@ -503,7 +512,7 @@ class Planner:
         or ``fresh_cap``."""
         shortest = self.durations.quantile(kind, 0.1)
         wait = self.policy.start_probe if shortest is None else shortest
-        return min(wait, self.policy.max_interval, self.fresh_cap())
+        return min(wait, self.fresh_cap())
 
     def _expect(self, record: JobRecord, duration: float | None) -> None:
         if record.expected is not None:

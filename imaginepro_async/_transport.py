@@ -77,6 +77,7 @@ class Transport:
         rng: random.Random,
         max_retry_after: float,
         converter: cattrs.Converter,
+        poll_pacing: str = "answer",
     ) -> None:
         self._exchange = exchange
         self._budgets = budgets
@@ -88,6 +89,9 @@ class Transport:
         # The server's clock, bounded from the createdAt of past creates: a create's permit then
         # comes back one window after its createdAt, often before its answer (see ``_budget``).
         self.server_clock = ServerClock()
+        # "send": a poll's permit comes back one window after it was sent, not answered (opt-in;
+        # not provably within the limit: a request slower to arrive can make a rare 429).
+        self._polls_by_send = poll_pacing == "send"
 
     def url(self, path: str) -> yarl.URL:
         """The full URL of an API path."""
@@ -106,11 +110,13 @@ class Transport:
         fresh: bool = False,
         before: BeforeSend | None = None,
         stamped: bool = False,
+        by_send: bool = False,
     ) -> Reply:
         """One exchange holding a permit of ``budget`` (given back if nothing left).
 
         ``before`` runs once the permit is held, right before the request leaves. With
-        ``stamped`` (a create), a 2xx answer's ``createdAt`` may bound when the request arrived.
+        ``stamped`` (a create), a 2xx answer's ``createdAt`` may bound when the request arrived;
+        with ``by_send`` the permit counts from the send (the opt-in pacing of polls).
         """
         if permit is None:
             permit = await budget.acquire()
@@ -121,6 +127,8 @@ class Transport:
                 await before()  # it may refuse (raise): then nothing is sent
                 sent = True
             started = self._clock.now()
+            if by_send:
+                arrived_by = started
             reply = await self._exchange.send(method, url, payload, fresh=fresh)
             if stamped:
                 arrived_by = self._arrival(reply, started)
@@ -172,10 +180,11 @@ class Transport:
         permit: Permit | None,
         *,
         capped: bool,
+        by_send: bool = False,
     ) -> object:
         """One read: the decoded JSON body, or the mapped error raised."""
         try:
-            reply = await self._send(method, url, payload, budget, permit)
+            reply = await self._send(method, url, payload, budget, permit, by_send=by_send)
         except (NotSent, MaybeSent) as failure:
             raise failure.error from failure.__cause__
         if reply.status >= 300:
@@ -188,7 +197,9 @@ class Transport:
         """One attempt at a read (``permit``: already acquired from the endpoint's budget)."""
         url = self._exchange.url(endpoint.path_for(**params))
         budget = self._budgets[endpoint.budget]
-        return await self._attempt(endpoint.method, url, None, budget, permit, capped=False)
+        return await self._attempt(
+            endpoint.method, url, None, budget, permit, capped=False, by_send=self._polls_by_send
+        )
 
     async def read(
         self,

@@ -45,3 +45,17 @@ async def test_account_concurrency_must_be_a_positive_whole_number() -> None:
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(InvalidInputError, match="account_concurrency"):
             ImagineProClient("sk-test", account_concurrency=bad)  # type: ignore[arg-type]
+
+
+async def test_poll_pacing_must_be_answer_or_send() -> None:
+    """poll_pacing= refuses anything but "answer" and "send"."""
+    with pytest.raises(InvalidInputError, match="poll_pacing"):
+        ImagineProClient("sk-test", poll_pacing="fast")  # type: ignore[arg-type]
+
+
+async def test_polls_paced_by_send_time_still_see_every_job_end(sim: Simulator) -> None:
+    """With poll_pacing="send", jobs are followed to their end like with the default."""
+    async with client_for(sim, poll_pacing="send") as client:
+        jobs = [await client.imagine(f"paced {n}") for n in range(3)]
+        for job in jobs:
+            assert (await job).status is Status.DONE

@@ -451,6 +451,7 @@ def test_the_first_look_follows_the_shortest_durations_of_the_kind() -> None:
 FRESH: list[tuple[str, int, float]] = [
     ("budget free: every running job at least every fresh_interval", 10, 2.0),
     ("budget binds: the wait grows with the running jobs", 70, 10.0),
+    ("thousands running: even past max_interval (the budget cannot do better)", 2100, 300.0),
 ]
 
 
@@ -464,7 +465,18 @@ def test_free_budget_keeps_running_jobs_fresh(rule: str, running: int, cap: floa
     record = run.jobs["j0"]
     record.first_seen_time, record.first_seen_progress = 0.0, 0.0
     # A slow job whose end is far: the next look is no later than the cap.
-    assert run.planner.next_look(record, 1, 100.0) - 100.0 == pytest.approx(min(cap, 60.0))
+    assert run.planner.next_look(record, 1, 100.0) - 100.0 == pytest.approx(cap)
+
+
+def test_overdue_jobs_back_off_to_their_fair_share_when_the_budget_binds() -> None:
+    """With 2,100 running, an overdue job's wait grows past overdue_max to the fair share."""
+    run = rated()
+    for n in range(2100):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    record = run.jobs["j0"]
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    record.overdue_steps = 20
+    assert run.planner.next_look(record, 99, 100.0) - 100.0 == pytest.approx(300.0)
 
 
 def test_early_short_durations_do_not_lower_the_prior() -> None:
