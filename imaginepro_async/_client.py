@@ -365,9 +365,12 @@ class ImagineProClient:
         body: Mapping[str, Any] = self._converter.unstructure(request)
         kind = request.button if isinstance(request, ButtonRequest) else endpoint.name
         server_timeout = request.timeout or DEFAULT_JOB_TIMEOUT  # API seconds
-        async with scheduler.admission(timeout=server_timeout, kind=kind):
+
+        async def send() -> Job:
             data = await transport.create(endpoint, body)
             return self._track_created(data, endpoint, body, kind, server_timeout)
+
+        return await scheduler.admit(send, timeout=server_timeout, kind=kind)
 
     def _track_created(
         self,

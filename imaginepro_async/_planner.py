@@ -470,13 +470,19 @@ class Planner:
             rates.append((progress + 1.0) / (at - record.anchor_time))
         if not rates:
             return at + policy.probe_interval  # nothing to measure a rate with yet
-        self._expect(record, 100.0 / min(rates))
+        if progress - record.first_seen_progress >= 5 and real_span > 0:
+            # Its whole duration, once the rounding of progress matters little (for admission).
+            self._expect(record, 100.0 * real_span / (progress - record.first_seen_progress))
         remaining = max(0.0, (99.0 - progress) / max(rates))
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
             # When the budget binds, the overdue wait stretches to the fair share too: a crowd of
             # overdue jobs must not take every poll from new jobs' first looks.
-            longest = max(policy.overdue_max, self._fair_share())
+            # While the budget is free, the end is near: keep looking every overdue_interval.
+            fair = self._fair_share()
+            longest = max(policy.overdue_max, fair)
+            if self._poll_rate is not None and fair <= policy.fresh_interval:
+                longest = policy.overdue_interval
             wait = min(longest, policy.overdue_interval * 1.5**record.overdue_steps)
             record.overdue_steps += 1
         elif real_span <= 0:
@@ -630,7 +636,7 @@ class Planner:
                 # The last queue head we looked at was still waiting: this one waits for a slot too.
                 when = max(when, now + self.policy.queued_interval)
         else:
-            when = head.last_poll_at + self.policy.queued_interval
+            when = head.last_poll_at + min(self.policy.queued_interval, self.fresh_cap())
         if head.due is None or when < head.due:
             self._look(head, when, now)
 

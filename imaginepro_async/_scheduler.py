@@ -16,8 +16,8 @@ import heapq
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -40,6 +40,7 @@ from ._errors import (
 from ._jobs import JobState, closed_error
 from ._models import Message, Status
 from ._planner import Failure, JobRecord, Planner, PollPolicy, Verdict
+from ._transport import before_send, current_before_send
 
 __all__ = ["PollPolicy", "Scheduler", "SchedulerState"]
 
@@ -50,6 +51,13 @@ _NOT_OPEN = (
     "the client following this job is not open (not entered yet, or closed): use "
     "`async with ImagineProClient(...) as client:` and client.job(message_id)"
 )
+
+T = TypeVar("T")
+
+
+class _Held(Exception):
+    """A submission about to leave is held after all (the account filled up meanwhile)."""
+
 
 #: The client's function that presses Cancel Job on the server (through the create budget).
 Canceller = Callable[[str], Awaitable[None]]
@@ -226,31 +234,58 @@ class Scheduler:
         """Why submissions wait right now (None: none waits)."""
         return self._hold_reason if self._held else None
 
-    @asynccontextmanager
-    async def admission(self, *, timeout: float, kind: str | None) -> AsyncIterator[None]:
-        """Wait until a new job of ``kind`` could end before its server-side ``timeout`` (API
-        seconds), then hold its place while it is submitted (``track`` it inside)."""
+    async def admit(
+        self, send: Callable[[], Awaitable[T]], *, timeout: float, kind: str | None
+    ) -> T:
+        """Run ``send`` (one job-creating request, and ``track`` of its job) once a new job of
+        ``kind`` could end before its server-side ``timeout`` (API seconds).
+
+        The rule is checked again right before the request leaves, with the create permit held
+        (a before-send hook): submissions that waited for the permit are judged on what is known
+        when they would be sent, not when they asked. A refusal then gives the permit back.
+        """
+        planner = self._planner
+        outer = current_before_send()
+        while True:
+            await self._wait_for_room(timeout, kind)
+            reserved = False
+
+            async def gate() -> None:
+                nonlocal reserved
+                if planner.hold_reason(timeout=timeout, kind=kind) is not None:
+                    raise _Held
+                planner.reserved += 1
+                reserved = True
+                if outer is not None:
+                    await outer()
+
+            try:
+                with before_send(gate):
+                    return await send()
+            except _Held:
+                continue
+            finally:
+                if reserved:
+                    planner.reserved -= 1
+                    self._signal_room()
+
+    async def _wait_for_room(self, timeout: float, kind: str | None) -> None:
         planner = self._planner
         self.ensure_open()
         reason = planner.hold_reason(timeout=timeout, kind=kind)
-        if reason is not None:
-            logger.info("submission held: %s", reason)
-            self._held += 1
-            try:
-                while reason is not None:
-                    self._hold_reason = reason
-                    await self._room.wait()
-                    self.ensure_open()
-                    reason = planner.hold_reason(timeout=timeout, kind=kind)
-            finally:
-                self._held -= 1
-            logger.info("submission resumed")
-        planner.reserved += 1
+        if reason is None:
+            return
+        logger.info("submission held: %s", reason)
+        self._held += 1
         try:
-            yield
+            while reason is not None:
+                self._hold_reason = reason
+                await self._room.wait()
+                self.ensure_open()
+                reason = planner.hold_reason(timeout=timeout, kind=kind)
         finally:
-            planner.reserved -= 1
-            self._signal_room()
+            self._held -= 1
+        logger.info("submission resumed")
 
     def _signal_room(self) -> None:
         if self._held:

@@ -329,6 +329,11 @@ def before_send(callback: BeforeSend) -> Iterator[None]:
         _BEFORE_SEND.reset(token)
 
 
+def current_before_send() -> BeforeSend | None:
+    """The callback ``before_send`` set for this task, if any."""
+    return _BEFORE_SEND.get()
+
+
 def _once(callback: BeforeSend | None) -> BeforeSend | None:
     if callback is None:
         return None

@@ -519,7 +519,16 @@ def test_running_jobs_correct_the_short_first_ends() -> None:
     for n in range(7):
         run.step(("attach", f"j{n}", 0.0, 0.0))
         run.step(("poll", f"j{n}", "PROCESSING", 0, 0.0))
-        run.step(("poll", f"j{n}", "PROCESSING", 9, 30.0))  # 10 % in 30 s: 300 s
+        run.step(("poll", f"j{n}", "PROCESSING", 10, 30.0))  # 10 % in 30 s: 300 s
     assert run.planner.mean_duration() == pytest.approx((3 * 10.0 + 7 * 300.0) / 10)
     run.step(("poll", "j0", "DONE", 100, 300.0))
     assert run.planner.durations.count() == 4
+
+
+def test_a_free_budget_keeps_looking_at_an_overdue_job_every_overdue_interval() -> None:
+    """Past its estimated end, a job is looked at every overdue_interval while the budget is free."""
+    run = rated()
+    record = run.planner.track("r", now=0.0, submitted=False)
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    record.overdue_steps = 20
+    assert run.planner.next_look(record, 99, 100.0) - 100.0 == pytest.approx(0.5)
