@@ -158,20 +158,21 @@ def child_main() -> None:
 # -- one run of one version ----------------------------------------------------------------------
 
 
-def code_tree(version: str, base: str, scratch: Path) -> Path:
-    """Where ``imaginepro_async`` of ``version`` is: this tree, or ``git archive base``."""
-    if version == "after":
+def code_tree(version: str, commit: str, scratch: Path) -> Path:
+    """Where ``imaginepro_async`` of ``version`` is: ``git archive commit`` (``after`` may be
+    ``"tree"``: this working tree as it is)."""
+    if commit == "tree":
         return REPO
-    target = scratch / "before"
+    target = scratch / version
     if not target.exists():
         archive = subprocess.run(
-            ["git", "archive", "--format=tar", base, "imaginepro_async"],
+            ["git", "archive", "--format=tar", commit, "imaginepro_async"],
             cwd=REPO,
             check=True,
             capture_output=True,
         ).stdout
         target.mkdir()
-        tar_path = scratch / "before.tar"
+        tar_path = scratch / f"{version}.tar"
         tar_path.write_bytes(archive)
         with tarfile.open(tar_path) as tar:
             tar.extractall(target, filter="data")
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", nargs="+", default=["before", "after"],
                         choices=["before", "after"])  # fmt: skip
     parser.add_argument("--base", default=BASE, help=f"the 'before' commit ({BASE})")
+    parser.add_argument("--after", default="HEAD",
+                        help="the 'after' commit (HEAD); 'tree': the working tree")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=None, help="override the number of jobs")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -372,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(args.runs):
             for version in args.versions:
-                code = code_tree(version, args.base, Path(scratch))
+                commit = args.base if version == "before" else args.after
+                code = code_tree(version, commit, Path(scratch))
                 result = run_once(workload, version, code)
                 runs.append(result)
                 print(
@@ -391,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "code": code_version(),
         "base": args.base,
+        "after": subprocess.run(
+            ["git", "rev-parse", "--short", args.after], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        or args.after,
         "workload": dataclasses.asdict(workload),
         "summary": summary,
         "runs": runs,
