@@ -11,6 +11,8 @@ Workloads (issue 14):
 - ``c3``: the documented default account, C = 3, 150 jobs of 30-90 s;
 - ``bimodal``: C = 10, 100 jobs, 20 % of 10 s and 80 % of 300 s;
 - ``failpart``: C = 10, 200 jobs of 30-90 s, 20 % failing part-way;
+- ``polls0`` and ``polls0.3``: 30 jobs of 150 s polled far more often than the budget allows, at
+  a round trip of 0 and 0.3 s: the poll rate reached, paced by answer (default) and by send;
 - ``creates``: 40 quick jobs with the server answering 1 s after it processed each (latency after
   processing): the create rate as a share of the 1 per 3 s limit.
 
@@ -65,6 +67,8 @@ class Workload:
     latency_after: float = 0.0
     time_scale: float = 20.0
     seed: int = 14
+    versions: tuple[str, ...] = ("before", "after")
+    options: tuple[tuple[str, Any], ...] = ()  # client options (poll_policy: PollPolicy fields)
 
     def simulator(self) -> dict[str, Any]:
         """The ``_simserve`` configuration."""
@@ -91,6 +95,19 @@ WORKLOADS = {
         Workload(name="c3", jobs=150, concurrency=3, time_scale=40.0),
         Workload(name="bimodal", jobs=100, concurrency=10, durations=("bimodal", 10.0, 300.0, 0.2)),
         Workload(name="failpart", jobs=200, concurrency=10, failure_rate=0.2),
+        *(
+            Workload(
+                name=f"polls{rtt:g}",
+                jobs=30,
+                concurrency=30,
+                durations=("uniform", 150.0, 150.0),
+                latency_after=rtt,
+                versions=("pace-answer", "pace-send"),
+                # Far more demand than the budget: the poll rate is the budget's.
+                options=(("poll_policy", {"fresh_interval": 0.3, "budget_share": 1.0}),),
+            )
+            for rtt in (0.0, 0.3)
+        ),
         Workload(
             name="creates",
             jobs=40,
@@ -109,15 +126,22 @@ async def run_client(task: dict[str, Any]) -> dict[str, Any]:
     """Submit every job in its own task and await it; when each was seen ended."""
     import anyio
 
-    from imaginepro_async import ImagineProClient, ImagineProError, JobFailedError
+    from imaginepro_async import ImagineProClient, ImagineProError, JobFailedError, PollPolicy
 
+    options = dict(task.get("options", {}))
+    if "poll_policy" in options:
+        options["poll_policy"] = PollPolicy(**options["poll_policy"])
     clock = SimClock.sync(task["url"], task["time_scale"])
     detected: dict[str, tuple[float, str]] = {}
     errors = 0
     origin = clock.sim()
     cpu = cpu_seconds()
     async with ImagineProClient(
-        task["api_key"], base_url=task["url"], time_scale=task["time_scale"], seed=task["seed"]
+        task["api_key"],
+        base_url=task["url"],
+        time_scale=task["time_scale"],
+        seed=task["seed"],
+        **options,
     ) as client:
 
         async def one(index: int) -> None:
@@ -179,6 +203,13 @@ def code_tree(version: str, commit: str, scratch: Path) -> Path:
     return target
 
 
+#: Versions that run the 'after' code with client options.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "pace-answer": {"poll_pacing": "answer"},
+    "pace-send": {"poll_pacing": "send"},
+}
+
+
 def run_once(workload: Workload, version: str, code: Path) -> dict[str, Any]:
     """A fresh simulator, one client run with ``code``, and what happened."""
     sim = SimulatorProcess(time_scale=workload.time_scale, seed=workload.seed, concurrency=1)
@@ -191,6 +222,7 @@ def run_once(workload: Workload, version: str, code: Path) -> dict[str, Any]:
             "time_scale": workload.time_scale,
             "seed": workload.seed,
             "deadline": workload.real_timeout(),
+            "options": {**dict(workload.options), **VARIANTS.get(version, {})},
         }
         out = Path(tmp) / "seen.json"
         started = time.monotonic()
@@ -359,8 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workloads", description=__doc__)
     parser.add_argument("workload", choices=sorted(WORKLOADS))
     parser.add_argument("--runs", type=int, default=1, help="runs per version (1)")
-    parser.add_argument("--versions", nargs="+", default=["before", "after"],
-                        choices=["before", "after"])  # fmt: skip
+    parser.add_argument("--versions", nargs="+", default=None,
+                        choices=["before", "after", *VARIANTS],
+                        help="which versions (the workload's: before and after, or the "
+                        "two poll pacings)")  # fmt: skip
     parser.add_argument("--base", default=BASE, help=f"the 'before' commit ({BASE})")
     parser.add_argument("--after", default="HEAD",
                         help="the 'after' commit (HEAD); 'tree': the working tree")  # fmt: skip
@@ -370,11 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     workload = WORKLOADS[args.workload]
     if args.jobs is not None:
         workload = dataclasses.replace(workload, jobs=args.jobs)
+    versions = args.versions or list(workload.versions)
     print(f"workload: {workload}", flush=True)
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(args.runs):
-            for version in args.versions:
+            for version in versions:
                 commit = args.base if version == "before" else args.after
                 code = code_tree(version, commit, Path(scratch))
                 result = run_once(workload, version, code)
@@ -387,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{result['wall_seconds']:.0f} s real",
                     flush=True,
                 )
-    summary = summarise(runs, args.versions)
+    summary = summarise(runs, versions)
     print()
     print(table([[row["version"], *(row[k] for k, _ in COLUMNS)] for row in summary],
                 ["version", *(title for _, title in COLUMNS)]))  # fmt: skip
