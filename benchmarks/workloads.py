@@ -273,7 +273,9 @@ def analyse(
     detected = {k: tuple(v) for k, v in seen["detected"].items()}
     key = "messageId" if timelines and "messageId" in timelines[0] else "message_id"
     jobs = sorted((j for j in timelines if j["endpoint"] == "imagine"), key=lambda j: j["created"])
-    done_lags, fail_lags, timeline = [], [], []
+    done_lags: list[float] = []
+    fail_lags: list[float] = []
+    timeline: list[dict[str, Any]] = []
     queue_timeouts = 0
     for job in jobs:
         at = detected.get(job[key])
