@@ -67,12 +67,13 @@ class Durations:
         self._pooled = _Window(window)
 
     def add(self, kind: str | None, seconds: float) -> None:
-        """One job of ``kind`` (None: unknown) ran ``seconds``."""
+        """One job of ``kind`` ran ``seconds``; a job of unknown kind (followed by id, maybe not
+        even this client's) is not pooled with the jobs this client submits."""
         if not seconds > 0:
             return
-        self._pooled.add(seconds)
         if kind is not None:
-            self._kinds.setdefault(kind, _Window(self._window)).add(seconds)
+            self._pooled.add(seconds)
+        self._kinds.setdefault(kind or "", _Window(self._window)).add(seconds)
 
     def count(self) -> int:
         """How many durations (of any kind) are kept."""
@@ -83,7 +84,7 @@ class Durations:
         return self._pooled.mean() if self._pooled.order else 0.0
 
     def _samples(self, kind: str | None) -> _Window | None:
-        own = None if kind is None else self._kinds.get(kind)
+        own = self._kinds.get(kind or "")
         if own is not None and len(own.order) >= _MIN_SAMPLES:
             return own
         return self._pooled if len(self._pooled.order) >= _MIN_SAMPLES else None

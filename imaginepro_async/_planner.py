@@ -405,7 +405,7 @@ class Planner:
             rates.append((progress + 1.0) / (at - record.anchor_time))
         if not rates:
             return at + policy.probe_interval  # nothing to measure a rate with yet
-        if progress - record.first_seen_progress >= 5 and real_span > 0:
+        if record.submitted and progress - record.first_seen_progress >= 5 and real_span > 0:
             # Its whole duration, once the rounding of progress matters little (for admission).
             self._expect(record, 100.0 * real_span / (progress - record.first_seen_progress))
         remaining = max(0.0, (99.0 - progress) / max(rates))
@@ -465,7 +465,7 @@ class Planner:
         record.expected = duration
 
     def mean_duration(self) -> float:
-        """The mean duration of the jobs ahead: over the latest ended jobs and the running ones
+        """The mean duration of our jobs ahead: over the latest of ours ended and the running ones
         (from their progress). The running ones correct the first ends, which are the short
         jobs; until ten durations are known, the prior is a floor."""
         durations, running = self.durations, self._expected_count

@@ -517,12 +517,12 @@ def test_running_jobs_correct_the_short_first_ends() -> None:
         run.planner.durations.add("imagine", 10.0)
     assert run.planner.mean_duration() == POLICY.expected_duration  # prior floor: few samples
     for n in range(7):
-        run.step(("attach", f"j{n}", 0.0, 0.0))
+        run.step(("submit", f"j{n}", 0.0, float(n)))
         run.step(("poll", f"j{n}", "PROCESSING", 0, 0.0))
         run.step(("poll", f"j{n}", "PROCESSING", 10, 30.0))  # 10 % in 30 s: 300 s
     assert run.planner.mean_duration() == pytest.approx((3 * 10.0 + 7 * 300.0) / 10)
     run.step(("poll", "j0", "DONE", 100, 300.0))
-    assert run.planner.durations.count() == 4
+    assert run.jobs["j0"].expected is None  # an ended job leaves the running estimates
 
 
 def test_a_free_budget_keeps_looking_at_an_overdue_job_every_overdue_interval() -> None:
@@ -532,3 +532,15 @@ def test_a_free_budget_keeps_looking_at_an_overdue_job_every_overdue_interval() 
     record.first_seen_time, record.first_seen_progress = 0.0, 0.0
     record.overdue_steps = 20
     assert run.planner.next_look(record, 99, 100.0) - 100.0 == pytest.approx(0.5)
+
+
+def test_jobs_followed_by_id_do_not_count_in_the_admission_mean() -> None:
+    """Jobs attached by id (maybe not ours, of unknown kind) leave the admission's mean alone."""
+    run = rated()
+    for n in range(20):
+        run.step(("attach", f"a{n}", 0.0, 0.0))
+        run.step(("poll", f"a{n}", "PROCESSING", 0, 0.0))
+        run.step(("poll", f"a{n}", "PROCESSING", 10, 100.0))  # 1,000 s jobs
+    run.step(("poll", "a0", "DONE", 100, 1000.0))
+    assert run.planner.mean_duration() == POLICY.expected_duration
+    assert run.planner.durations.quantile(None, 0.5) is None  # one sample of its own kind
