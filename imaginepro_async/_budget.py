@@ -13,6 +13,27 @@ which cannot happen: so the server never sees more than ``N`` in any window of `
 that each permit is also held during its round trip. A permit returned with ``give_back()`` was
 never used to send anything, so it can be handed on at once.
 
+**A tighter bound for creates, from ``createdAt``.** The server stamps a job's ``createdAt`` when
+it creates it, after its rate limiter let the request in: the request arrived by the time of that
+stamp. The stamp is on the server's clock; ``ServerClock`` bounds that clock's offset from ours,
+NTP-style, from the creates themselves. Let ``θ(t) = server − local`` at local time ``t``, and a
+create sent at ``s`` and answered at ``a`` (local), stamped ``c`` (server, rounded *down* to the
+millisecond, so ``c ≤ c_true``). It was processed at some ``t`` in ``[s, a]``, with ``c_true = t +
+θ(t)``, so ``θ ≥ c − a``. Over all past creates ``θ_low = max(c_i − a_i)`` is a lower bound, aged
+by the drift of the two clocks (``θ`` changes by at most ``drift`` per second). For create ``k``,
+processed at ``t_k ≤ now``: its arrival ``≤ t_k = c_k,true − θ(t_k) ≤ c_k + resolution − (θ_low −
+drift · (now − t_low))``. That bound is never later than ``a_k`` (the sample of ``k`` itself is in
+``θ_low``), so the window proof above holds with it: the permit is held until one window after a
+time the request had certainly arrived by. It is as tight as the fastest answer after a stamp
+ever seen: with every answer held ``L`` seconds after processing, ``θ_low = θ − L`` and the bound
+is ``a_k`` again (no gain is provable then: a server answering ``L`` late after processing cannot
+be told from one whose clock is ``L`` behind and that processes ``L`` late).
+
+It assumes one clock stamps every ``createdAt`` (or clocks that agree within ``margin``); stamps
+from replicas whose clocks disagree by more would break it. When two samples contradict each other
+(some ``c_i − a_i`` above another ``c_j − s_j``: no single clock explains both), the bound is
+switched off for good and the safe rule (the answer's time) is used.
+
 Waiters are served first come, first served; a waiter that is cancelled sends nothing. On a 429 the
 whole budget pauses until the server's ``Retry-After`` has passed (``pause``). Permits held back for a
 window are kept as times in a heap, not as timers: nothing runs in the background, and the head
@@ -43,6 +64,7 @@ __all__ = [
     "LocalBudget",
     "Permit",
     "RateLimit",
+    "ServerClock",
     "spend",
 ]
 
@@ -267,3 +289,47 @@ class LocalBudget:
         self._started -= 1
         self._free += 1
         self._wake_head()
+
+
+class ServerClock:
+    """Bounds the server's clock from the stamps of the requests it answered (see the module).
+
+    Args:
+        resolution: how much a stamp can be below the true time (ImaginePro: milliseconds).
+        drift: how fast the two clocks can drift apart, seconds per second.
+        margin: slack for clocks of several server replicas agreeing only roughly.
+    """
+
+    def __init__(
+        self, *, resolution: float = 0.001, drift: float = 1e-4, margin: float = 0.005
+    ) -> None:
+        self._resolution = resolution
+        self._drift = drift
+        self._margin = margin
+        self._low = -math.inf  # θ ≥ _low at local time _low_at
+        self._low_at = 0.0
+        self._high = math.inf  # θ ≤ _high at local time _high_at (only to catch contradictions)
+        self._high_at = 0.0
+        self.consistent = True
+
+    def stamped(self, *, sent: float, answered: float, stamp: float) -> None:
+        """A request sent at ``sent`` and answered at ``answered`` (local) was stamped ``stamp``."""
+        if stamp - answered >= self._aged_low(answered):
+            self._low, self._low_at = stamp - answered, answered
+        ceiling = stamp + self._resolution - sent
+        if ceiling <= self._aged_high(sent):
+            self._high, self._high_at = ceiling, sent
+        if self._aged_low(answered) > self._aged_high(answered) + self._margin:
+            self.consistent = False  # no single clock explains every stamp: stop using them
+
+    def arrived_by(self, stamp: float, *, now: float) -> float | None:
+        """The latest local time a request stamped ``stamp`` can have arrived (None: unknown)."""
+        if not self.consistent or self._low == -math.inf:
+            return None
+        return min(now, stamp + self._resolution + self._margin - self._aged_low(now))
+
+    def _aged_low(self, at: float) -> float:
+        return self._low - self._drift * abs(at - self._low_at)
+
+    def _aged_high(self, at: float) -> float:
+        return self._high + self._drift * abs(at - self._high_at)

@@ -8,7 +8,7 @@ import logging
 import os
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import aiohttp
 import attrs
@@ -51,6 +51,8 @@ from ._validation import (
     DEFAULT_JOB_TIMEOUT,
     check_api_key,
     check_base_url,
+    check_choice,
+    check_count,
     check_message_id,
     check_positive,
     env_time_scale,
@@ -110,6 +112,14 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         webhook_token: the secret put in the webhook URL; default ``IMAGINEPRO_WEBHOOK_TOKEN``,
             else a fresh random one. Several processes behind one route must share it.
         webhook_hint_limit: at most this many fetches prompted by deliveries (all jobs together).
+        account_concurrency: how many jobs your account runs at once, if you know it (a floor
+            under what the client observes). Submissions wait while the jobs ahead of a new one
+            would keep it queued past its server-side timeout (``submission_hold`` says why).
+        poll_pacing: ``"answer"`` (default): a poll's budget permit comes back one window after
+            its answer, which provably never trips the progress limit but pays each round trip
+            (about 7 polls/s of 10 at a 0.3 s round trip). ``"send"``: one window after it was
+            sent: polls at the limit whatever the round trip, at the price of a rare 429 when
+            requests reach the server at uneven delays (each honoured: the budget pauses).
     """
 
     def __init__(
@@ -131,6 +141,8 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         webhook_base: str | None = None,
         webhook_token: str | None = None,
         webhook_hint_limit: RateLimit | None = None,
+        account_concurrency: int | None = None,
+        poll_pacing: Literal["answer", "send"] = "answer",
     ) -> None:
         self._api_key = Secret(check_api_key(api_key))
         time_scale = check_positive(
@@ -143,6 +155,11 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         self._max_retry_after = check_positive(
             max_retry_after, "max_retry_after", seconds, finite=False
         )
+        if account_concurrency is not None:
+            # The jobs the account runs at once: a floor under what the client observes.
+            check_count(account_concurrency, "account_concurrency", 1, 10_000)
+        self._account_concurrency = account_concurrency
+        self._poll_pacing = check_choice(poll_pacing, "poll_pacing", ("answer", "send"))
         self.base_url = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
         )
@@ -215,6 +232,15 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         """The budget of progress requests (read-only)."""
         return self._poll_budget
 
+    @property
+    def submission_hold(self) -> str | None:
+        """Why new submissions wait right now (None: they do not).
+
+        A submission waits while the jobs already on the account would keep a new one queued
+        past its server-side timeout (the server would charge it and time it out).
+        """
+        return None if self._scheduler is None else self._scheduler.hold_reason
+
     def __repr__(self) -> str:
         return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state.value}>"
 
@@ -249,6 +275,7 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             rng=self._rng,
             max_retry_after=self._max_retry_after,
             converter=self._converter,
+            poll_pacing=self._poll_pacing,
         )
         # Shared jobs: the scheduler polls only while this process leads, and publishes.
         self._shared = shared_jobs(self._coordination, self._key_id(), self._clock, self._converter)
@@ -263,6 +290,7 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             policy=self.poll_policy,
             clock=self._clock,
             canceller=self._cancel_job,
+            account_concurrency=self._account_concurrency,
         )
         self._scheduler.start()
         if self._shared is not None:
@@ -381,10 +409,25 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             request = attrs.evolve(request, webhook_override=self._inbox.url())
         accepted()  # checked: a queued submission (``enqueue``) now waits for its turn
         body: Mapping[str, Any] = self._converter.unstructure(request)
-        data = await transport.create(endpoint, body)
+        kind = request.button if isinstance(request, ButtonRequest) else endpoint.name
+        server_timeout = getattr(request, "timeout", None) or DEFAULT_JOB_TIMEOUT  # API seconds
+
+        async def send() -> Job:
+            data = await transport.create(endpoint, body)
+            return self._track_created(data, endpoint, request, kind, server_timeout)
+
+        return await scheduler.admit(send, timeout=server_timeout, kind=kind)
+
+    def _track_created(
+        self, data: object, endpoint: Endpoint, request: Any, kind: str, server_timeout: float
+    ) -> Job:
+        # Not through self._open(): a submission on the wire when the client closes must still get
+        # its messageId (it may be paid for).
+        transport, scheduler = self._transport, self._scheduler
+        assert transport is not None
+        assert scheduler is not None
+        body: Mapping[str, Any] = self._converter.unstructure(request)
         try:
-            # Not through self._open(): a submission on the wire when the client closes must
-            # still get its messageId (it may be paid for).
             url = str(transport.url(endpoint.path_for()))
             created: CreatedJob = structure(
                 self._converter, data, endpoint.answer, method="POST", url=url
@@ -400,8 +443,6 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             ) from exc
         logger.info("submitted job %s", created.message_id)
         created_at = created.created_at.timestamp() if created.created_at else None
-        timeout = getattr(request, "timeout", None)
-        server_timeout = timeout or DEFAULT_JOB_TIMEOUT  # API seconds
         state = scheduler.track(
             created.message_id,
             submitted=True,
@@ -409,6 +450,7 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             timeout=server_timeout,
             fetch=endpoint.fetch,
             webhook=self._inbox.owns(getattr(request, "webhook_override", None)),
+            kind=kind,
         )
         self._inbox.remember(getattr(request, "ref", None), created.message_id)
         if state.cost is None:

@@ -18,6 +18,15 @@ table-driven test in ``tests/client/test_planner.py``.
   based on; otherwise halfway to it, to refine. Past its estimated end a job is polled every
   ``overdue_interval``, growing by half each time up to ``overdue_max``. No running job waits longer than
   ``max_interval``.
+- *Free budget is spent, not saved.* While the running jobs need less than ``budget_share`` of the
+  poll budget, none goes longer than ``fresh_interval`` without a look (a FAIL is not foretold by
+  progress), and a job past its estimated end is looked at every ``overdue_interval``. When the
+  budget binds, every wait stretches to the fair share (running jobs over the share's rate).
+- *Durations are learnt per kind* (endpoint and button, ``_estimates.Durations``): the first look
+  after a presumed start is at the kind's 10 % quantile instead of ``start_probe``.
+- *Submissions wait while they could not end in time* (``hold_reason``): the account's concurrency
+  is learnt from the jobs seen running together (capped by looks that found it full), the mean
+  duration of the jobs ahead from ended and running jobs (see ``_estimates.hold_reason``).
 - *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
   at submission, else the documented 900 s) is looked at once just after it, even while parked in the
   queue: a job that times out waiting is seen then, not when its turn would have come. The server
@@ -44,78 +53,19 @@ import enum
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 
-import attrs
-
+from ._estimates import Durations, hold_reason
 from ._models import Status
+from ._policy import PollPolicy
 from ._retry import backoff
 from ._validation import JOB_TIMEOUT_RANGE
 
 __all__ = ["Failure", "JobRecord", "Planner", "PollPolicy", "Verdict"]
 
-_POSITIVE = attrs.validators.gt(0.0)
-_POSITIVE_COUNT = attrs.validators.gt(0)
-
 #: The longest server-side timeout a job can have (doc): the deadline of a job followed by id.
 LONGEST_TIMEOUT = float(JOB_TIMEOUT_RANGE[1])
-
-
-@attrs.frozen(kw_only=True)
-class PollPolicy:
-    """When the scheduler polls a job. Durations are API seconds (the client's clock scales them).
-
-    Attributes:
-        first_poll: after a submission, when the job is first looked at (if it heads the queue).
-        queued_interval: how often the oldest queued job is looked at while no slot frees.
-        start_probe: after a job is presumed started, when it is first looked at.
-        probe_interval: a running job whose rate is not known yet is looked at this often.
-        finish_margin: a job is looked at this long after its estimated end.
-        max_extrapolation: an end estimate is trusted when the remaining time is at most this many
-            times the span it was measured over; otherwise the next look is halfway to it.
-        overdue_interval: the first wait after a job outlived its estimate; grows by half each time.
-        overdue_max: the longest wait for an overdue job.
-        max_interval: the longest any running job goes without a look.
-        deadline_grace: a job not ended this long after its server-side timeout is given up
-            (``JobDeadlineError``).
-        max_invalid: unreadable answers in a row before a job is failed.
-        max_not_found: 404s in a row before a job is failed as unknown.
-        retry_base: the first backoff ceiling after a transient error; doubles each time.
-        retry_cap: the largest backoff ceiling.
-        webhook_silence: a job created with the client's webhook URL is not looked at before this
-            long after its last delivery (or its creation), its deadline excepted; after that
-            silence the other rules apply again.
-        hint_interval: a webhook delivery makes a job be looked at at once at most this often.
-    """
-
-    first_poll: float = attrs.field(default=5.0, validator=_POSITIVE)
-    queued_interval: float = attrs.field(default=20.0, validator=_POSITIVE)
-    start_probe: float = attrs.field(default=20.0, validator=_POSITIVE)
-    probe_interval: float = attrs.field(default=10.0, validator=_POSITIVE)
-    finish_margin: float = attrs.field(default=0.3, validator=attrs.validators.ge(0))
-    max_extrapolation: float = attrs.field(default=2.0, validator=_POSITIVE)
-    overdue_interval: float = attrs.field(default=0.5, validator=_POSITIVE)
-    overdue_max: float = attrs.field(default=10.0, validator=_POSITIVE)
-    max_interval: float = attrs.field(default=60.0, validator=_POSITIVE)
-    deadline_grace: float = attrs.field(default=30.0, validator=_POSITIVE)
-    max_invalid: int = attrs.field(default=5, validator=_POSITIVE_COUNT)
-    max_not_found: int = attrs.field(default=3, validator=_POSITIVE_COUNT)
-    retry_base: float = attrs.field(default=0.5, validator=_POSITIVE)
-    retry_cap: float = attrs.field(default=30.0, validator=_POSITIVE)
-    webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
-    hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)
-
-    def scaled(self, factor: float) -> PollPolicy:
-        """The same policy with every duration multiplied by ``factor``."""
-        counts = {"max_extrapolation", "max_invalid", "max_not_found"}
-        return attrs.evolve(
-            self,
-            **{
-                field.name: getattr(self, field.name) * factor
-                for field in attrs.fields(PollPolicy)
-                if field.name not in counts
-            },
-        )
 
 
 class Verdict(enum.Enum):
@@ -148,6 +98,7 @@ class JobRecord:
         "ended",
         "entry",
         "errors_in_row",
+        "expected",
         "fifo_key",
         "first_seen_progress",
         "first_seen_time",
@@ -157,6 +108,7 @@ class JobRecord:
         "in_flight",
         "in_queue",
         "invalid_in_row",
+        "kind",
         "last_poll_at",
         "message_id",
         "not_found_in_row",
@@ -174,6 +126,8 @@ class JobRecord:
         self.message_id = message_id
         self.registered_at = now
         self.submitted = submitted  # submitted by this client (so it waits behind our older jobs)
+        self.kind: str | None = None  # endpoint and button, for the durations learnt per kind
+        self.expected: float | None = None  # its whole duration, from its progress rate
         self.fifo_key = fifo_key  # (createdAt, order of tracking): the account's FIFO order
         self.status: Status | None = None  # at the latest observation
         self.last_poll_at: float | None = None
@@ -209,6 +163,9 @@ class Planner:
         schedule: called with a record each time its ``due`` was set (the scheduler's heap push).
         rng: the jitter of retry backoffs.
         throttle_wait: after a 429, when the job is looked at again (the budget's window).
+        poll_rate: the poll budget's requests per second (None: the fresh-look rule is off).
+        account_concurrency: how many jobs the account runs at once, if the user knows (a floor
+            under what is observed).
     """
 
     def __init__(
@@ -218,13 +175,29 @@ class Planner:
         schedule: Callable[[JobRecord], None],
         rng: random.Random,
         throttle_wait: float,
+        poll_rate: float | None = None,
+        account_concurrency: int | None = None,
     ) -> None:
         self.policy = policy
         self._schedule = schedule
         self._rng = rng
         self._throttle_wait = throttle_wait
+        self._poll_rate = poll_rate
         self._queue: list[tuple[tuple[float, int], int, JobRecord]] = []
         self._entries = 0
+        self.durations = Durations()
+        self._concurrency_hint = account_concurrency or 1
+        self.concurrency_seen = 0  # the most jobs of ours seen running at once
+        # Jobs of ours running (as far as we know) at the latest looks that found our oldest
+        # queued job still waiting: the account was full then, so it runs at most that many.
+        self._full_at: deque[int] = deque(maxlen=5)
+        self.reserved = 0  # submissions admitted but not tracked yet
+        self._live = 0  # followed records not ended ...
+        self._live_ours = 0  # ... of which submitted by this client
+        self._expected_sum = 0.0  # the ``expected`` durations of running jobs, and how many
+        self._expected_count = 0
+        self._in_queue = 0  # records in the FIFO queue ...
+        self._queued_ours = 0  # ... of which submitted by this client
         # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
         # a slot freed by a completion we may not have seen yet, which then must not be counted twice.
         self.unpaid_starts = 0
@@ -241,14 +214,19 @@ class Planner:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
+        kind: str | None = None,
     ) -> JobRecord:
         """A new record for ``message_id``, with its first look scheduled.
 
-        ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest).
+        ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest);
+        ``kind`` its endpoint and button (its durations are learnt apart from other kinds').
         """
         self._entries += 1
         key = (math.inf if created_at is None else created_at, self._entries)
         record = JobRecord(message_id, now=now, submitted=submitted, fifo_key=key)
+        record.kind = kind
+        self._live += 1
+        self._live_ours += submitted
         policy = self.policy
         limit = LONGEST_TIMEOUT if timeout is None else timeout
         record.give_up = now + limit + max(policy.deadline_grace, policy.overdue_interval)
@@ -318,9 +296,13 @@ class Planner:
 
     def drop(self, record: JobRecord) -> None:
         """Stop following ``record`` (the job ended outside the policy, or the client closed)."""
+        if not record.ended:
+            self._live -= 1
+            self._live_ours -= record.submitted
         record.ended = True
         record.due = None
-        record.in_queue = False
+        self._set_queued(record, False)
+        self._expect(record, None)
 
     # -- observations ------------------------------------------------------------------------------
 
@@ -356,6 +338,8 @@ class Planner:
         record.status = status
         was_queued = record.in_queue and previous is Status.QUEUED
         if status.is_terminal:
+            if status is Status.DONE:
+                self._learn(record, at)
             self._ended(record, status, previous, was_queued, at=at, now=now)
             return Verdict.ENDED
         if status is Status.PROCESSING:
@@ -364,7 +348,8 @@ class Planner:
             self._queued(record, at=at, now=now)
         else:
             # An unknown status: not terminal, no rate to go by.
-            self._look(record, at + self.policy.probe_interval, now)
+            self._look(record, at + min(self.policy.probe_interval, self.fresh_cap(record)), now)
+        self.concurrency_seen = max(self.concurrency_seen, self._running_ours())
         return Verdict.GOES_ON
 
     def poll_failed(self, record: JobRecord, failure: Failure, *, now: float) -> Verdict:
@@ -429,7 +414,7 @@ class Planner:
             self.saturated = was_queued and self.saturated
             if was_queued:
                 self.unpaid_starts += 1
-            record.in_queue = False
+            self._set_queued(record, False)
             self._schedule_head(now)
         self._started_before(record, now)
         self._look(record, self.next_look(record, progress, at), now)
@@ -439,6 +424,8 @@ class Planner:
         record.anchor_time = record.first_seen_time = None
         if not record.in_queue:
             self._enqueue(record, now)
+        if record.submitted and record is self.head():
+            self._full_at.append(self._running_ours())
         self._schedule_head(now)
         if record.watchers and record.due is None:
             self._look(record, at + min(record.watchers), now)  # someone watches it live
@@ -464,10 +451,22 @@ class Planner:
             rates.append((progress + 1.0) / (at - record.anchor_time))
         if not rates:
             return at + policy.probe_interval  # nothing to measure a rate with yet
+        if record.submitted and progress - record.first_seen_progress >= 5 and real_span > 0:
+            # Its whole duration, once the rounding of progress matters little (for admission).
+            self._expect(record, 100.0 * real_span / (progress - record.first_seen_progress))
         remaining = max(0.0, (99.0 - progress) / max(rates))
         if remaining <= policy.finish_margin:
             # At or past its estimated end and still running: look again soon, then less often.
-            wait = min(policy.overdue_max, policy.overdue_interval * 1.5**record.overdue_steps)
+            # When the budget binds, the overdue wait stretches to the fair share too: a crowd of
+            # overdue jobs must not take every poll from new jobs' first looks.
+            # While the budget is free, the end is near: keep looking every overdue_interval.
+            fair = self._fair_share()
+            longest = max(policy.overdue_max, fair)
+            # (Not for a job that expects deliveries: they will tell of its end.)
+            free = self._poll_rate is not None and fair <= policy.fresh_interval
+            if free and record.heard_at is None:
+                longest = policy.overdue_interval
+            wait = min(longest, policy.overdue_interval * 1.5**record.overdue_steps)
             record.overdue_steps += 1
         elif real_span <= 0:
             # One real look: the presumed start alone may be wrong; measure a real rate first.
@@ -476,7 +475,96 @@ class Planner:
             wait = remaining / 2  # the real looks span too little of the job: refine halfway
         else:
             wait = remaining + policy.finish_margin
-        return at + min(wait, policy.max_interval)
+        return at + min(wait, self.fresh_cap(record))
+
+    # -- what is learnt: durations, concurrency, and the admission of new jobs -------------------
+
+    def _fair_share(self) -> float:
+        """How often each running job can be looked at with ``budget_share`` of the budget."""
+        if self._poll_rate is None:
+            return 0.0
+        return (self._live - self._in_queue) / (self.policy.budget_share * self._poll_rate)
+
+    def fresh_cap(self, record: JobRecord | None = None) -> float:
+        """The longest a running job goes without a look: ``fresh_interval`` while the budget is
+        free (``max_interval`` when the budget's rate is not known, or for a ``record`` that
+        expects webhook deliveries: they tell of its changes); once the running jobs would need
+        more than ``budget_share`` of it, their number over that share: every job still gets its
+        turn, and the end estimates place the other looks."""
+        policy = self.policy
+        if self._poll_rate is None or (record is not None and record.heard_at is not None):
+            return policy.max_interval
+        return max(min(policy.fresh_interval, policy.max_interval), self._fair_share())
+
+    def first_look(self, kind: str | None) -> float:
+        """After a presumed start, when to look first: near the shortest durations seen of
+        ``kind`` (their 10 % quantile), else ``start_probe``; never later than ``max_interval``
+        or ``fresh_cap``."""
+        shortest = self.durations.quantile(kind, 0.1)
+        wait = self.policy.start_probe if shortest is None else shortest
+        return min(wait, self.fresh_cap())
+
+    def _expect(self, record: JobRecord, duration: float | None) -> None:
+        if record.expected is not None:
+            self._expected_sum -= record.expected
+            self._expected_count -= 1
+        if duration is not None:
+            self._expected_sum += duration
+            self._expected_count += 1
+        record.expected = duration
+
+    def mean_duration(self) -> float:
+        """The mean duration of our jobs ahead: over the latest of ours ended and the running ones
+        (from their progress). The running ones correct the first ends, which are the short
+        jobs; until ten durations are known, the prior is a floor."""
+        durations, running = self.durations, self._expected_count
+        ended = durations.count()
+        total = ended + running
+        if total == 0:
+            return self.policy.expected_duration
+        mean = (durations.mean() * ended + self._expected_sum) / total
+        return mean if total >= 10 else max(mean, self.policy.expected_duration)
+
+    def _running_ours(self) -> int:
+        """Our jobs running as far as we know (a job that ended unseen still counts)."""
+        return self._live_ours - self._queued_ours - self.unpaid_starts
+
+    @property
+    def concurrency(self) -> int:
+        """How many jobs the account runs at once: the most of ours seen running together, but
+        no more than were running at the recent looks that found the account full (a count can
+        be one high while an end is unseen); the user's hint is a floor."""
+        seen = self.concurrency_seen
+        if self._full_at:
+            seen = min(seen, min(self._full_at))
+        return max(self._concurrency_hint, seen)
+
+    def hold_reason(self, *, timeout: float, kind: str | None) -> str | None:
+        """Why a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
+        can end in time); see ``_estimates.hold_reason``."""
+        policy = self.policy
+        mean = self.mean_duration()
+        longest = max(self.durations.cautious(kind, 0.9, policy.expected_duration), 1.5 * mean)
+        return hold_reason(
+            ahead=self._live_ours + self.reserved,
+            concurrency=self.concurrency,
+            mean=mean,
+            longest=longest,
+            timeout=timeout,
+            safety=policy.queue_safety,
+        )
+
+    def _learn(self, record: JobRecord, at: float) -> None:
+        """A job seen DONE at ``at``: how long it ran, from its first look while running (its
+        progress then dates its start) or else its presumed start."""
+        seen, progress = record.first_seen_time, record.first_seen_progress
+        if seen is not None and at > seen:
+            start = seen - progress / (100.0 - progress) * (at - seen) if progress < 100 else seen
+        elif record.anchor_time is not None:
+            start = record.anchor_time
+        else:
+            return
+        self.durations.add(record.kind, at - start)
 
     # -- scheduling --------------------------------------------------------------------------------
 
@@ -499,8 +587,15 @@ class Planner:
 
     # -- the FIFO queue of jobs not known to have started ---------------------------------------
 
+    def _set_queued(self, record: JobRecord, queued: bool) -> None:
+        if record.in_queue is not queued:
+            step = 1 if queued else -1
+            self._in_queue += step
+            self._queued_ours += step if record.submitted else 0
+            record.in_queue = queued
+
     def _enqueue(self, record: JobRecord, now: float) -> None:
-        record.in_queue = True
+        self._set_queued(record, True)
         self._entries += 1
         record.queue_entry = self._entries
         heapq.heappush(self._queue, (record.fifo_key, self._entries, record))
@@ -528,7 +623,7 @@ class Planner:
                 # The last queue head we looked at was still waiting: this one waits for a slot too.
                 when = max(when, now + self.policy.queued_interval)
         else:
-            when = head.last_poll_at + self.policy.queued_interval
+            when = head.last_poll_at + min(self.policy.queued_interval, self.fresh_cap(head))
         if head.due is None or when < head.due:
             self._look(head, when, now)
 
@@ -539,7 +634,7 @@ class Planner:
             if head is None or head.fifo_key >= record.fifo_key:
                 break
             heapq.heappop(self._queue)
-            head.in_queue = False
+            self._set_queued(head, False)
             if head.status is Status.QUEUED:
                 self.unpaid_starts += 1
             if not head.in_flight:
@@ -555,10 +650,10 @@ class Planner:
         if head is None:
             return
         heapq.heappop(self._queue)
-        head.in_queue = False
+        self._set_queued(head, False)
         head.anchor_time = at  # its presumed start, at progress 0
         if not head.in_flight:
-            self._look(head, at + self.policy.start_probe, now)
+            self._look(head, at + self.first_look(head.kind), now)
         self._schedule_head(now)
 
     def clear(self) -> None:

@@ -17,6 +17,7 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -40,6 +41,7 @@ from ._errors import (
 from ._jobs import JobState, closed_error
 from ._models import Message, Status
 from ._planner import Failure, JobRecord, Planner, PollPolicy, Verdict
+from ._transport import before_send, current_before_send
 
 __all__ = ["PollPolicy", "Scheduler", "SchedulerState"]
 
@@ -50,6 +52,13 @@ _NOT_OPEN = (
     "the client following this job is not open (not entered yet, or closed): use "
     "`async with ImagineProClient(...) as client:` and client.job(message_id)"
 )
+
+T = TypeVar("T")
+
+
+class _Held(Exception):
+    """A submission about to leave is held after all (the account filled up meanwhile)."""
+
 
 #: The client's function that presses Cancel Job on the server (through the create budget).
 Canceller = Callable[[str], Awaitable[None]]
@@ -94,6 +103,7 @@ class Scheduler:
         policy: the poll policy's durations (API seconds).
         clock: the client's clock.
         canceller: presses Cancel Job on a messageId (``job.cancel()`` goes through ``cancel``).
+        account_concurrency: how many jobs the account runs at once, if known (else learnt).
     """
 
     def __init__(
@@ -105,14 +115,24 @@ class Scheduler:
         policy: PollPolicy,
         clock: Clock,
         canceller: Canceller,
+        account_concurrency: int | None = None,
     ) -> None:
         self._clock = clock
         self._fetcher = fetcher
         self._budget = budget
         self._canceller = canceller
+        limit = budget.limit
         self._planner = Planner(
-            policy, schedule=self._push, rng=rng, throttle_wait=budget.limit.per
+            policy,
+            schedule=self._push,
+            rng=rng,
+            throttle_wait=limit.per,
+            poll_rate=limit.requests / limit.per,
+            account_concurrency=account_concurrency,
         )
+        self._room = anyio.Event()  # set (and renewed) whenever a job ends or is seen again
+        self._held = 0
+        self._hold_reason: str | None = None
         self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
         self._routes: dict[str, Endpoint] = {}  # jobs polled through another progress endpoint
         self._heap: list[tuple[float, int, JobRecord]] = []
@@ -152,6 +172,7 @@ class Scheduler:
             return
         self._state = SchedulerState.CLOSED
         self._resolve_all(closed_error)
+        self._signal_room()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -193,6 +214,7 @@ class Scheduler:
         timeout: float | None = None,
         fetch: Endpoint | None = None,
         webhook: bool = False,
+        kind: str | None = None,
     ) -> JobState:
         """The shared state of ``message_id``, followed from now on until it ends.
 
@@ -201,6 +223,7 @@ class Scheduler:
         endpoint it is polled through (None: the Message one), handed back to the fetcher.
         ``webhook``: the job was created with the client's webhook URL, so deliveries are
         expected (it is polled far less).
+        ``kind`` names its endpoint and button (durations are learnt per kind).
         """
         self.ensure_open()
         known = self._jobs.get(message_id)
@@ -214,6 +237,7 @@ class Scheduler:
             submitted=submitted,
             created_at=created_at,
             timeout=timeout,
+            kind=kind,
         )
         self._jobs[message_id] = (record, state)
         if fetch is not None:
@@ -242,6 +266,69 @@ class Scheduler:
         record, state = known
         live = final or state.followed_live  # someone follows its progress: show it
         return self._planner.heard(record, now=self._clock.now(), look_now=live, allow=allow)
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why submissions wait right now (None: none waits)."""
+        return self._hold_reason if self._held else None
+
+    async def admit(
+        self, send: Callable[[], Awaitable[T]], *, timeout: float, kind: str | None
+    ) -> T:
+        """Run ``send`` (one job-creating request, and ``track`` of its job) once a new job of
+        ``kind`` could end before its server-side ``timeout`` (API seconds).
+
+        The rule is checked again right before the request leaves, with the create permit held
+        (a before-send hook): submissions that waited for the permit are judged on what is known
+        when they would be sent, not when they asked. A refusal then gives the permit back.
+        """
+        planner = self._planner
+        outer = current_before_send()
+        while True:
+            await self._wait_for_room(timeout, kind)
+            reserved = False
+
+            async def gate() -> None:
+                nonlocal reserved
+                if planner.hold_reason(timeout=timeout, kind=kind) is not None:
+                    raise _Held
+                planner.reserved += 1
+                reserved = True
+                if outer is not None:
+                    await outer()
+
+            try:
+                with before_send(gate):
+                    return await send()
+            except _Held:
+                continue
+            finally:
+                if reserved:
+                    planner.reserved -= 1
+                    self._signal_room()
+
+    async def _wait_for_room(self, timeout: float, kind: str | None) -> None:
+        planner = self._planner
+        self.ensure_open()
+        reason = planner.hold_reason(timeout=timeout, kind=kind)
+        if reason is None:
+            return
+        logger.info("submission held: %s", reason)
+        self._held += 1
+        try:
+            while reason is not None:
+                self._hold_reason = reason
+                await self._room.wait()
+                self.ensure_open()
+                reason = planner.hold_reason(timeout=timeout, kind=kind)
+        finally:
+            self._held -= 1
+        logger.info("submission resumed")
+
+    def _signal_room(self) -> None:
+        if self._held:
+            self._room.set()
+            self._room = anyio.Event()
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""
@@ -382,6 +469,8 @@ class Scheduler:
             waited = now - record.registered_at
             error = JobDeadlineError(message_id=record.message_id, message=message, waited=waited)
             self._resolve(record, state, error)
+        else:
+            self._signal_room()  # a start seen may have shown more of the account's concurrency
 
     def _resolve(
         self, record: JobRecord, state: JobState, error: ImagineProError | None = None
@@ -390,6 +479,7 @@ class Scheduler:
         self._jobs.pop(record.message_id, None)
         self._routes.pop(record.message_id, None)
         self._planner.drop(record)
+        self._signal_room()
         latest = state.latest
         if error is None and latest is not None and latest.status is Status.FAIL:
             cls = JobCancelledError if record.cancel_requested else JobFailedError

@@ -25,6 +25,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, overload
 
@@ -32,7 +33,7 @@ import anyio
 import cattrs
 import yarl
 
-from ._budget import Budget, Permit
+from ._budget import Budget, Permit, ServerClock
 from ._clock import Clock
 from ._download import Target, download
 from ._endpoints import Endpoint
@@ -76,6 +77,7 @@ class Transport:
         rng: random.Random,
         max_retry_after: float,
         converter: cattrs.Converter,
+        poll_pacing: str = "answer",
     ) -> None:
         self._exchange = exchange
         self._budgets = budgets
@@ -84,6 +86,12 @@ class Transport:
         self.rng = rng
         self._max_retry_after = max_retry_after
         self._converter = converter
+        # The server's clock, bounded from the createdAt of past creates: a create's permit then
+        # comes back one window after its createdAt, often before its answer (see ``_budget``).
+        self.server_clock = ServerClock()
+        # "send": a poll's permit comes back one window after it was sent, not answered (opt-in;
+        # not provably within the limit: a request slower to arrive can make a rare 429).
+        self._polls_by_send = poll_pacing == "send"
 
     def url(self, path: str) -> yarl.URL:
         """The full URL of an API path."""
@@ -101,25 +109,46 @@ class Transport:
         *,
         fresh: bool = False,
         before: BeforeSend | None = None,
+        stamped: bool = False,
+        by_send: bool = False,
     ) -> Reply:
         """One exchange holding a permit of ``budget`` (given back if nothing left).
 
-        ``before`` runs once the permit is held, right before the request leaves.
+        ``before`` runs once the permit is held, right before the request leaves. With
+        ``stamped`` (a create), a 2xx answer's ``createdAt`` may bound when the request arrived;
+        with ``by_send`` the permit counts from the send (the opt-in pacing of polls).
         """
         if permit is None:
             permit = await budget.acquire()
         sent = before is None
+        arrived_by = None
         try:
             if before is not None:
                 await before()  # it may refuse (raise): then nothing is sent
                 sent = True
-            return await self._exchange.send(method, url, payload, fresh=fresh)
+            started = self._clock.now()
+            if by_send:
+                arrived_by = started
+            reply = await self._exchange.send(method, url, payload, fresh=fresh)
+            if stamped:
+                arrived_by = self._arrival(reply, started)
+            return reply
         except NotSent:
             sent = False
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                await (permit.release() if sent else permit.give_back())
+                await (permit.release(arrived_by=arrived_by) if sent else permit.give_back())
+
+    def _arrival(self, reply: Reply, sent: float) -> float | None:
+        """When a create answered by ``reply`` had arrived at the latest, from its createdAt."""
+        stamp = _created_at(reply) if reply.status < 300 else None
+        if stamp is None:
+            return None
+        now = self._clock.now()
+        clock = self.server_clock
+        clock.stamped(sent=sent, answered=now, stamp=stamp)
+        return clock.arrived_by(stamp, now=now)
 
     async def _status_error(
         self, reply: Reply, method: str, url: yarl.URL, budget: Budget, *, capped: bool
@@ -151,10 +180,11 @@ class Transport:
         permit: Permit | None,
         *,
         capped: bool,
+        by_send: bool = False,
     ) -> object:
         """One read: the decoded JSON body, or the mapped error raised."""
         try:
-            reply = await self._send(method, url, payload, budget, permit)
+            reply = await self._send(method, url, payload, budget, permit, by_send=by_send)
         except (NotSent, MaybeSent) as failure:
             raise failure.error from failure.__cause__
         if reply.status >= 300:
@@ -167,7 +197,9 @@ class Transport:
         """One attempt at a read (``permit``: already acquired from the endpoint's budget)."""
         url = self._exchange.url(endpoint.path_for(**params))
         budget = self._budgets[endpoint.budget]
-        return await self._attempt(endpoint.method, url, None, budget, permit, capped=False)
+        return await self._attempt(
+            endpoint.method, url, None, budget, permit, capped=False, by_send=self._polls_by_send
+        )
 
     async def read(
         self,
@@ -208,7 +240,7 @@ class Transport:
         for attempt in range(self.retry.attempts):
             try:
                 reply = await self._send(
-                    "POST", url, payload, budget, None, fresh=True, before=before
+                    "POST", url, payload, budget, None, fresh=True, before=before, stamped=True
                 )
             except NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
@@ -297,6 +329,11 @@ def before_send(callback: BeforeSend) -> Iterator[None]:
         _BEFORE_SEND.reset(token)
 
 
+def current_before_send() -> BeforeSend | None:
+    """The callback ``before_send`` set for this task, if any."""
+    return _BEFORE_SEND.get()
+
+
 def _once(callback: BeforeSend | None) -> BeforeSend | None:
     if callback is None:
         return None
@@ -307,6 +344,15 @@ def _once(callback: BeforeSend | None) -> BeforeSend | None:
             await pending.pop()()
 
     return run
+
+
+def _created_at(reply: Reply) -> float | None:
+    """The ``createdAt`` of a create's answer, in seconds since the epoch (None: absent)."""
+    try:
+        stamp = json.loads(reply.raw).get("createdAt")
+        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:

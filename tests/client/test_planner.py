@@ -350,3 +350,197 @@ def test_failed_polls(rule: str, failures: list[Failure | None], verdict: Verdic
             assert record.due is not None and now <= record.due <= now + ceiling
     assert got is verdict
     assert run.jobs["r"].ended is (verdict is Verdict.GIVE_UP)
+
+
+# -- what is learnt: concurrency, durations, admission, fresh looks --------------------------------
+
+
+def rated(**options: Any) -> Run:
+    """A run whose planner knows the poll budget's rate (10/s) and, maybe, the account's size."""
+    run = Run()
+    run.planner = Planner(
+        POLICY,
+        schedule=run.pushed.append,
+        rng=random.Random(0),
+        throttle_wait=THROTTLE_WAIT,
+        poll_rate=10.0,
+        **options,
+    )
+    return run
+
+
+# (rule, submissions, jobs seen running, hint, expected hold?, expected concurrency)
+ADMISSION: list[tuple[str, int, int, int | None, bool, int]] = [
+    ("a few jobs ahead can end in time: no hold", 5, 1, None, False, 1),
+    ("one at a time, 13 ahead of 60 s each: the 14th would time out", 13, 1, None, True, 1),
+    ("seen running 3 at once: the same queue drains 3 times faster", 13, 3, None, False, 3),
+    ("three at once, 40 ahead: held", 40, 3, None, True, 3),
+    ("the user's hint is a floor under what is seen", 40, 3, 10, False, 10),
+]
+
+
+@pytest.mark.parametrize(("rule", "ahead", "running", "hint", "held", "concurrency"), ADMISSION)
+def test_submissions_wait_while_a_new_job_could_not_end_in_time(
+    rule: str, ahead: int, running: int, hint: int | None, held: bool, concurrency: int
+) -> None:
+    """A new job is held while the jobs ahead would keep it queued past its timeout."""
+    run = rated(account_concurrency=hint)
+    for n in range(ahead):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    for n in range(running):
+        run.step(("poll", f"j{n}", "PROCESSING", 1, 5.0))
+    assert run.planner.concurrency == concurrency
+    reason = run.planner.hold_reason(timeout=900.0, kind="imagine")
+    assert (reason is not None) is held
+    if held:
+        assert f"{ahead} jobs are ahead" in str(reason)
+
+
+def test_a_reserved_submission_counts_as_ahead() -> None:
+    """Submissions admitted but not yet tracked count as jobs ahead of the next one."""
+    run = rated()
+    for n in range(11):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    assert run.planner.hold_reason(timeout=900.0, kind=None) is None
+    run.planner.reserved = 1
+    assert run.planner.hold_reason(timeout=900.0, kind=None) is not None
+
+
+# (rule, (first seen at, progress), seen DONE at, anchor, learnt duration)
+LEARNT: list[tuple[str, tuple[float, float] | None, float, float | None, float]] = [
+    ("from the progress at the first look", (10.0, 50.0), 20.0, None, 20.0),
+    ("progress 0 at the first look: started then", (10.0, 0.0), 30.0, None, 20.0),
+    ("never seen running: from the presumed start", None, 40.0, 5.0, 35.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "first_seen", "done_at", "anchor", "duration"), LEARNT)
+def test_durations_are_learnt_from_jobs_seen_done(
+    rule: str,
+    first_seen: tuple[float, float] | None,
+    done_at: float,
+    anchor: float | None,
+    duration: float,
+) -> None:
+    """A job seen DONE adds how long it ran to its kind's durations."""
+    run = rated()
+    record = run.planner.track("r", now=0.0, submitted=False, kind="U1")
+    record.anchor_time = anchor
+    if first_seen is not None:
+        record.first_seen_time, record.first_seen_progress = first_seen
+    run.planner.observe(record, Status.DONE, 100, at=done_at, now=done_at)
+    for _ in range(2):  # quantiles need three samples
+        run.planner.durations.add("U1", duration)
+    assert run.planner.durations.quantile("U1", 0.5) == pytest.approx(duration)
+
+
+def test_the_first_look_follows_the_shortest_durations_of_the_kind() -> None:
+    """After a presumed start, the first look is at the kind's 10 % duration, not start_probe."""
+    run = Run()
+    assert run.planner.first_look("U1") == POLICY.start_probe
+    for seconds in (8.0, 9.0, 10.0, 11.0, 12.0):
+        run.planner.durations.add("U1", seconds)
+    for seconds in (200.0, 250.0, 300.0):
+        run.planner.durations.add("video", seconds)
+    assert run.planner.first_look("U1") == pytest.approx(8.4)
+    assert run.planner.first_look("video") == pytest.approx(POLICY.max_interval)
+    assert run.planner.first_look("imagine") == pytest.approx(8.7)  # pooled
+
+
+# (rule, running jobs, expected longest wait of a running job)
+FRESH: list[tuple[str, int, float]] = [
+    ("budget free: every running job at least every fresh_interval", 10, 2.0),
+    ("budget binds: the wait grows with the running jobs", 70, 10.0),
+    ("thousands running: even past max_interval (the budget cannot do better)", 2100, 300.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "running", "cap"), FRESH)
+def test_free_budget_keeps_running_jobs_fresh(rule: str, running: int, cap: float) -> None:
+    """A running job is looked at within fresh_interval while the budget allows it."""
+    run = rated()
+    for n in range(running):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    assert run.planner.fresh_cap() == pytest.approx(cap)
+    record = run.jobs["j0"]
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    # A slow job whose end is far: the next look is no later than the cap.
+    assert run.planner.next_look(record, 1, 100.0) - 100.0 == pytest.approx(cap)
+
+
+def test_overdue_jobs_back_off_to_their_fair_share_when_the_budget_binds() -> None:
+    """With 2,100 running, an overdue job's wait grows past overdue_max to the fair share."""
+    run = rated()
+    for n in range(2100):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    record = run.jobs["j0"]
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    record.overdue_steps = 20
+    assert run.planner.next_look(record, 99, 100.0) - 100.0 == pytest.approx(300.0)
+
+
+def test_early_short_durations_do_not_lower_the_prior() -> None:
+    """Until ten jobs were seen, learnt durations may raise the prior but not lower it."""
+    run = Run()
+    durations = run.planner.durations
+    for seconds in (30.0, 31.0, 32.0):
+        durations.add("imagine", seconds)
+    assert durations.cautious("imagine", 0.5, 60.0) == 60.0
+    for seconds in (100.0, 110.0, 120.0):
+        durations.add("video", seconds)
+    assert durations.cautious("video", 0.5, 60.0) == 110.0
+    for seconds in range(33, 40):
+        durations.add("imagine", float(seconds))
+    assert durations.cautious("imagine", 0.5, 60.0) == pytest.approx(34.5)
+
+
+def test_a_full_account_caps_the_concurrency_seen() -> None:
+    """Four seen running while an end was unseen, then the queue head seen waiting with three
+    running: the account runs three."""
+    run = rated()
+    for n in range(6):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+    for n in range(3):
+        run.step(("poll", f"j{n}", "PROCESSING", 10, 5.0))
+    run.step(("poll", "j3", "PROCESSING", 1, 6.0))  # j0 ended unseen and j3 took its slot
+    run.planner.unpaid_starts = 0  # as if that start had been paid by another end
+    assert run.planner.concurrency == 4
+    run.step(("poll", "j0", "DONE", 100, 7.0))
+    run.step(("poll", "j4", "QUEUED", 0, 8.0))
+    assert run.planner.concurrency == 3
+
+
+def test_running_jobs_correct_the_short_first_ends() -> None:
+    """The first jobs to end are the short ones: running jobs' progress rates weigh in too."""
+    run = rated()
+    for _ in range(3):
+        run.planner.durations.add("imagine", 10.0)
+    assert run.planner.mean_duration() == POLICY.expected_duration  # prior floor: few samples
+    for n in range(7):
+        run.step(("submit", f"j{n}", 0.0, float(n)))
+        run.step(("poll", f"j{n}", "PROCESSING", 0, 0.0))
+        run.step(("poll", f"j{n}", "PROCESSING", 10, 30.0))  # 10 % in 30 s: 300 s
+    assert run.planner.mean_duration() == pytest.approx((3 * 10.0 + 7 * 300.0) / 10)
+    run.step(("poll", "j0", "DONE", 100, 300.0))
+    assert run.jobs["j0"].expected is None  # an ended job leaves the running estimates
+
+
+def test_a_free_budget_keeps_looking_at_an_overdue_job_every_overdue_interval() -> None:
+    """Past its estimated end, a job is looked at every overdue_interval while the budget is free."""
+    run = rated()
+    record = run.planner.track("r", now=0.0, submitted=False)
+    record.first_seen_time, record.first_seen_progress = 0.0, 0.0
+    record.overdue_steps = 20
+    assert run.planner.next_look(record, 99, 100.0) - 100.0 == pytest.approx(0.5)
+
+
+def test_jobs_followed_by_id_do_not_count_in_the_admission_mean() -> None:
+    """Jobs attached by id (maybe not ours, of unknown kind) leave the admission's mean alone."""
+    run = rated()
+    for n in range(20):
+        run.step(("attach", f"a{n}", 0.0, 0.0))
+        run.step(("poll", f"a{n}", "PROCESSING", 0, 0.0))
+        run.step(("poll", f"a{n}", "PROCESSING", 10, 100.0))  # 1,000 s jobs
+    run.step(("poll", "a0", "DONE", 100, 1000.0))
+    assert run.planner.mean_duration() == POLICY.expected_duration
+    assert run.planner.durations.quantile(None, 0.5) is None  # one sample of its own kind

@@ -64,3 +64,18 @@ def test_the_deadline_safety_net_holds_with_webhooks() -> None:
     record = plan.track("a", now=0.0, submitted=True, created_at=0.0, timeout=60.0)
     plan.expect_webhooks(record, now=0.0)
     assert record.due == 60.0 + POLICY.overdue_interval
+
+
+def test_a_queued_job_expecting_webhooks_is_not_looked_at_every_fresh_interval() -> None:
+    """With a free poll budget, a queued webhook job still waits queued_interval, not 2 s."""
+    pushed: list[JobRecord] = []
+    plan = Planner(
+        POLICY, schedule=pushed.append, rng=random.Random(0), throttle_wait=1.0, poll_rate=10.0
+    )
+    record = plan.track("a", now=0.0, submitted=True, created_at=0.0, timeout=900.0)
+    plan.expect_webhooks(record, now=0.0)
+    record.due = None
+    plan.observe(record, Status.QUEUED, 0, at=100.0, now=100.0, sent=100.0)
+    assert record.due == 100.0 + POLICY.queued_interval
+    assert plan.fresh_cap(record) == POLICY.max_interval
+    assert plan.fresh_cap() == POLICY.fresh_interval
