@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from typing import Any
 
@@ -10,7 +11,7 @@ import anyio
 import pytest
 import redis.asyncio
 
-from imaginepro_async.testing import Simulator
+from imaginepro_async.testing import RequestRecord, Simulator, fixed_duration
 from tests.redis._common import LEASE, REPO, SCALE, job_to_poll, key_id, worker_command, worker_env
 from tests.redis._server import RedisServer
 
@@ -112,3 +113,50 @@ async def test_redis_restarted_mid_run_keeps_the_bound(own_redis_server: RedisSe
         stats = sim.stats()
     assert seen == {"200": 4 * (4 + 60)}
     assert stats.rate_limited == 0
+
+
+def _most_in_a_window(records: list[RequestRecord], per: float) -> int:
+    """The most requests (refused ones too) in any window the simulator counts: (t - per, t]."""
+    times = sorted(r.time for r in records)
+    return max((sum(1 for t in times if end - per < t <= end) for end in times), default=0)
+
+
+async def test_four_client_processes_keep_both_limits_together(redis_server: RedisServer) -> None:
+    """4 processes, each a real client on one RedisCoordination key: jobs end, no 429, no excess."""
+    async with Simulator(
+        time_scale=SCALE, seed=5, concurrency=20, duration=fixed_duration(20)
+    ) as sim:
+        tasks = [
+            {
+                "sim_url": sim.url,
+                "api_key": sim.api_key,
+                "redis_url": redis_server.url,
+                "namespace": "four-clients",
+                "scale": SCALE,
+                "lease": LEASE,
+                "worker": worker,
+                "jobs": 3,
+            }
+            for worker in range(4)
+        ]
+        statuses: list[str] = []
+
+        async def one(task: dict[str, Any]) -> None:
+            command = [sys.executable, "-m", "tests.redis._client_worker", json.dumps(task)]
+            done = await anyio.run_process(command, cwd=REPO, env=worker_env())
+            statuses.extend(json.loads(done.stdout.decode().splitlines()[-1])["statuses"])
+
+        with anyio.fail_after(120):  # a guard against hangs, not a timing assertion
+            async with anyio.create_task_group() as tg:
+                for task in tasks:
+                    tg.start_soon(one, task)
+        records, stats, limits = sim.requests(), sim.stats(), sim.rate_limits
+    assert statuses == ["DONE"] * 12
+    assert stats.rate_limited == 0
+    assert stats.jobs_created == 12
+    assert limits.general is not None and limits.progress is not None
+    polls = [r for r in records if r.endpoint == "fetch"]
+    creates = [r for r in records if r.endpoint != "fetch"]
+    assert len(creates) == 12
+    assert _most_in_a_window(creates, limits.general.per) <= limits.general.requests
+    assert _most_in_a_window(polls, limits.progress.per) <= limits.progress.requests
