@@ -29,3 +29,14 @@ def test_both_budgets_run_and_the_table_and_chart_are_written(
     assert "429s redis" in text
     chart = replicas.draw_chart(results, tmp_path)
     assert chart.stat().st_size > 0
+
+
+def test_the_job_workload_runs_and_draws(redis_server: RedisServer, tmp_path: Path) -> None:
+    """Two client processes sharing budget and jobs through Redis: every job ends, no 429."""
+    tiny = replicas.JobWorkload(jobs=2, time_scale=40.0, duration_low=10.0, duration_high=20.0)
+    result = replicas.run_jobs(tiny, "shared", 2, redis_server.url)
+    assert result["served_429"] == 0
+    assert result["finished"] == 2
+    assert result["progress_per_job"] > 0
+    assert "makespan ratio" in replicas.render_jobs_table([result])
+    assert replicas.draw_chart([], tmp_path, [result]).stat().st_size > 0
