@@ -459,13 +459,13 @@ def _shares(jobs: int, processes: int) -> list[tuple[int, range]]:
 def render_jobs_table(results: Sequence[dict[str, Any]]) -> str:
     """The job workload's table: one row per process count and budget."""
     keys = ("served_429", "makespan_ratio", "progress_per_job", "create_fraction",
-            "max_creates_in_3s", "max_polls_in_1s", "finished", "lost")  # fmt: skip
+            "max_creates_in_3s", "max_polls_in_1s", "lag_p99", "finished", "lost")  # fmt: skip
     rows = [
         [r["processes"], JOB_LABELS[r["mode"]], *(r[key] for key in keys)]
         for r in sorted(results, key=lambda r: (r["processes"], JOB_MODES.index(r["mode"])))
     ]
     header = ["processes", "budget", "429s", "makespan ratio", "polls/job", "creates/limit",
-              "max creates/3 s", "max polls/1 s", "done", "lost"]  # fmt: skip
+              "max creates/3 s", "max polls/1 s", "lag p99 s", "done", "lost"]  # fmt: skip
     return table(rows, header)
 
 
@@ -601,10 +601,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = found.get("jobs", {}).get("results", [])
     greedy = found.get("greedy", {}).get("results", [])
     for text in (render_jobs_table(jobs) if jobs else "", render_table(greedy) if greedy else ""):
-        print(f"\n{text}" if text else "", end="")
+        print(f"\n{text}" if text else "", end="\n" if text else "")
     path = write_json("replicas.json", found, args.out)
     chart = draw_chart(greedy, args.out, jobs)
-    print(f"\n\nwrote {path} and {chart}")
+    print(f"\nwrote {path} and {chart}")
     return 0
 
 
