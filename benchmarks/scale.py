@@ -90,6 +90,26 @@ async def create_jobs(url: str, api_key: str, count: int, workers: int = 48) -> 
 # -- one size, in its own process ---------------------------------------------------------------
 
 
+class GcTimer:
+    """Wall time the cyclic garbage collector spends, and its runs, per generation."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def snapshot(self) -> tuple[float, list[int]]:
+        """(total seconds so far, runs per generation so far)."""
+        return sum(self.seconds), list(self.runs)
+
+
 async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
     """Attach ``probe.size`` handles, poll each once, then measure CPU per poll and the floor."""
     from imaginepro_async import ImagineProClient, PollPolicy, RateLimit
@@ -103,6 +123,7 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
     ) as client:
         gc.collect()
         rss_empty = rss_bytes()
+        tracked_empty = len(gc.get_objects())
         ids: list[str] = json.loads(ids_json)[: probe.size]
         started = time.monotonic()
         cpu = cpu_seconds()
@@ -120,16 +141,22 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         first_round = time.monotonic() - started
         gc.collect()
         rss_polled = rss_bytes()
+        tracked = len(gc.get_objects())
         await asyncio.sleep(1.0)
-        cpu_per_poll, rates = [], []
+        cpu_per_poll, rates, gc_share, full_runs = [], [], [], []
+        timer = GcTimer()
+        gc.callbacks.append(timer)
         for _ in range(probe.windows):
             polls = sum(job.polls for job in jobs)
-            cpu, wall = cpu_seconds(), time.monotonic()
+            cpu, wall, (gc_seconds, runs) = cpu_seconds(), time.monotonic(), timer.snapshot()
             await asyncio.sleep(probe.window)
             cpu, wall = cpu_seconds() - cpu, time.monotonic() - wall
             polls = sum(job.polls for job in jobs) - polls
             cpu_per_poll.append(cpu / polls)
             rates.append(polls / wall)
+            gc_share.append((timer.snapshot()[0] - gc_seconds) / cpu)
+            full_runs.append(timer.runs[2] - runs[2])
+        gc.callbacks.remove(timer)
         ended = sum(1 for job in jobs if job.done())
     rate = median(rates)
     floor_read = await bare_gets(probe, ids, rate, parse=False)
@@ -146,6 +173,10 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         "polls_per_second": rate,
         "cpu_per_poll_us": median(cpu_per_poll) * 1e6,
         "cpu_per_poll_us_windows": [c * 1e6 for c in cpu_per_poll],
+        "gc_share_windows": gc_share,
+        "gc_share": median(gc_share),
+        "gc_full_runs_windows": full_runs,
+        "gc_tracked_per_job": (tracked - tracked_empty) / probe.size,
         "floor_read_us": floor_read["cpu_per_request_us"],
         "floor_json_us": floor_json["cpu_per_request_us"],
         "floor_rate": floor_read["requests_per_second"],
@@ -243,7 +274,8 @@ def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[st
             print(
                 f"{size:>7,} live jobs: {result['rss_per_job_bytes'] / 1024:.2f} KiB/job, "
                 f"{result['cpu_per_poll_us']:.0f} µs CPU/poll at {result['polls_per_second']:.0f} "
-                f"polls/s; bare GET {result['floor_read_us']:.0f} µs "
+                f"polls/s (GC {result['gc_share']:.0%} of CPU, "
+                f"{result['gc_tracked_per_job']:.1f} tracked objects/job); bare GET {result['floor_read_us']:.0f} µs "
                 f"({time.monotonic() - started:.0f} s)",
                 flush=True,
             )
@@ -259,6 +291,8 @@ COLUMNS = (
     ("floor_read_us", "bare GET µs"),
     ("floor_json_us", "bare GET+json µs"),
     ("ratio_to_floor", "poll/bare GET"),
+    ("gc_share", "GC share"),
+    ("gc_tracked_per_job", "GC objects/job"),
     ("first_round_seconds", "1st round s"),
 )
 
