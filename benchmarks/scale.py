@@ -59,6 +59,7 @@ class Probe:
     rate: int  # polls per second allowed
     window: float  # real seconds of each CPU window
     windows: int  # CPU windows per measurement (the median is reported)
+    freeze: bool = False  # the application's gc.freeze() once every job was polled once
 
 
 # -- job creation (a helper process) -----------------------------------------------------------
@@ -141,6 +142,8 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         first_round = time.monotonic() - started
         gc.collect()
         rss_polled = rss_bytes()
+        if probe.freeze:
+            gc.freeze()  # what an application following this many jobs can do (README)
         tracked = len(gc.get_objects())
         await asyncio.sleep(1.0)
         cpu_per_poll, rates, gc_share, full_runs = [], [], [], []
@@ -177,6 +180,7 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         "gc_share": median(gc_share),
         "gc_full_runs_windows": full_runs,
         "gc_tracked_per_job": (tracked - tracked_empty) / probe.size,
+        "gc_frozen": gc.get_freeze_count(),
         "floor_read_us": floor_read["cpu_per_request_us"],
         "floor_json_us": floor_json["cpu_per_request_us"],
         "floor_rate": floor_read["requests_per_second"],
@@ -245,7 +249,9 @@ def _child(args: Sequence[str], timeout: float) -> None:
     )
 
 
-def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[str, Any]:
+def run(
+    sizes: Sequence[int], rate: int, window: float, windows: int, *, freeze: bool = False
+) -> dict[str, Any]:
     """Start a simulator, create the jobs, and measure each size in a fresh process."""
     largest = max(sizes)
     with (
@@ -265,7 +271,7 @@ def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[st
         print(f"created {largest:,} running jobs in {created:.0f} s", flush=True)
         results = []
         for size in sizes:
-            probe = Probe(sim.url, sim.api_key, str(ids_file), size, rate, window, windows)
+            probe = Probe(sim.url, sim.api_key, str(ids_file), size, rate, window, windows, freeze)
             out = Path(tmp) / f"size-{size}.json"
             started = time.monotonic()
             _child(["--probe", json.dumps(dataclasses.asdict(probe)), str(out)], timeout=900)
@@ -353,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=1000, help="polls per second allowed (1000)")
     parser.add_argument("--window", type=float, default=4.0, help="seconds per CPU window (4)")
     parser.add_argument("--windows", type=int, default=3, help="CPU windows per size (3)")
+    parser.add_argument("--freeze", action="store_true",
+                        help="gc.freeze() once every job was polled once (the README's recipe)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS, help="where JSON and PNG go")
     parser.add_argument("--create", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
@@ -370,14 +378,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    result = run(sorted(args.sizes), args.rate, args.window, args.windows)
+    result = run(sorted(args.sizes), args.rate, args.window, args.windows, freeze=args.freeze)
     print()
     print(render_table(result["sizes"]))
     path = write_json(
         "scale.json",
         {
             "machine": machine(),
-            "settings": {"rate": args.rate, "window": args.window, "windows": args.windows},
+            "settings": {
+                "rate": args.rate,
+                "window": args.window,
+                "windows": args.windows,
+                "freeze": args.freeze,
+            },
             **result,
         },
         args.out,

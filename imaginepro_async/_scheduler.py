@@ -461,10 +461,9 @@ class Scheduler:
             state.publish(message)
         elif previous != message:
             state.latest = message
-        # else the Message seen before is kept: a new, equal one would survive until the job's
-        # next poll, long enough to reach the collector's oldest generation; one object promoted
-        # per poll there triggers full collections, over every live job's objects, at a rate
-        # that grows the cost of a poll with the number of jobs.
+        # else the Message seen before is kept: a new, equal one would live until the job's next
+        # poll, long enough to reach the collector's oldest generation, and what is promoted there
+        # paces the full collections (each one walks every live job's objects).
         verdict = self._planner.observe(
             record,
             message.status,
