@@ -142,9 +142,9 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         first_round = time.monotonic() - started
         gc.collect()
         rss_polled = rss_bytes()
+        tracked = len(gc.get_objects())
         if probe.freeze:
             gc.freeze()  # what an application following this many jobs can do (README)
-        tracked = len(gc.get_objects())
         await asyncio.sleep(1.0)
         cpu_per_poll, rates, gc_share, full_runs = [], [], [], []
         timer = GcTimer()
