@@ -59,6 +59,7 @@ class Probe:
     rate: int  # polls per second allowed
     window: float  # real seconds of each CPU window
     windows: int  # CPU windows per measurement (the median is reported)
+    freeze: bool = False  # the application's gc.freeze() once every job was polled once
 
 
 # -- job creation (a helper process) -----------------------------------------------------------
@@ -90,6 +91,26 @@ async def create_jobs(url: str, api_key: str, count: int, workers: int = 48) -> 
 # -- one size, in its own process ---------------------------------------------------------------
 
 
+class GcTimer:
+    """Wall time the cyclic garbage collector spends, and its runs, per generation."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def snapshot(self) -> tuple[float, list[int]]:
+        """(total seconds so far, runs per generation so far)."""
+        return sum(self.seconds), list(self.runs)
+
+
 async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
     """Attach ``probe.size`` handles, poll each once, then measure CPU per poll and the floor."""
     from imaginepro_async import ImagineProClient, PollPolicy, RateLimit
@@ -103,6 +124,7 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
     ) as client:
         gc.collect()
         rss_empty = rss_bytes()
+        tracked_empty = len(gc.get_objects())
         ids: list[str] = json.loads(ids_json)[: probe.size]
         started = time.monotonic()
         cpu = cpu_seconds()
@@ -120,16 +142,24 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         first_round = time.monotonic() - started
         gc.collect()
         rss_polled = rss_bytes()
+        tracked = len(gc.get_objects())
+        if probe.freeze:
+            gc.freeze()  # what an application following this many jobs can do (README)
         await asyncio.sleep(1.0)
-        cpu_per_poll, rates = [], []
+        cpu_per_poll, rates, gc_share, full_runs = [], [], [], []
+        timer = GcTimer()
+        gc.callbacks.append(timer)
         for _ in range(probe.windows):
             polls = sum(job.polls for job in jobs)
-            cpu, wall = cpu_seconds(), time.monotonic()
+            cpu, wall, (gc_seconds, runs) = cpu_seconds(), time.monotonic(), timer.snapshot()
             await asyncio.sleep(probe.window)
             cpu, wall = cpu_seconds() - cpu, time.monotonic() - wall
             polls = sum(job.polls for job in jobs) - polls
             cpu_per_poll.append(cpu / polls)
             rates.append(polls / wall)
+            gc_share.append((timer.snapshot()[0] - gc_seconds) / cpu)
+            full_runs.append(timer.runs[2] - runs[2])
+        gc.callbacks.remove(timer)
         ended = sum(1 for job in jobs if job.done())
     rate = median(rates)
     floor_read = await bare_gets(probe, ids, rate, parse=False)
@@ -146,6 +176,11 @@ async def measure(probe: Probe, ids_json: bytes) -> dict[str, Any]:
         "polls_per_second": rate,
         "cpu_per_poll_us": median(cpu_per_poll) * 1e6,
         "cpu_per_poll_us_windows": [c * 1e6 for c in cpu_per_poll],
+        "gc_share_windows": gc_share,
+        "gc_share": median(gc_share),
+        "gc_full_runs_windows": full_runs,
+        "gc_tracked_per_job": (tracked - tracked_empty) / probe.size,
+        "gc_frozen": gc.get_freeze_count(),
         "floor_read_us": floor_read["cpu_per_request_us"],
         "floor_json_us": floor_json["cpu_per_request_us"],
         "floor_rate": floor_read["requests_per_second"],
@@ -214,7 +249,9 @@ def _child(args: Sequence[str], timeout: float) -> None:
     )
 
 
-def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[str, Any]:
+def run(
+    sizes: Sequence[int], rate: int, window: float, windows: int, *, freeze: bool = False
+) -> dict[str, Any]:
     """Start a simulator, create the jobs, and measure each size in a fresh process."""
     largest = max(sizes)
     with (
@@ -234,7 +271,7 @@ def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[st
         print(f"created {largest:,} running jobs in {created:.0f} s", flush=True)
         results = []
         for size in sizes:
-            probe = Probe(sim.url, sim.api_key, str(ids_file), size, rate, window, windows)
+            probe = Probe(sim.url, sim.api_key, str(ids_file), size, rate, window, windows, freeze)
             out = Path(tmp) / f"size-{size}.json"
             started = time.monotonic()
             _child(["--probe", json.dumps(dataclasses.asdict(probe)), str(out)], timeout=900)
@@ -243,7 +280,8 @@ def run(sizes: Sequence[int], rate: int, window: float, windows: int) -> dict[st
             print(
                 f"{size:>7,} live jobs: {result['rss_per_job_bytes'] / 1024:.2f} KiB/job, "
                 f"{result['cpu_per_poll_us']:.0f} µs CPU/poll at {result['polls_per_second']:.0f} "
-                f"polls/s; bare GET {result['floor_read_us']:.0f} µs "
+                f"polls/s (GC {result['gc_share']:.0%} of CPU, "
+                f"{result['gc_tracked_per_job']:.1f} tracked objects/job); bare GET {result['floor_read_us']:.0f} µs "
                 f"({time.monotonic() - started:.0f} s)",
                 flush=True,
             )
@@ -259,6 +297,8 @@ COLUMNS = (
     ("floor_read_us", "bare GET µs"),
     ("floor_json_us", "bare GET+json µs"),
     ("ratio_to_floor", "poll/bare GET"),
+    ("gc_share", "GC share"),
+    ("gc_tracked_per_job", "GC objects/job"),
     ("first_round_seconds", "1st round s"),
 )
 
@@ -319,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=1000, help="polls per second allowed (1000)")
     parser.add_argument("--window", type=float, default=4.0, help="seconds per CPU window (4)")
     parser.add_argument("--windows", type=int, default=3, help="CPU windows per size (3)")
+    parser.add_argument("--freeze", action="store_true",
+                        help="gc.freeze() once every job was polled once (the README's recipe)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS, help="where JSON and PNG go")
     parser.add_argument("--create", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
@@ -336,14 +378,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    result = run(sorted(args.sizes), args.rate, args.window, args.windows)
+    result = run(sorted(args.sizes), args.rate, args.window, args.windows, freeze=args.freeze)
     print()
     print(render_table(result["sizes"]))
     path = write_json(
         "scale.json",
         {
             "machine": machine(),
-            "settings": {"rate": args.rate, "window": args.window, "windows": args.windows},
+            "settings": {
+                "rate": args.rate,
+                "window": args.window,
+                "windows": args.windows,
+                "freeze": args.freeze,
+            },
             **result,
         },
         args.out,

@@ -142,7 +142,9 @@ class JobRecord:
         self.first_seen_progress = 0.0
         self.anchor_time: float | None = None  # presumed start (progress 0), from a freed slot
         self.overdue_steps = 0
-        self.watchers: list[float] = []  # intervals asked for by ``updates(every=...)``
+        # Intervals asked for by ``updates(every=...)``: a tuple, so that a record holds no
+        # container of its own for the garbage collector to walk (see ``Scheduler``).
+        self.watchers: tuple[float, ...] = ()
         self.errors_in_row = 0  # failed polls in a row: all kinds (for the backoff) ...
         self.invalid_in_row = 0  # ... and the two kinds that can end a job
         self.not_found_in_row = 0
@@ -243,15 +245,17 @@ class Planner:
 
     def watch(self, record: JobRecord, every: float, *, now: float) -> None:
         """Look at ``record`` at least every ``every`` seconds until ``unwatch``."""
-        record.watchers.append(every)
+        record.watchers += (every,)
         if record.in_flight or record.ended:
             return
         self._look(record, now if record.due is None else min(record.due, now + every), now)
 
     def unwatch(self, record: JobRecord, every: float) -> None:
         """Stop one ``watch``."""
-        if every in record.watchers:
-            record.watchers.remove(every)
+        watchers = record.watchers
+        if every in watchers:
+            index = watchers.index(every)
+            record.watchers = watchers[:index] + watchers[index + 1 :]
 
     def poke(self, record: JobRecord, *, now: float) -> None:
         """Look at ``record`` soon (after a cancel, for example)."""

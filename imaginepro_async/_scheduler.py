@@ -135,7 +135,9 @@ class Scheduler:
         self._hold_reason: str | None = None
         self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
         self._routes: dict[str, Endpoint] = {}  # jobs polled through another progress endpoint
-        self._heap: list[tuple[float, int, JobRecord]] = []
+        # (due, entry, messageId): no reference to the record, so that an entry (a new one at
+        # every poll) is a tuple the garbage collector stops tracking at once (see ``_take``).
+        self._heap: list[tuple[float, int, str]] = []
         self._entries = 0
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
@@ -378,23 +380,27 @@ class Scheduler:
         assert when is not None
         self._entries += 1
         record.entry = self._entries
-        heapq.heappush(self._heap, (when, self._entries, record))
+        heapq.heappush(self._heap, (when, self._entries, record.message_id))
         if when < self._sleeping_until:
             self._wakeup.set()
 
-    def _top(self) -> JobRecord | None:
+    def _top(self) -> tuple[JobRecord, JobState] | None:
         heap = self._heap
         while heap:
-            _, entry, record = heap[0]
-            if record.entry == entry and record.due is not None and not record.ended:
-                return record
+            _, entry, message_id = heap[0]
+            known = self._jobs.get(message_id)
+            if known is not None:
+                record = known[0]
+                if record.entry == entry and record.due is not None and not record.ended:
+                    return known
             heapq.heappop(heap)
         return None
 
     async def _dispatch(self, polls: TaskGroup) -> None:
         clock = self._clock
         while True:
-            record = self._top()
+            top = self._top()
+            record = None if top is None else top[0]
             now = clock.now()
             if record is None or record.due is None or record.due > now:
                 self._sleeping_until = math.inf if record is None else (record.due or now)
@@ -404,14 +410,15 @@ class Scheduler:
                 self._sleeping_until = -math.inf
                 continue
             permit = await self._budget.acquire()
-            record = self._top()
-            if record is None or record.due is None or record.due > clock.now():
+            top = self._top()
+            if top is None or top[0].due is None or top[0].due > clock.now():
                 await permit.give_back()
                 continue
             heapq.heappop(self._heap)
+            record, state = top
             record.due = None
             record.in_flight = True
-            polls.start_soon(self._poll, record, self._jobs[record.message_id][1], permit)
+            polls.start_soon(self._poll, record, state, permit)
 
     # -- one poll ----------------------------------------------------------------------------------
 
@@ -452,8 +459,11 @@ class Scheduler:
             message.progress,
         ):
             state.publish(message)
-        else:
+        elif previous != message:
             state.latest = message
+        # else the Message seen before is kept: a new, equal one would live until the job's next
+        # poll, long enough to reach the collector's oldest generation, and what is promoted there
+        # paces the full collections (each one walks every live job's objects).
         verdict = self._planner.observe(
             record,
             message.status,
