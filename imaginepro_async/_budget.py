@@ -180,11 +180,52 @@ async def spend(budget: Budget) -> AsyncIterator[Permit]:
             await permit.release()
 
 
-class _Waiter:
+class Turn:
+    """A waiter's place at the head of a ``Line``: it sleeps until woken or a timeout."""
+
     __slots__ = ("event",)
 
     def __init__(self) -> None:
         self.event = anyio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait up to ``seconds`` (event-loop seconds), or until the line wakes its head."""
+        self.event = anyio.Event()
+        with anyio.move_on_after(max(0.0, seconds)):
+            await self.event.wait()
+
+
+class Line:
+    """First come, first served: waiters queue up, only the head tries its luck, and whoever
+    leaves the head (served, cancelled, failed) wakes the next. Used by every budget."""
+
+    __slots__ = ("_turns",)
+
+    def __init__(self) -> None:
+        self._turns: deque[Turn] = deque()
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[Turn]:
+        """Wait to head the line; the block runs at the head, and leaving it wakes the next."""
+        turn = Turn()
+        self._turns.append(turn)
+        try:
+            while self._turns[0] is not turn:
+                await turn.sleep(math.inf)
+            yield turn
+        finally:
+            was_head = self._turns[0] is turn
+            self._turns.remove(turn)
+            if was_head:
+                self.wake_head()
+
+    def wake_head(self) -> None:
+        """Wake the head (something it waits for may have changed)."""
+        if self._turns:
+            self._turns[0].event.set()
 
 
 class _LocalPermit:
@@ -213,14 +254,14 @@ class LocalBudget:
         self._clock = clock or Clock()
         self._free = limit.requests
         self._returns: list[float] = []  # when permits held back for a window come free
-        self._waiters: deque[_Waiter] = deque()
+        self._line = Line()
         self._paused_until = -math.inf
         self._started = 0
 
     def __repr__(self) -> str:
         return (
             f"<LocalBudget {self._limit.requests} per {self._limit.per} s, {self._free} free, "
-            f"{len(self._waiters)} waiting>"
+            f"{len(self._line)} waiting>"
         )
 
     @property
@@ -239,14 +280,8 @@ class LocalBudget:
 
     async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served) and for any pause to pass."""
-        waiter = _Waiter()
-        self._waiters.append(waiter)
-        try:
+        async with self._line.turn() as turn:
             while True:
-                if self._waiters[0] is not waiter:
-                    waiter.event = anyio.Event()
-                    await waiter.event.wait()
-                    continue
                 now = self._clock.now()
                 self._reclaim(now)
                 until = self._paused_until
@@ -254,19 +289,9 @@ class LocalBudget:
                     until = max(until, self._returns[0] if self._returns else math.inf)
                 if until <= now:
                     break
-                waiter.event = anyio.Event()
-                with self._clock.move_on_after(until - now):
-                    await waiter.event.wait()
-        except BaseException:
-            was_head = self._waiters[0] is waiter
-            self._waiters.remove(waiter)
-            if was_head:
-                self._wake_head()
-            raise
-        self._waiters.popleft()
-        self._free -= 1
-        self._started += 1
-        self._wake_head()
+                await turn.sleep(self._clock.local(until - now))
+            self._free -= 1
+            self._started += 1
         return _LocalPermit(self)
 
     def _reclaim(self, now: float) -> None:
@@ -275,20 +300,16 @@ class LocalBudget:
             heapq.heappop(returns)
             self._free += 1
 
-    def _wake_head(self) -> None:
-        if self._waiters:
-            self._waiters[0].event.set()
-
     def _hold(self, arrived_by: float | None) -> None:
         now = self._clock.now()
         start = now if arrived_by is None else min(now, arrived_by)
         heapq.heappush(self._returns, start + self._limit.per * _MARGIN + _EPSILON)
-        self._wake_head()
+        self._line.wake_head()
 
     def _return_unused(self) -> None:
         self._started -= 1
         self._free += 1
-        self._wake_head()
+        self._line.wake_head()
 
 
 class ServerClock:

@@ -45,13 +45,12 @@ import contextlib
 import math
 import os
 import random
-from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 
-from ._budget import _EPSILON, _MARGIN, Permit, RateLimit
+from ._budget import _EPSILON, _MARGIN, Line, Permit, RateLimit
 from ._clock import Clock
 from ._errors import CoordinationError, ExtraNotInstalledError, InvalidInputError
 from ._retry import backoff
@@ -282,13 +281,6 @@ class RedisCoordination:
             attempt += 1
 
 
-class _Waiter:
-    __slots__ = ("event",)
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-
-
 class _RedisPermit:
     __slots__ = ("_budget", "_member", "_used")
 
@@ -322,14 +314,14 @@ class RedisBudget:
         self._epoch = f"{prefix}:epoch"
         self._lease = clock.local(owner.lease)
         self._window = clock.local(limit.per) * _MARGIN + _EPSILON
-        self._waiters: deque[_Waiter] = deque()
+        self._line = Line()
         self._paused_until = -math.inf  # a local copy, for when Redis cannot take the pause
         self._started = 0
 
     def __repr__(self) -> str:
         return (
             f"<RedisBudget {self._limit.requests} per {self._limit.per} s at {self._permits!r}, "
-            f"{len(self._waiters)} waiting here>"
+            f"{len(self._line)} waiting here>"
         )
 
     @property
@@ -359,14 +351,8 @@ class RedisBudget:
         Raises:
             CoordinationError: Redis stayed unreachable for ``unreachable_timeout``.
         """
-        waiter = _Waiter()
-        self._waiters.append(waiter)
-        try:
+        async with self._line.turn() as turn:
             while True:
-                if self._waiters[0] is not waiter:
-                    waiter.event = anyio.Event()
-                    await waiter.event.wait()
-                    continue
                 if (local := self._paused_until - self._clock.now()) > 0:
                     await self._clock.sleep(local)
                     continue
@@ -381,18 +367,8 @@ class RedisBudget:
                     )
                 if int(granted):
                     break
-                waiter.event = anyio.Event()
-                with anyio.move_on_after(self._sleep_for(float(wait), why)):
-                    await waiter.event.wait()
-        except BaseException:
-            was_head = self._waiters[0] is waiter
-            self._waiters.remove(waiter)
-            if was_head:
-                self._wake_head()
-            raise
-        self._waiters.popleft()
-        self._started += 1
-        self._wake_head()
+                await turn.sleep(self._sleep_for(float(wait), why))
+            self._started += 1
         return _RedisPermit(self, member)
 
     def _sleep_for(self, wait: float, why: bytes | str) -> float:
@@ -401,10 +377,6 @@ class RedisBudget:
             # The earliest permit is in flight; its release is not announced, so look again soon.
             return min(wait, self._window / 4)
         return max(wait, 0.0)
-
-    def _wake_head(self) -> None:
-        if self._waiters:
-            self._waiters[0].event.set()
 
     async def _hold(self, member: str, arrived_by: float | None) -> None:
         now = self._clock.now()
@@ -417,10 +389,10 @@ class RedisBudget:
                 [member, age, self._window, self._lease],
                 self._clock,
             )
-        self._wake_head()
+        self._line.wake_head()
 
     async def _return_unused(self, member: str) -> None:
         self._started -= 1
         with contextlib.suppress(*self._owner._errors):  # else it expires with its lease
             await self._owner._redis.zrem(self._permits, member)
-        self._wake_head()
+        self._line.wake_head()
