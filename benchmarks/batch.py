@@ -41,7 +41,7 @@ async def _world(sim: Any, tmp: Path) -> tuple[str, str]:
 
 async def _run(count: int, tmp: Path, inline: bool) -> dict[str, float]:
     from imaginepro_async import ImagineProClient
-    from imaginepro_async._batch import Batch, JsonlInput
+    from imaginepro_async._batch.batch import Batch, JsonlInput
     from imaginepro_async.testing import Simulator, uniform_duration
 
     async with Simulator(

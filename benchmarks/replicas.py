@@ -95,7 +95,7 @@ async def _child(task: Task) -> dict[str, int]:
     import aiohttp
     import anyio
 
-    from imaginepro_async._budget import Budget, spend
+    from imaginepro_async._pacing.budget import Budget, spend
 
     seen: Counter[str] = Counter()
 
@@ -137,9 +137,9 @@ async def _budgets(
     mode: str, redis_url: str, key_id: str, lease: float, time_scale: float, namespace: str
 ) -> AsyncIterator[tuple[Any, Any]]:
     """The create and poll budgets: in this process (``local``), else in Redis."""
-    from imaginepro_async._budget import LocalBudget, RateLimit
-    from imaginepro_async._clock import Clock
-    from imaginepro_async._redis import RedisCoordination
+    from imaginepro_async._coordination.budgets import RedisCoordination
+    from imaginepro_async._pacing.budget import LocalBudget, RateLimit
+    from imaginepro_async._pacing.clock import Clock
 
     clock = Clock(time_scale)
     create, poll = RateLimit(*CREATE), RateLimit(*POLL)
@@ -303,7 +303,7 @@ async def _job_child(task: JobTask) -> dict[str, Any]:
     import anyio
 
     from imaginepro_async import ImagineProClient, ImagineProError, JobFailedError, Mask
-    from imaginepro_async._redis import RedisCoordination
+    from imaginepro_async._coordination.budgets import RedisCoordination
     from imaginepro_async.testing import make_mask
 
     clock = SimClock.sync(task.sim_url, task.time_scale)

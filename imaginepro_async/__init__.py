@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from ._batch import (
+    from ._batch.batch import (
         Batch,
         BatchProgress,
         BatchResult,
@@ -25,15 +25,16 @@ if TYPE_CHECKING:
         JsonlInput,
         read_jsonl,
     )
-    from ._budget import (
-        BudgetView,
-        Coordination,
-        RateLimit,
+    from ._batch.journal import (
+        RequestState,
     )
     from ._client import (
         DEFAULT_BASE_URL,
         ClientState,
         ImagineProClient,
+    )
+    from ._coordination.budgets import (
+        RedisCoordination,
     )
     from ._errors import (
         APIConnectionError,
@@ -73,10 +74,7 @@ if TYPE_CHECKING:
         as_completed,
         gather,
     )
-    from ._journal import (
-        RequestState,
-    )
-    from ._masks import (
+    from ._masks.mask import (
         Mask,
         MaskInput,
         load_mask,
@@ -96,18 +94,20 @@ if TYPE_CHECKING:
         VideoMessage,
         VideoResult,
     )
-    from ._queue import (
-        Submission,
-        SubmissionState,
+    from ._pacing.budget import (
+        BudgetView,
+        Coordination,
+        RateLimit,
     )
-    from ._redis import (
-        RedisCoordination,
-    )
-    from ._retry import (
+    from ._pacing.retry import (
         RetryPolicy,
     )
-    from ._scheduler import (
+    from ._scheduling.scheduler import (
         PollPolicy,
+    )
+    from ._submissions import (
+        Submission,
+        SubmissionState,
     )
 
 #: Where each public name lives (its module is imported on first use).
@@ -119,17 +119,17 @@ _EXPORTS: Final[dict[str, str]] = {
     "AccountInfo": "_models",
     "AuthenticationError": "_errors",
     "BadRequestError": "_errors",
-    "Batch": "_batch",
+    "Batch": "_batch.batch",
     "BatchInputError": "_errors",
-    "BatchProgress": "_batch",
-    "BatchResult": "_batch",
-    "BatchSummary": "_batch",
-    "BudgetView": "_budget",
+    "BatchProgress": "_batch.batch",
+    "BatchResult": "_batch.batch",
+    "BatchSummary": "_batch.batch",
+    "BudgetView": "_pacing.budget",
     "Button": "_models",
     "ClientClosedError": "_errors",
     "ClientState": "_client",
     "ContentPart": "_models",
-    "Coordination": "_budget",
+    "Coordination": "_pacing.budget",
     "CoordinationError": "_errors",
     "CreditLimitError": "_errors",
     "DiscordToken": "_models",
@@ -138,8 +138,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "ImagePart": "_models",
     "ImagineProClient": "_client",
     "ImagineProError": "_errors",
-    "InpaintRequest": "_batch",
-    "InputProblem": "_batch",
+    "InpaintRequest": "_batch.batch",
+    "InputProblem": "_batch.batch",
     "InvalidInputError": "_errors",
     "InvalidMaskError": "_errors",
     "Job": "_jobs",
@@ -151,37 +151,37 @@ _EXPORTS: Final[dict[str, str]] = {
     "JournalBusyError": "_errors",
     "JournalMismatchError": "_errors",
     "JournalWriteError": "_errors",
-    "JsonlInput": "_batch",
-    "Mask": "_masks",
-    "MaskInput": "_masks",
+    "JsonlInput": "_batch.batch",
+    "Mask": "_masks.mask",
+    "MaskInput": "_masks.mask",
     "Message": "_models",
     "MessageTrace": "_models",
     "NotAJournalError": "_errors",
     "NotFoundError": "_errors",
-    "PollPolicy": "_scheduler",
+    "PollPolicy": "_scheduling.scheduler",
     "PromptCheck": "_models",
-    "RateLimit": "_budget",
+    "RateLimit": "_pacing.budget",
     "RateLimitError": "_errors",
     "RedirectError": "_errors",
-    "RedisCoordination": "_redis",
+    "RedisCoordination": "_coordination.budgets",
     "RequestRefusedError": "_errors",
-    "RequestState": "_journal",
+    "RequestState": "_batch.journal",
     "RequestTooLargeError": "_errors",
     "ResponseValidationError": "_errors",
-    "RetryPolicy": "_retry",
+    "RetryPolicy": "_pacing.retry",
     "ServerError": "_errors",
     "Status": "_models",
-    "Submission": "_queue",
+    "Submission": "_submissions",
     "SubmissionCancelledError": "_errors",
-    "SubmissionState": "_queue",
+    "SubmissionState": "_submissions",
     "SubmissionUncertainError": "_errors",
     "TextPart": "_models",
     "VideoMessage": "_models",
     "VideoResult": "_models",
     "as_completed": "_jobs",
     "gather": "_jobs",
-    "load_mask": "_masks",
-    "read_jsonl": "_batch",
+    "load_mask": "_masks.mask",
+    "read_jsonl": "_batch.batch",
 }
 
 try:

@@ -13,26 +13,18 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import aiohttp
 import attrs
 
-from ._budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
 from ._client_endpoints import EndpointMethods
 from ._client_midjourney import MidjourneyMethods
 from ._client_reads import ReadMethods
-from ._clock import Clock
 from ._converters import make_converter, structure
+from ._coordination.shared_jobs import SharedJobs, shared_jobs
 from ._costs import cost_of
-from ._endpoints import (
-    BUTTON,
-    MESSAGE,
-    VIDEO_FETCH,
-    Endpoint,
-)
 from ._errors import (
     ClientClosedError,
     InvalidInputError,
     ResponseValidationError,
     SubmissionUncertainError,
 )
-from ._http import Exchange, Secret
 from ._inbox import Inbox, Outcome
 from ._jobs import Job, JobState
 from ._models import (
@@ -41,11 +33,11 @@ from ._models import (
     CreatedJob,
     Message,
 )
-from ._queue import Submission, SubmissionQueue, accepted
-from ._retry import RetryPolicy
-from ._scheduler import Fetcher, PollPolicy, Scheduler
-from ._shared_jobs import SharedJobs, shared_jobs
-from ._transport import Transport
+from ._pacing.budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
+from ._pacing.clock import Clock
+from ._pacing.retry import RetryPolicy
+from ._scheduling.scheduler import Fetcher, PollPolicy, Scheduler
+from ._submissions import Submission, SubmissionQueue, accepted
 from ._validation import (
     DEFAULT_BASE_URL,
     DEFAULT_JOB_TIMEOUT,
@@ -57,6 +49,14 @@ from ._validation import (
     check_positive,
     env_time_scale,
 )
+from ._wire.endpoints import (
+    BUTTON,
+    MESSAGE,
+    VIDEO_FETCH,
+    Endpoint,
+)
+from ._wire.exchange import Exchange, Secret
+from ._wire.sender import Transport
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -173,7 +173,7 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         self._max_response_bytes = max_response_bytes
         self._own_coordination = isinstance(coordination, str)
         if isinstance(coordination, str):
-            from ._redis import RedisCoordination
+            from ._coordination.budgets import RedisCoordination
 
             coordination = RedisCoordination(coordination)
         self._coordination = coordination

@@ -12,25 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from ._client_mixin import ClientMixin
-from ._endpoints import (
-    BLEND,
-    BLEND_LEGACY,
-    COMMANDS,
-    DESCRIBE,
-    DISCORD_TOKEN,
-    DISCORD_TOKEN_TOGGLE,
-    DISCORD_TOKENS,
-    FACESWAP,
-    FLUX_IMAGINE,
-    FLUX_UPSCALE,
-    GEMINI_IMAGINE,
-    MESSAGE_TRACE,
-    REMOVE_BG,
-    UNIVERSAL_IMAGINE,
-    VIDEO_EXTEND,
-    VIDEO_GENERATE,
-    Endpoint,
-)
 from ._errors import InvalidInputError
 from ._models import (
     BlendRequest,
@@ -61,6 +42,25 @@ from ._validation import (
     check_url,
     check_urls,
     short,
+)
+from ._wire.endpoints import (
+    BLEND,
+    BLEND_LEGACY,
+    COMMANDS,
+    DESCRIBE,
+    DISCORD_TOKEN,
+    DISCORD_TOKEN_TOGGLE,
+    DISCORD_TOKENS,
+    FACESWAP,
+    FLUX_IMAGINE,
+    FLUX_UPSCALE,
+    GEMINI_IMAGINE,
+    MESSAGE_TRACE,
+    REMOVE_BG,
+    UNIVERSAL_IMAGINE,
+    VIDEO_EXTEND,
+    VIDEO_GENERATE,
+    Endpoint,
 )
 
 if TYPE_CHECKING:

@@ -10,14 +10,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from ._client_mixin import ClientMixin
-from ._endpoints import BOOST_BUTTON, BOOST_IMAGINE, BUTTON, IMAGINE
 from ._errors import ImagineProError, InvalidInputError
 from ._models import Button, ButtonRequest, ImagineRequest, Message
 from ._validation import check_message_id, check_options, check_prompt, short
+from ._wire.endpoints import BOOST_BUTTON, BOOST_IMAGINE, BUTTON, IMAGINE
 
 if TYPE_CHECKING:
     from ._jobs import Job
-    from ._masks import MaskInput
+    from ._masks.mask import MaskInput
 
 __all__ = ["MidjourneyMethods"]
 
@@ -225,7 +225,7 @@ class MidjourneyMethods(ClientMixin):
                 is not the image's (the message gives both sizes; nothing was sent).
             InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
         """
-        from ._masks import load_mask
+        from ._masks.mask import load_mask
 
         self._check_parent(parent, Button.VARY_REGION)
         check_prompt(prompt, required=False)
@@ -251,7 +251,7 @@ class MidjourneyMethods(ClientMixin):
 
     async def _image_size(self, message: Message) -> tuple[int, int] | None:
         """The size of a finished job's image, from the first bytes of the file; None if unknown."""
-        from ._imageinfo import sniff_image
+        from ._masks.imageinfo import sniff_image
 
         if not message.image_urls:
             return None

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._clock import Clock
-    from ._endpoints import Endpoint
     from ._jobs import Job
-    from ._scheduler import Scheduler
-    from ._transport import Transport
+    from ._pacing.clock import Clock
+    from ._scheduling.scheduler import Scheduler
+    from ._wire.endpoints import Endpoint
+    from ._wire.sender import Transport
 
 __all__ = ["ClientMixin"]
 

@@ -9,7 +9,6 @@ from typing import overload
 import yarl
 
 from ._client_mixin import ClientMixin
-from ._endpoints import ACCOUNT_INFO, HISTORY, MESSAGE, PROMPT_CHECK
 from ._errors import InvalidInputError
 from ._models import (
     AccountInfo,
@@ -20,6 +19,7 @@ from ._models import (
     PromptCheckRequest,
 )
 from ._validation import check_message_id, check_prompt, short
+from ._wire.endpoints import ACCOUNT_INFO, HISTORY, MESSAGE, PROMPT_CHECK
 
 __all__ = ["ReadMethods"]
 

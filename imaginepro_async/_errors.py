@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AnyStr, Final, TypeVar, cast
 
 if TYPE_CHECKING:
-    from ._batch_input import InputProblem
+    from ._batch.intake import InputProblem
     from ._models import Message
 
 __all__ = [

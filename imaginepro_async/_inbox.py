@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import yarl
 
-from ._budget import RateLimit
-from ._clock import Clock
 from ._errors import InvalidInputError
-from ._http import Secret
+from ._pacing.budget import RateLimit
+from ._pacing.clock import Clock
 from ._validation import short
+from ._wire.exchange import Secret
 
 if TYPE_CHECKING:
     from ._models import Message
-    from ._scheduler import Scheduler
+    from ._scheduling.scheduler import Scheduler
 
 __all__ = ["Inbox", "Outcome"]
 

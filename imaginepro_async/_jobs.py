@@ -23,7 +23,7 @@ from ._errors import (
 from ._models import Message
 
 if TYPE_CHECKING:
-    from ._scheduler import Scheduler
+    from ._scheduling.scheduler import Scheduler
 
 __all__ = ["Job", "JobState", "as_completed", "gather"]
 

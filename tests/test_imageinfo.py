@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from imaginepro_async._errors import InvalidMaskError
-from imaginepro_async._imageinfo import ImageFormat, ImageInfo, looks_like_image, sniff_image
+from imaginepro_async._masks.imageinfo import ImageFormat, ImageInfo, looks_like_image, sniff_image
 
 
 def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from imaginepro_async._errors import ImagineProError, InvalidInputError, InvalidMaskError
-from imaginepro_async._masks import (
+from imaginepro_async._masks.mask import (
     MAX_MASK_BYTES,
     ExtraNotInstalledError,
     Mask,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imaginepro_async._batch import (
+from imaginepro_async._batch.batch import (
     Batch,
     BatchProgress,
     BatchResult,
@@ -17,9 +17,9 @@ from imaginepro_async._batch import (
     InputProblem,
     read_jsonl,
 )
-from imaginepro_async._batch_input import prepare
+from imaginepro_async._batch.intake import prepare
+from imaginepro_async._batch.journal import Journal, RequestState
 from imaginepro_async._errors import BatchInputError, JournalBusyError, JournalMismatchError
-from imaginepro_async._journal import Journal, RequestState
 from imaginepro_async.testing import Endpoint, FaultKind
 
 from .conftest import World, client_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imaginepro_async import CreditLimitError, InvalidInputError
-from imaginepro_async._batch import Batch
-from imaginepro_async._journal import RequestState
+from imaginepro_async._batch.batch import Batch
+from imaginepro_async._batch.journal import RequestState
 
 from .conftest import World, client_for
 

@@ -16,9 +16,9 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from imaginepro_async._batch import Batch, BatchResult
+from imaginepro_async._batch.batch import Batch, BatchResult
+from imaginepro_async._batch.journal import Journal, RequestState
 from imaginepro_async._errors import JournalMismatchError, NotAJournalError
-from imaginepro_async._journal import Journal, RequestState
 from imaginepro_async.testing import Endpoint, FaultKind
 
 from .conftest import World, client_for

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from imaginepro_async import __version__
-from imaginepro_async._cli_common import cli_terms
+from imaginepro_async._cli.common import cli_terms
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
 from tests.batch.conftest import make_world
 

@@ -25,7 +25,7 @@ from imaginepro_async import (
     Status,
     SubmissionUncertainError,
 )
-from imaginepro_async._http import parse_retry_after
+from imaginepro_async._wire.exchange import parse_retry_after
 
 from .test_wire import CALLS, FAST, KEY, message, scripted, serve
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from imaginepro_async import PollPolicy, Status
-from imaginepro_async._planner import Failure, JobRecord, Planner, Verdict
+from imaginepro_async._scheduling.planner import Failure, JobRecord, Planner, Verdict
 
 POLICY = PollPolicy()
 THROTTLE_WAIT = 1.0

@@ -83,7 +83,7 @@ async def test_a_job_followed_by_id_that_never_ends_is_given_up_too() -> None:
 async def test_the_scheduler_opens_with_the_client_and_closes_once() -> None:
     """The scheduler is OPEN inside the client, CLOSED after; closing again is harmless."""
     from imaginepro_async import ClientClosedError
-    from imaginepro_async._scheduler import SchedulerState
+    from imaginepro_async._scheduling.scheduler import SchedulerState
 
     async with (
         serve(never_ending("WEIRD")) as url,

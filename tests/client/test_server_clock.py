@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imaginepro_async._budget import ServerClock
+from imaginepro_async._pacing.budget import ServerClock
 
 # (rule, samples (sent, answered, stamp) with the server's clock 1000 s ahead, stamp, now, bound)
 BOUNDS: list[tuple[str, list[tuple[float, float, float]], float, float, float | None]] = [

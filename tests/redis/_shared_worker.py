@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from imaginepro_async import ImagineProClient, gather
-from imaginepro_async._redis import RedisCoordination
+from imaginepro_async._coordination.budgets import RedisCoordination
 
 
 async def main(task: dict[str, Any]) -> None:

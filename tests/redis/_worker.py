@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import anyio
 
-from imaginepro_async._budget import Budget, RateLimit, spend
-from imaginepro_async._clock import Clock
-from imaginepro_async._redis import RedisCoordination
+from imaginepro_async._coordination.budgets import RedisCoordination
+from imaginepro_async._pacing.budget import Budget, RateLimit, spend
+from imaginepro_async._pacing.clock import Clock
 
 
 async def _send(

@@ -9,10 +9,10 @@ import anyio
 import pytest
 import redis.asyncio
 
-from imaginepro_async._budget import Budget, RateLimit, spend
-from imaginepro_async._clock import Clock
+from imaginepro_async._coordination.budgets import RedisCoordination
 from imaginepro_async._errors import CoordinationError, InvalidInputError
-from imaginepro_async._redis import RedisCoordination
+from imaginepro_async._pacing.budget import Budget, RateLimit, spend
+from imaginepro_async._pacing.clock import Clock
 from imaginepro_async.testing import Simulator
 from tests.redis._common import LEASE, SCALE, job_to_poll, key_id
 from tests.redis._server import RedisServer

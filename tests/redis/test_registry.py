@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from imaginepro_async._clock import Clock
+from imaginepro_async._coordination.budgets import RedisCoordination
+from imaginepro_async._coordination.registry import RedisJobRegistry, RedisLeadership, status_rank
 from imaginepro_async._errors import InvalidInputError
-from imaginepro_async._redis import RedisCoordination
-from imaginepro_async._redis_registry import RedisJobRegistry, RedisLeadership, status_rank
+from imaginepro_async._pacing.clock import Clock
 from tests.redis._common import SCALE, key_id
 from tests.redis._server import RedisServer
 

@@ -15,8 +15,8 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from imaginepro_async import ImagineProClient, Job, Status, gather
+from imaginepro_async._coordination.budgets import RedisCoordination
 from imaginepro_async._errors import ImagineProError, InvalidInputError
-from imaginepro_async._redis import RedisCoordination
 from tests.redis._common import LEASE, REPO, SCALE, worker_env
 from tests.redis._server import RedisServer
 from tests.redis._shared import LEADER_LEASE, make_jobs, simulator

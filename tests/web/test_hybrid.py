@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from imaginepro_async import PollPolicy, Status
-from imaginepro_async._planner import JobRecord, Planner
+from imaginepro_async._scheduling.planner import JobRecord, Planner
 
 POLICY = PollPolicy()  # webhook_silence 90, hint_interval 5, first_poll 5, timeout 900
 

@@ -1,0 +1,460 @@
+"""Batch pipelines: thousands of inpaints through one client, resumable, never paid for twice.
+
+``Batch`` sits on the public client API (``client.inpaint``, ``client.job``, ``await job``,
+``client.download``) and adds only what it owns: the journal (``_journal.py``), the input
+(``_batch_input.py``), downloads of the result images, and progress snapshots.
+
+The input is read once, streamed, into the journal (all or nothing); the run then reads the journal
+a page at a time, so memory stays bounded whatever the input's size. Resume rules:
+
+- ``done``: skipped (its result is reported again; missing downloads are fetched).
+- ``submitted``: re-attached by messageId (``client.job``) and awaited; it counts in flight.
+- ``pending``, and ``failed`` before any job was created: submitted.
+- ``submitting`` (the process died between sending and hearing back) and ``uncertain``
+  (``SubmissionUncertainError``): reported, never resent unless ``resubmit_uncertain=True``.
+- ``failed`` with a job (the job ended FAIL): reported again; resent with ``retry_failed=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import anyio
+import anyio.to_thread
+from anyio import AsyncContextManagerMixin
+
+from imaginepro_async._costs import cost_of
+from imaginepro_async._errors import (
+    BatchInputError,
+    CreditLimitError,
+    InvalidInputError,
+    JournalWriteError,
+)
+from imaginepro_async._models import Message
+
+from .intake import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
+from .journal import Journal, RequestState, Row
+from .results import (
+    ACTIVE_STATES,
+    BatchProgress,
+    BatchResult,
+    BatchState,
+    BatchSummary,
+    clean_part_files,
+    files_present,
+)
+from .submit import SubmitMethods
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from imaginepro_async._client import ImagineProClient
+
+__all__ = [
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "Batch",
+    "BatchProgress",
+    "BatchResult",
+    "BatchState",
+    "BatchSummary",
+    "InpaintRequest",
+    "InputProblem",
+    "JsonlInput",
+    "RequestState",
+    "read_jsonl",
+]
+
+logger = logging.getLogger("imaginepro_async")
+
+DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
+"""Result images larger than this (50 MiB) are refused."""
+
+_INTAKE_CHUNK: Final = 64
+_RESULTS_BUFFER: Final = 64
+
+
+class Batch(SubmitMethods, AsyncContextManagerMixin):
+    """Run many inpainting requests through one client, with a journal to resume from.
+
+    Use it as ``async with Batch(client, requests, journal="run.db") as batch:`` and iterate over
+    it for each ``BatchResult`` as it finishes (failures included), or ``await batch.wait()``.
+    Entering reads the whole input into the journal (streamed; nothing is sent until it is all
+    checked). Requests already ended in an earlier run are reported first (``resumed=True``) and
+    not submitted again. Leaving the block, or ``aclose()``, stops the batch cleanly: no new
+    submission starts, the one in flight is finished and recorded, and the jobs already submitted
+    go on on the server (the next run re-attaches them).
+
+    Args:
+        client: an open ``ImagineProClient``.
+        requests: ``InpaintRequest`` objects, JSON-like mappings or ``InputProblem`` entries, as an
+            iterable or async iterable; or a ``JsonlInput`` (a JSONL file read line by line).
+        journal: the SQLite journal's path; created if no file is there, resumed if it is one.
+        download_dir: save each result's images there (``<key>.png``, or ``<key>-1.png`` ...).
+        max_download_bytes: refuse larger images.
+        resubmit_uncertain: send again the requests whose submission is uncertain (they may
+            then be paid for twice).
+        retry_failed: send again the requests whose job ended FAIL.
+        strict: refuse to start (``BatchInputError``) when any request is invalid.
+        max_in_flight: at most this many jobs submitted and not yet ended at once (re-attached
+            jobs of an earlier run included).
+        on_progress: called with a ``BatchProgress`` at each change of a request's state.
+        source: a name for the input, kept in the journal for error messages.
+        max_credits: refuse to start when the requests to submit would cost more (an estimate
+            from the SDK's price table); with it set, the account's balance is checked too
+            (one account request) and a batch it cannot pay for does not start.
+
+    Raises:
+        BatchInputError: ``strict`` and some requests are invalid (on entering).
+        CreditLimitError: the batch needs more than ``max_credits``, or than the account has
+            (on entering; nothing was submitted).
+        JournalMismatchError: a request the journal already sent has changed, or is gone from the
+            input (on entering).
+        JournalBusyError: another process runs this journal (on entering).
+        NotAJournalError: the journal path holds a file that is not a journal (on entering).
+        JournalWriteError: the journal could not be written (on leaving; the batch stopped).
+    """
+
+    def __init__(
+        self,
+        client: ImagineProClient,
+        requests: Iterable[InputItem] | AsyncIterable[InputItem],
+        *,
+        journal: str | os.PathLike[str],
+        download_dir: str | os.PathLike[str] | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        resubmit_uncertain: bool = False,
+        retry_failed: bool = False,
+        strict: bool = False,
+        max_in_flight: int = 100,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        source: str | None = None,
+        max_credits: int | None = None,
+    ) -> None:
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
+            raise InvalidInputError(f"max_in_flight must be a whole number, got {max_in_flight!r}")
+        if max_in_flight < 1:
+            raise InvalidInputError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
+        self.state = BatchState.NEW
+        if max_credits is not None and (
+            isinstance(max_credits, bool) or not isinstance(max_credits, int) or max_credits < 0
+        ):
+            raise InvalidInputError(
+                f"max_credits must be a whole number of credits ≥ 0, got {max_credits!r}"
+            )
+        self._max_credits = max_credits
+        self._client = client
+        self._requests = requests
+        self._journal_path = Path(journal)
+        self._download_dir = None if download_dir is None else Path(download_dir)
+        self._max_download_bytes = max_download_bytes
+        self._resubmit_uncertain = resubmit_uncertain
+        self._retry_failed = retry_failed
+        self._strict = strict
+        self._slots = anyio.Semaphore(max_in_flight)
+        self._downloads = anyio.Semaphore(4)
+        self._on_progress = on_progress
+        self._source = source or str(requests if isinstance(requests, JsonlInput) else journal)
+        self._run_id = secrets.token_hex(8)
+        self._journal: Journal | None = None
+        self._problems: list[InputProblem] = []
+        self._counts = dict.fromkeys(RequestState, 0)
+        self._finished_this_run = 0
+        self._download_errors = 0
+        self._started = 0.0
+        self._halted: str | None = None
+        self._failure: JournalWriteError | None = None
+        self._stopping = False
+        self._scope = anyio.CancelScope()
+        self._critical: anyio.CancelScope | None = None
+        self._parents: dict[str, Message] = {}
+        self._sending = False  # the submission in flight has started to be sent
+        self._finished = anyio.Event()
+        self._send, self._receive = anyio.create_memory_object_stream[BatchResult](_RESULTS_BUFFER)
+        # The client tells us right before it sends, when it can (a private keyword).
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
+        if self.state is not BatchState.NEW:
+            raise RuntimeError("a Batch runs once; create a new one to run again")
+        self.state = BatchState.RUNNING
+        try:
+            async with Journal(self._journal_path) as journal:
+                await self._intake(journal)
+                if self._max_credits is not None:
+                    await self._check_credits(self._max_credits)
+                self._journal = journal
+                await self._prepare_downloads()
+                self._started = anyio.current_time()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._run)
+                    try:
+                        yield self
+                    finally:
+                        self._close_results()
+        finally:
+            self.state = BatchState.CLOSED
+            self._send.close()
+            self._receive.close()
+            self._finished.set()
+        if self._failure is not None:
+            raise self._failure
+
+    async def aclose(self) -> None:
+        """Stop the batch and wait until its work has ended; closing twice is harmless.
+
+        The ``async with`` block still has to be left (which raises ``JournalWriteError`` if the
+        journal could not be written).
+        """
+        self._close_results()
+        if self.state is BatchState.RUNNING:
+            await self._finished.wait()
+
+    def _close_results(self) -> None:
+        if not self._finished.is_set():
+            self.stop()
+        self._receive.close()
+
+    async def _intake(self, journal: Journal) -> None:
+        source = self._requests
+        async with journal.intake(self._run_id, source=self._source) as intake:
+            async for prepared in chunks(source, _INTAKE_CHUNK):
+                entries = [e for e in prepared if not isinstance(e, InputProblem)]
+                self._problems.extend(e for e in prepared if isinstance(e, InputProblem))
+                for entry, reason in await intake.add(entries):
+                    self._problems.append(
+                        InputProblem(line=entry.line, reason=reason, ref=entry.key)
+                    )
+            if self._strict and self._problems:
+                raise BatchInputError(sorted(self._problems, key=lambda p: p.line or 0))
+        self._counts = await journal.counts(self._run_id)
+        self._counts[RequestState.INVALID] = len(self._problems)
+
+    async def _prepare_downloads(self) -> None:
+        directory = self._download_dir
+        if directory is not None:
+            await anyio.to_thread.run_sync(clean_part_files, directory)
+
+    async def _check_credits(self, cap: int) -> None:
+        """Refuse to start a batch that would cost more than ``cap`` or than the account has."""
+        price = cost_of("button", button="Vary (Region)")
+        counts = self._counts
+        count = counts[RequestState.PENDING] + counts[RequestState.FAILED]  # at most
+        if self._resubmit_uncertain:
+            count += counts[RequestState.SUBMITTING] + counts[RequestState.UNCERTAIN]
+        needed = count * price
+        if needed > cap:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}), over "
+                f"max_credits={cap}: raise the cap or split the batch",
+                needed=needed,
+                available=cap,
+            )
+        info = await self._client.account()
+        balance = (info.credits or 0) + (info.credits_extra or 0)
+        if info.credits is not None and needed > balance:
+            raise CreditLimitError(
+                f"this batch needs about {needed} credits ({count} requests at {price}); the "
+                f"account has {balance}: add credits or split the batch",
+                needed=needed,
+                available=balance,
+            )
+
+    def stop(self, *, force: bool = False) -> None:
+        """Stop the batch cleanly: submit nothing more, stop following the jobs.
+
+        The submission in flight, if any, is finished and recorded (unless ``force``: it is then
+        abandoned, and reported as uncertain by the next run). Jobs already submitted go on on
+        the server; the next run with the same journal re-attaches them.
+        """
+        self._stopping = True
+        self._scope.cancel()
+        if self._critical is not None and (force or not self._sending):
+            # Not yet sending (waiting for its mask or its create permit): nothing to finish.
+            self._critical.shield = False
+            self._critical.cancel()
+
+    # -- results and progress ------------------------------------------------------------------
+
+    @property
+    def problems(self) -> tuple[InputProblem, ...]:
+        """The input entries that are not valid requests."""
+        return tuple(self._problems)
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal's path."""
+        return self._journal_path
+
+    @property
+    def journal_commits(self) -> int:
+        """How many commits this run made to the journal (for benchmarks)."""
+        return 0 if self._journal is None else self._journal.commits
+
+    def __aiter__(self) -> AsyncIterator[BatchResult]:
+        return self._results()
+
+    async def _results(self) -> AsyncIterator[BatchResult]:
+        try:
+            async for result in self._receive:
+                yield result
+        except anyio.ClosedResourceError:
+            return
+
+    async def wait(self) -> BatchSummary:
+        """Wait for the batch to end (reading and dropping the results not read yet)."""
+        async for _ in self._results():
+            pass
+        await self._finished.wait()
+        return self.summary()
+
+    def summary(self) -> BatchSummary:
+        """How the run stands (or ended)."""
+        return BatchSummary(
+            progress=self.snapshot(), download_errors=self._download_errors, stopped=self._stopping
+        )
+
+    def snapshot(self) -> BatchProgress:
+        """The batch's progress now: counts per state, throughput and ETA."""
+        counts = dict(self._counts)
+        elapsed = max(anyio.current_time() - self._started, 1e-9) if self._started else 0.0
+        rate = self._finished_this_run / elapsed if self._finished_this_run else None
+        remaining = sum(counts[s] for s in ACTIVE_STATES)
+        eta = (remaining / rate if rate else None) if remaining else 0.0
+        return BatchProgress(
+            total=sum(counts.values()),
+            counts=counts,
+            finished_this_run=self._finished_this_run,
+            elapsed=elapsed,
+            throughput=rate,
+            eta=eta,
+            halted=self._halted,
+        )
+
+    async def progress(self, *, every: float = 1.0) -> AsyncIterator[BatchProgress]:
+        """Yield a progress snapshot now, then every ``every`` seconds, and a last one at the end."""
+        if not every > 0:
+            raise ValueError(f"every must be a number of seconds > 0, got {every!r}")
+        while True:
+            finished = self._finished.is_set()
+            yield self.snapshot()
+            if finished:
+                return
+            with anyio.move_on_after(every):
+                await self._finished.wait()
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> Journal:
+        assert self._journal is not None
+        return self._journal
+
+    async def _record(
+        self, row: Row, old: RequestState, state: RequestState, **fields: Any
+    ) -> None:
+        """Write a request's new state to the journal, then count it."""
+        await self._db.update(row.key, state, **fields)
+        self._move(old, state, finished=state in (RequestState.DONE, RequestState.FAILED))
+
+    def _move(self, old: RequestState, new: RequestState, *, finished: bool = False) -> None:
+        self._counts[old] -= 1
+        self._counts[new] += 1
+        if finished:
+            self._finished_this_run += 1
+        if self._on_progress is not None:
+            self._on_progress(self.snapshot())
+
+    async def _emit(self, result: BatchResult) -> None:
+        if result.download_error is not None:
+            self._download_errors += 1
+        # Nobody reading any more is fine: the journal has it.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await self._send.send(result)
+
+    async def _guarded(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run one piece of the batch; a failed journal write stops the batch, cleanly."""
+        try:
+            await work(*args)
+        except JournalWriteError as exc:
+            if self._failure is None:
+                self._failure = exc
+            self.stop()
+
+    async def _run(self) -> None:
+        try:
+            with self._scope:
+                for problem in self._problems:
+                    await self._emit(
+                        BatchResult(
+                            key=problem.ref, line=problem.line, state=RequestState.INVALID,
+                            error=problem.reason,
+                        )
+                    )  # fmt: skip
+                async with anyio.create_task_group() as tg:
+                    await self._guarded(self._dispatch_all, tg)
+        finally:
+            self._send.close()
+            self._finished.set()
+
+    async def _dispatch_all(self, tg: TaskGroup) -> None:
+        after = -1
+        while not self._stopping:
+            rows = await self._db.page(self._run_id, after=after)
+            if not rows:
+                return
+            for row in rows:
+                after = row.seq
+                await self._dispatch(tg, row)
+
+    async def _dispatch(self, tg: TaskGroup, row: Row) -> None:
+        state = row.state
+        if state is RequestState.DONE:
+            if self._download_dir is not None and not await files_present(row.files):
+                await self._downloads.acquire()
+                tg.start_soon(self._guarded, self._resume_download, row)
+            else:
+                await self._emit(self._from_row(row))
+        elif state is RequestState.FAILED:
+            # With a final Message the job itself ended FAIL; without one, only following it
+            # failed (unreadable answers, say) and the job may be fine: look at it again.
+            ended_fail = row.result is not None
+            if row.message_id is None or (self._retry_failed and ended_fail):
+                await self._submit(tg, row)
+            elif not ended_fail:
+                await self._reattach(tg, row)
+            else:
+                await self._emit(self._from_row(row))
+        elif state is RequestState.SUBMITTED:
+            await self._reattach(tg, row)
+        elif state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
+            if self._resubmit_uncertain:
+                await self._submit(tg, row)
+            else:
+                await self._report_uncertain(row)
+        else:
+            await self._submit(tg, row)
+
+    async def _report_uncertain(self, row: Row) -> None:
+        error = row.error
+        if row.state is RequestState.SUBMITTING:
+            error = (
+                "the process stopped between sending this request and hearing back: the job may "
+                "exist (and may have been charged). Check the account's recent jobs (ref "
+                f"{row.key!r}); resubmit it with --resubmit-uncertain"
+            )
+            await self._record(row, row.state, RequestState.UNCERTAIN, error=error)
+        await self._emit(
+            BatchResult(
+                key=row.key, line=row.line, state=RequestState.UNCERTAIN, error=error,
+                resumed=True,
+            )
+        )  # fmt: skip

@@ -1,0 +1,192 @@
+"""A batch's submitting side: send one request, record it before and after, never pay twice.
+
+``Batch`` inherits it; a submitted job is handed to the following side (``FollowMethods``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from imaginepro_async._errors import (
+    AuthenticationError,
+    ImagineProError,
+    InvalidInputError,
+    JournalWriteError,
+    SubmissionUncertainError,
+)
+from imaginepro_async._masks.mask import Mask, load_mask
+from imaginepro_async._wire.sender import before_send
+
+from .follow import FollowMethods
+from .journal import RequestState, Row, StoredRequest
+from .results import BatchResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anyio.abc import TaskGroup
+
+    from imaginepro_async._jobs import Job
+    from imaginepro_async._models import Message
+
+__all__ = ["SubmitMethods"]
+
+logger = logging.getLogger("imaginepro_async")
+
+_MAX_PARENTS: Final = 256
+
+
+async def _load_mask(request: StoredRequest) -> Mask:
+    if request.mask_path is not None:
+        return await load_mask(Path(request.mask_path))
+    assert request.mask_data is not None
+    return await load_mask(request.mask_data)
+
+
+class SubmitMethods(FollowMethods):
+    """Submitting the requests of a batch, one recorded step at a time."""
+
+    if TYPE_CHECKING:
+        _critical: anyio.CancelScope | None
+        _halted: str | None
+        _parents: dict[str, Message]
+        _sending: bool
+        _stopping: bool
+
+    async def _submit(self, tg: TaskGroup, row: Row) -> None:
+        if self._stopping or self._halted is not None:
+            return
+        await self._slots.acquire()
+        job: Job | None = None
+        try:
+            job = await self._submit_one(row)
+        finally:
+            if job is None:
+                self._slots.release()
+        if job is not None:
+            tg.start_soon(self._guarded, self._follow, row, RequestState.SUBMITTED, job)
+
+    async def _submit_one(self, row: Row) -> Job | None:
+        assert row.request is not None
+        try:
+            mask = await _load_mask(row.request)
+        except (InvalidInputError, OSError) as exc:
+            await self._emit_some(await self._failed_to_send(row, row.state, exc))
+            return None
+        state = row.state
+        job: Job | None = None
+        report: BatchResult | None = None
+        unrecorded: JournalWriteError | None = None
+        # Shielded: once the journal says "submitting", hear the answer and record it, so that a
+        # clean stop never leaves an uncertain request behind.
+        with anyio.CancelScope(shield=True) as self._critical:
+            try:
+                if self._stopping:
+                    return None
+
+                async def on_send() -> None:
+                    nonlocal state
+                    self._sending = True
+                    await self._record(
+                        row, state, RequestState.SUBMITTING, count_attempt=True, clear_error=True
+                    )
+                    state = RequestState.SUBMITTING
+
+                outcome = await self._inpaint(row, mask, on_send)
+                if isinstance(outcome, Exception):
+                    report = await self._failed_to_send(row, state, outcome)
+                else:
+                    job = outcome
+                    await self._record(
+                        row, state, RequestState.SUBMITTED, message_id=job.message_id
+                    )
+            except JournalWriteError as exc:
+                unrecorded = exc
+            finally:
+                self._critical = None
+                self._sending = False
+        if unrecorded is not None:
+            if job is not None:
+                await self._unrecorded(row, job, unrecorded)
+            raise unrecorded
+        await self._emit_some(report)
+        return job
+
+    async def _inpaint(self, row: Row, mask: Mask, on_send: Callable[[], Any]) -> Job | Exception:
+        request = row.request
+        assert request is not None
+        try:
+            parent = await self._parent(request.parent)
+            with before_send(on_send):
+                return await self._client.inpaint(
+                    parent,
+                    mask,
+                    prompt=request.prompt,
+                    ref=row.key,
+                    timeout=request.timeout,
+                    webhook_override=request.webhook_override,
+                )
+        except JournalWriteError:
+            raise  # "submitting" could not be recorded: nothing was sent
+        except (ImagineProError, OSError, ValueError, TypeError) as exc:
+            return exc
+
+    async def _parent(self, message_id: str) -> Message | str:
+        """The parent's Message, fetched once, so that the client checks the mask against its image.
+
+        If it cannot be fetched, the messageId is sent as it is (the server checks the mask).
+        """
+        parent = self._parents.get(message_id)
+        if parent is None:
+            try:
+                parent = await self._client.fetch(message_id)
+            except ImagineProError as exc:
+                logger.warning("could not fetch parent %s (%s); mask not checked", message_id, exc)
+                return message_id
+            if len(self._parents) >= _MAX_PARENTS:
+                self._parents.clear()
+            self._parents[message_id] = parent
+        return parent
+
+    async def _unrecorded(self, row: Row, job: Job, exc: JournalWriteError) -> None:
+        """The job exists but the journal does not know it: its messageId must not be lost."""
+        exc.message_id = job.message_id
+        await self._emit(
+            BatchResult(
+                key=row.key, line=row.line, state=RequestState.SUBMITTED,
+                message_id=job.message_id,
+                error=f"the job {job.message_id} was created but the journal could not record "
+                "it; the next run reports this request as uncertain",
+            )
+        )  # fmt: skip
+
+    async def _emit_some(self, result: BatchResult | None) -> None:
+        if result is not None:
+            await self._emit(result)
+
+    async def _failed_to_send(
+        self, row: Row, old: RequestState, exc: Exception
+    ) -> BatchResult | None:
+        """Record why a submission gave no job (uncertain, halted, or refused); the result."""
+        if isinstance(exc, AuthenticationError):
+            # Nothing was created; every later submission would fail alike. Stop here.
+            self._halted = str(exc)
+            await self._record(row, old, RequestState.PENDING, error=str(exc))
+            return None
+        if isinstance(exc, SubmissionUncertainError):
+            # A lost answer, or a 5xx other than 503, does not prove that no job was created:
+            # never resend it on its own.
+            error = (
+                f"the request may have been processed, but no answer came ({exc.reason}); it was "
+                "not resent, to avoid paying twice. Check the account's recent jobs, then resend "
+                "it with --resubmit-uncertain."
+            )
+            await self._record(row, old, RequestState.UNCERTAIN, error=error)
+            return self._result(row, RequestState.UNCERTAIN, error=error)
+        # Refused before a job was created: costs nothing, tried again on resume.
+        await self._record(row, old, RequestState.FAILED, error=str(exc))
+        return self._result(row, RequestState.FAILED, error=str(exc))

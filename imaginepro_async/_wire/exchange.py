@@ -1,0 +1,330 @@
+"""One exchange with the API: headers, one attempt, capped read, JSON decode, errors translated.
+
+Nothing above this module sees aiohttp. An attempt ends in one of three ways:
+
+- a ``Reply`` (the server answered: any status);
+- ``NotSent``: the request never left (no connection could be made, or the session is closed), so
+  it is safe to send again;
+- ``MaybeSent``: the request may have reached the server (a reset after sending, a timeout), so a
+  job-creating request must not be sent again.
+
+API calls never follow redirects: the key would travel to wherever a 3xx points, and the answer
+there would be blamed on the key. A 3xx is a ``RedirectError`` naming where it pointed. Every answer
+has the API key blotted out as it arrives, so that no server text can put it into an exception, a
+repr or a log line (a gateway's debug page that echoes the request headers, for example).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Final
+
+import aiohttp
+import attrs
+import yarl
+
+from imaginepro_async._converters import parse_timestamp
+from imaginepro_async._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RequestRefusedError,
+    ResponseValidationError,
+    redact,
+    status_error,
+)
+
+__all__ = ["Exchange", "MaybeSent", "NotSent", "Reply", "Secret", "parse_retry_after"]
+
+logger = logging.getLogger("imaginepro_async")
+
+_BLOT: Final = b"********"
+
+
+class Secret:
+    """An API key that never shows itself in a repr, a log line or an exception."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds (never negative); None if unreadable.
+
+    Seconds (whole or not) or an HTTP date; garbage, NaN and infinity are None.
+    """
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = parse_timestamp(value)
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def error_message(body: object, reason: str) -> str:
+    """The server's explanation in an error body (NestJS ``message``, lists joined)."""
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, list):
+            return "; ".join(str(item) for item in message)
+        if message:
+            return str(message)
+        if body.get("error"):
+            return str(body["error"])
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return reason or "no reason given"
+
+
+def _refused(body: object) -> bool:
+    """True for an answer that says ``"success": false`` (the boolean, or the string in any case)."""
+    if not isinstance(body, Mapping):
+        return False
+    success = body.get("success")
+    return success is False or (isinstance(success, str) and success.strip().lower() == "false")
+
+
+@attrs.frozen
+class Reply:
+    """What the server answered: status, body (the key blotted out), and the headers we use.
+
+    ``retry_after`` is in the server's (API) seconds; ``location`` is absolute.
+    """
+
+    status: int
+    raw: bytes
+    retry_after: float | None
+    location: str | None
+
+
+class NotSent(Exception):
+    """The request never left: safe to resend."""
+
+    def __init__(self, error: APIConnectionError) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+class MaybeSent(Exception):
+    """The request may have reached the server."""
+
+    def __init__(self, error: APIConnectionError, reason: str) -> None:
+        self.error = error
+        self.reason = reason
+        super().__init__(str(error))
+
+
+class Exchange:
+    """Single HTTP exchanges with the API; owns nothing but its settings (sessions are the client's)."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        create_session: aiohttp.ClientSession | None = None,
+        base_url: yarl.URL,
+        api_key: Secret,
+        timeout: float,
+        max_response_bytes: int,
+    ) -> None:
+        self.session = session
+        # Job-creating requests go over a fresh connection each: a pooled one the server has just
+        # closed would lose the request in a way we could not tell from a lost answer.
+        self._create_session = create_session or session
+        self.base_url = base_url
+        self._key = api_key.reveal().encode()
+        self._headers = {
+            "Authorization": f"Bearer {api_key.reveal()}",
+            "Accept": "application/json",
+            "User-Agent": "imaginepro-async",
+        }
+        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        self._max_response_bytes = max_response_bytes
+
+    def url(self, path: str, query: Mapping[str, str | int] | None = None) -> yarl.URL:
+        """The full URL of an API path."""
+        url = self.base_url.join(yarl.URL(path))
+        return url.with_query(query) if query else url
+
+    def credentials_for(self, url: str) -> dict[str, str]:
+        """The Authorization header for ``url`` if it is the API's own origin, else nothing."""
+        if yarl.URL(url).origin() == self.base_url.origin():
+            return {"Authorization": self._headers["Authorization"]}
+        return {}
+
+    async def send(
+        self, method: str, url: yarl.URL, payload: bytes | None, *, fresh: bool = False
+    ) -> Reply:
+        """One exchange (``fresh``: over a connection of its own). Raises ``NotSent``/``MaybeSent``."""
+        session = self._create_session if fresh else self.session
+        headers = self._headers
+        if payload is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method,
+                url,
+                data=payload,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            ) as response:
+                raw = (await self._read_capped(response, method, url)).replace(self._key, _BLOT)
+                location = response.headers.get("Location")
+                reply = Reply(
+                    status=response.status,
+                    raw=raw,
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                    location=str(url.join(yarl.URL(location))) if location else None,
+                )
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            failure = self._failure(exc, method, url, session)
+            if failure is None:
+                raise
+            raise failure from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("%s %s -> %d in %.1f ms", method, url.path, reply.status, elapsed)
+        return reply
+
+    def _failure(
+        self, exc: Exception, method: str, url: yarl.URL, session: aiohttp.ClientSession
+    ) -> NotSent | MaybeSent | None:
+        """What a failed exchange means for resending it; None: not ours to translate."""
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return NotSent(
+                APIConnectionError(
+                    f"could not connect to {url.host}:{url.port}: {exc}; check base_url and the "
+                    "network",
+                    method=method,
+                    url=str(url),
+                )
+            )
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return MaybeSent(
+                APITimeoutError(
+                    f"{method} {url} got no complete answer within {self.timeout.total} s",
+                    method=method,
+                    url=str(url),
+                ),
+                "the answer timed out",
+            )
+        if isinstance(exc, RuntimeError):
+            if not session.closed:
+                return None
+            return NotSent(
+                APIConnectionError(
+                    "the aiohttp session given to the client is closed; keep it open while the "
+                    "client is in use",
+                    method=method,
+                    url=str(url),
+                )
+            )
+        return MaybeSent(
+            APIConnectionError(
+                f"{method} {url} failed: the connection broke ({type(exc).__name__}: {exc})",
+                method=method,
+                url=str(url),
+            ),
+            f"the connection broke ({type(exc).__name__})",
+        )
+
+    async def _read_capped(
+        self, response: aiohttp.ClientResponse, method: str, url: yarl.URL
+    ) -> bytes:
+        limit = self._max_response_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise ResponseValidationError(
+                f"the response announces {response.content_length} bytes, over the "
+                f"{limit}-byte cap",
+                body=b"",
+                method=method,
+                url=str(url),
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseValidationError(
+                    f"the response is over the {limit}-byte cap",
+                    body=b"".join(chunks)[:500].replace(self._key, _BLOT),
+                    method=method,
+                    url=str(url),
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def decode(self, reply: Reply, method: str, url: yarl.URL) -> object:
+        """The JSON body (an error's non-JSON text as a string); a 2xx that is not JSON is refused."""
+        try:
+            return json.loads(reply.raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            if reply.status < 300:
+                raise ResponseValidationError(
+                    f"the response is not JSON ({exc})",
+                    body=reply.raw[:2000],
+                    method=method,
+                    url=str(url),
+                ) from exc
+            return reply.raw.decode("utf-8", "replace")
+
+    def status_error(
+        self, reply: Reply, method: str, url: yarl.URL, *, local_wait: float | None, note: str = ""
+    ) -> APIStatusError:
+        """The typed error of a non-2xx reply (``local_wait``: Retry-After in the user's seconds).
+
+        ``note`` is added to the server's message (what the client did about it).
+        """
+        # Credentials of any kind that the server echoes stay out of the error, body included.
+        body = self.decode(attrs.evolve(reply, raw=redact(reply.raw)), method, url)
+        if 300 <= reply.status < 400:
+            message = (
+                f"redirected to {reply.location or 'nowhere (no Location header)'}; API calls do not "
+                "follow redirects: check base_url"
+            )
+        else:
+            message = error_message(body, "")
+        return status_error(
+            status=reply.status,
+            message=message + note,
+            body=body,
+            method=method,
+            url=str(url),
+            retry_after=local_wait,
+            location=reply.location,
+        )
+
+    @staticmethod
+    def refusal(body: object, method: str, url: yarl.URL, *, what: str) -> APIStatusError | None:
+        """A ``RequestRefusedError`` for a 2xx answer saying ``"success": false``, else None."""
+        if not _refused(body):
+            return None
+        assert isinstance(body, Mapping)
+        reason = body.get("error") or body.get("message") or "no reason given"
+        return RequestRefusedError(
+            status=200,
+            message=f"the server did not accept {what}: {reason}",
+            body=body,
+            method=method,
+            url=str(url),
+        )
