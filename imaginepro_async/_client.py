@@ -1,46 +1,43 @@
-"""``ImagineProClient``: submit jobs, get awaitable handles, follow thousands at once."""
+"""``ImagineProClient``: submit jobs, get awaitable handles, follow thousands at once.
+
+The client checks its options, builds its core (``_core.py``: sessions, sender, scheduler, queue)
+and composes the API's families over it (``_resources/``). Midjourney's methods are its own: it is
+the Midjourney resource of its core, with the client's verbs (job, fetch, download, enqueue, ...)
+added here.
+"""
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import logging
 import os
 import random
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, Self
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, Self, overload
 
 import aiohttp
-import attrs
+import yarl
 
-from ._client_endpoints import EndpointMethods
-from ._client_midjourney import MidjourneyMethods
-from ._client_reads import ReadMethods
-from ._converters import make_converter, structure
-from ._coordination.shared_jobs import SharedJobs, shared_jobs
-from ._costs import cost_of
-from ._errors import (
-    ClientClosedError,
-    InvalidInputError,
-    ResponseValidationError,
-    SubmissionUncertainError,
-)
-from ._inbox import Inbox, Outcome
-from ._jobs import Job, JobState
-from ._models import (
-    Button,
-    ButtonRequest,
-    CreatedJob,
-    Message,
-)
-from ._pacing.budget import Budget, BudgetView, Coordination, LocalBudget, Permit, RateLimit
+from ._calls import JobCall
+from ._core import ClientCore, ClientState, Settings
+from ._errors import InvalidInputError
+from ._inbox import Inbox
+from ._jobs import Job
+from ._models import AccountInfo, HistoryImage, Message
+from ._pacing.budget import BudgetView, Coordination, RateLimit
 from ._pacing.clock import Clock
 from ._pacing.retry import RetryPolicy
-from ._scheduling.scheduler import Fetcher, PollPolicy, Scheduler
-from ._submissions import Submission, SubmissionQueue, accepted
+from ._resources.diy import Diy
+from ._resources.flux import Flux
+from ._resources.gemini import Gemini
+from ._resources.midjourney import Midjourney
+from ._resources.tools import Tools
+from ._resources.universal import Universal
+from ._resources.video import Video
+from ._scheduling.policy import PollPolicy
+from ._submissions import Submission
 from ._validation import (
     DEFAULT_BASE_URL,
-    DEFAULT_JOB_TIMEOUT,
     check_api_key,
     check_base_url,
     check_choice,
@@ -48,40 +45,29 @@ from ._validation import (
     check_message_id,
     check_positive,
     env_time_scale,
+    short,
 )
-from ._wire.endpoints import (
-    BUTTON,
-    MESSAGE,
-    VIDEO_FETCH,
-    Endpoint,
-)
-from ._wire.exchange import Exchange, Secret
-from ._wire.sender import Transport
-
-if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
+from ._wire.endpoints import ACCOUNT_INFO, HISTORY
+from ._wire.exchange import Secret
 
 __all__ = ["DEFAULT_BASE_URL", "ClientState", "ImagineProClient"]
 
 logger = logging.getLogger("imaginepro_async")
 
 
-class ClientState(enum.Enum):
-    """Where a client is in its life: built, open (inside ``async with``), or closed for good."""
-
-    NEW = "new"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
+class ImagineProClient(Midjourney):
     """An asyncio client for ImaginePro: submit jobs, then await their handles.
 
     Use it as ``async with ImagineProClient(...) as client:``; leaving the block stops its background
     work and closes the HTTP session (a session passed in is left open). One client shares one
     request budget and one poller among all its jobs, so thousands of jobs can run at once without
     tripping the API's rate limits.
+
+    Midjourney's methods are the client's own (``imagine``, ``press``, ``upscale``, ``vary``,
+    ``inpaint``, ``describe``, ``blend``, ``face_swap``, ``check_prompt``); every other family of
+    the API is an attribute named after its section of the documentation: ``client.flux``,
+    ``client.gemini``, ``client.universal``, ``client.video``, ``client.tools``, ``client.diy``.
+    Job-creating methods return a ``JobCall``: await it for the ``Job``, or ``enqueue`` it.
 
     Args:
         api_key: the ``sk-...`` key; defaults to the ``IMAGINEPRO_API_KEY`` environment variable.
@@ -122,6 +108,17 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
             requests reach the server at uneven delays (each honoured: the budget pauses).
     """
 
+    __slots__ = (
+        "base_url",
+        "diy",
+        "flux",
+        "gemini",
+        "poll_policy",
+        "tools",
+        "universal",
+        "video",
+    )
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -144,93 +141,90 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         account_concurrency: int | None = None,
         poll_pacing: Literal["answer", "send"] = "answer",
     ) -> None:
-        self._api_key = Secret(check_api_key(api_key))
+        api = Secret(check_api_key(api_key))
         time_scale = check_positive(
             env_time_scale() if time_scale is None else time_scale, "time_scale"
         )
         seconds = "a number of seconds"
-        self._request_timeout = check_positive(
-            request_timeout, "request_timeout", seconds, finite=False
-        )
-        self._max_retry_after = check_positive(
-            max_retry_after, "max_retry_after", seconds, finite=False
-        )
         if account_concurrency is not None:
             # The jobs the account runs at once: a floor under what the client observes.
             check_count(account_concurrency, "account_concurrency", 1, 10_000)
-        self._account_concurrency = account_concurrency
-        self._poll_pacing = check_choice(poll_pacing, "poll_pacing", ("answer", "send"))
-        self.base_url = check_base_url(
+        self.base_url: yarl.URL = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
         )
-        self._clock = Clock(time_scale)
-        self._own_session = session is None
-        self._session = session
-        self._create_session: aiohttp.ClientSession | None = None
-        self._converter = make_converter()
-        self._rng = random.Random(seed)
-        self._retry = retry or RetryPolicy()
-        self._max_response_bytes = max_response_bytes
-        self._own_coordination = isinstance(coordination, str)
-        if isinstance(coordination, str):
-            from ._coordination.budgets import RedisCoordination
-
-            coordination = RedisCoordination(coordination)
-        self._coordination = coordination
-        self._create_budget = self._budget(
-            coordination, "create", create_limit or RateLimit.imaginepro_create()
+        self.poll_policy: PollPolicy = poll_policy or PollPolicy()
+        clock = Clock(time_scale)
+        settings = Settings(
+            api_key=api,
+            base_url=self.base_url,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            rng=random.Random(seed),
+            request_timeout=check_positive(
+                request_timeout, "request_timeout", seconds, finite=False
+            ),
+            max_response_bytes=max_response_bytes,
+            max_retry_after=check_positive(
+                max_retry_after, "max_retry_after", seconds, finite=False
+            ),
+            poll_policy=self.poll_policy,
+            poll_pacing="send"
+            if check_choice(poll_pacing, "poll_pacing", ("answer", "send")) == "send"
+            else "answer",
+            account_concurrency=account_concurrency,
         )
-        self._poll_budget = self._budget(
-            coordination, "poll", poll_limit or RateLimit.imaginepro_progress()
-        )
-        self.poll_policy = poll_policy or PollPolicy()
-        self._inbox = Inbox(
+        inbox = Inbox(
             webhook_base,
             webhook_token,
-            clock=self._clock,
+            clock=clock,
             hint_limit=webhook_hint_limit or RateLimit(5, 1.0),
         )
-        self._queue = SubmissionQueue()
-        self._transport: Transport | None = None
-        self._scheduler: Scheduler | None = None
-        self._shared: SharedJobs | None = None  # with RedisCoordination(share_jobs=True)
-        self._state = ClientState.NEW
-        self._image_sizes: dict[str, tuple[int, int]] = {}
-        self._credits_spent = 0
-
-    def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
-        if coordination is None:
-            return LocalBudget(limit, clock=self._clock)
-        return coordination.budget(kind, limit, self._clock, key_id=self._key_id())
-
-    def _key_id(self) -> str:
-        """Names the API key in shared stores without revealing it."""
-        return hashlib.sha256(self._api_key.reveal().encode()).hexdigest()[:16]
+        core = ClientCore(
+            settings,
+            session=session,
+            coordination=coordination,
+            create_limit=create_limit or RateLimit.imaginepro_create(),
+            poll_limit=poll_limit or RateLimit.imaginepro_progress(),
+            inbox=inbox,
+        )
+        super().__init__(core)
+        self.flux: Flux = Flux(core)
+        """Flux models: ``imagine``, ``upscale``."""
+        self.gemini: Gemini = Gemini(core)
+        """Gemini: ``imagine``."""
+        self.universal: Universal = Universal(core)
+        """Several image models behind one endpoint: ``imagine``."""
+        self.video: Video = Video(core)
+        """Midjourney videos: ``generate``, ``extend``."""
+        self.tools: Tools = Tools(core)
+        """Image tools: ``remove_background``."""
+        self.diy: Diy = Diy(core)
+        """The DIY plan: ``command``, ``tokens``, ``token``, ``set_token_active``, ``trace``."""
 
     @property
     def state(self) -> ClientState:
         """NEW until ``async with``, OPEN inside it, CLOSED after (a client is never reopened)."""
-        return self._state
+        return self._core.state
 
     @property
     def time_scale(self) -> float:
         """API seconds per real second (1 against the real service; see the constructor)."""
-        return self._clock.scale
+        return self._core.clock.scale
 
     @property
     def credits_spent(self) -> int:
         """The credits the jobs this client submitted cost: an estimate (see ``Job.cost``)."""
-        return self._credits_spent
+        return self._core.credits_spent
 
     @property
     def create_budget(self) -> BudgetView:
         """The budget of job-creating and other general requests (read-only)."""
-        return self._create_budget
+        return self._core.create_budget
 
     @property
     def poll_budget(self) -> BudgetView:
         """The budget of progress requests (read-only)."""
-        return self._poll_budget
+        return self._core.poll_budget
 
     @property
     def submission_hold(self) -> str | None:
@@ -239,63 +233,15 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         A submission waits while the jobs already on the account would keep a new one queued
         past its server-side timeout (the server would charge it and time it out).
         """
-        return None if self._scheduler is None else self._scheduler.hold_reason
+        return self._core.hold_reason
 
     def __repr__(self) -> str:
-        return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._state.value}>"
+        return f"<ImagineProClient {str(self.base_url).rstrip('/')} {self._core.state.value}>"
 
     # -- life cycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        if self._state is not ClientState.NEW:
-            raise ClientClosedError(
-                "this client was already opened once; create a new ImagineProClient"
-            )
-        self._state = ClientState.OPEN
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
-            )
-            self._create_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True, limit=4)
-            )
-        exchange = Exchange(
-            session=self._session,
-            create_session=self._create_session,
-            base_url=self.base_url,
-            api_key=self._api_key,
-            timeout=self._request_timeout,
-            max_response_bytes=self._max_response_bytes,
-        )
-        self._transport = Transport(
-            exchange=exchange,
-            budgets={"create": self._create_budget, "poll": self._poll_budget},
-            clock=self._clock,
-            retry=self._retry,
-            rng=self._rng,
-            max_retry_after=self._max_retry_after,
-            converter=self._converter,
-            poll_pacing=self._poll_pacing,
-        )
-        # Shared jobs: the scheduler polls only while this process leads, and publishes.
-        self._shared = shared_jobs(self._coordination, self._key_id(), self._clock, self._converter)
-        fetcher: Fetcher = self._poll
-        budget = self._poll_budget
-        if self._shared is not None:
-            fetcher, budget = self._shared.wrap(fetcher, budget)
-        self._scheduler = Scheduler(
-            fetcher=fetcher,
-            budget=budget,
-            rng=self._rng,
-            policy=self.poll_policy,
-            clock=self._clock,
-            canceller=self._cancel_job,
-            account_concurrency=self._account_concurrency,
-        )
-        self._scheduler.start()
-        if self._shared is not None:
-            self._shared.start(self._scheduler)
-        self._queue.start()
+        await self._core.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -308,41 +254,7 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         of ``enqueue`` not sent yet are not sent (their handles end with ``ClientClosedError``);
         those on the wire are answered first.
         """
-        if self._state is ClientState.CLOSED:
-            return
-        try:
-            # Still open meanwhile: a submission on the wire gets its answer and its messageId.
-            await self._queue.aclose()
-        finally:
-            self._state = ClientState.CLOSED
-            await self._close_rest()
-
-    async def _close_rest(self) -> None:
-        try:
-            if self._shared is not None:
-                await self._shared.aclose()
-            if self._scheduler is not None:
-                await self._scheduler.aclose()
-        finally:
-            if self._own_session and self._session is not None:
-                await self._session.close()
-            if self._create_session is not None:
-                await self._create_session.close()
-            if self._own_coordination and self._coordination is not None:
-                await self._coordination.aclose()
-
-    def _open(self) -> tuple[Transport, Scheduler]:
-        if (
-            self._state is not ClientState.OPEN
-            or self._transport is None
-            or self._scheduler is None
-        ):
-            if self._state is ClientState.CLOSED:
-                raise ClientClosedError("the client is closed; open a new ImagineProClient")
-            raise ClientClosedError(
-                "the client is not open: use `async with ImagineProClient(...) as client:`"
-            )
-        return self._transport, self._scheduler
+        await self._core.aclose()
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -353,136 +265,111 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         to follow it through the video progress endpoint.
         """
         check_message_id(message_id)
-        _, scheduler = self._open()
-        fetch = VIDEO_FETCH if video else None
-        return self._handle(scheduler.track(message_id, submitted=False, fetch=fetch))
+        if not isinstance(video, bool):
+            raise InvalidInputError(f"video must be True or False, got {short(video)}")
+        return self._core.job(message_id, video=video)
 
-    def _handle(self, state: JobState) -> Job:
-        assert self._scheduler is not None
-        if self._shared is not None:
-            self._shared.follow(state, self._scheduler.route(state.message_id))
-        return Job(state, self._scheduler)
+    async def fetch(self, message_id: str) -> Message:
+        """Fetch a job's Message once (``GET /api/v1/message/fetch/{id}``), within the poll budget.
 
-    async def _hint(self, message_id: str) -> None:
-        """Look at a job soon (a webhook said it changed); with shared jobs, through the leader."""
+        A video job this client follows is fetched from the video progress endpoint.
+
+        Raises:
+            NotFoundError: the server does not know the messageId.
+        """
         check_message_id(message_id)
-        _, scheduler = self._open()
-        if self._shared is not None:
-            await self._shared.hint(message_id)
-        else:
-            scheduler.poke(message_id)
+        return await self._core.fetch(message_id)
 
-    def _structure(self, data: object, endpoint: Endpoint, **params: str) -> Any:
-        """An answer of ``endpoint`` as its answer model (``ResponseValidationError`` if it is not)."""
-        url = self._open()[0].url(endpoint.path_for(**params))
-        return structure(
-            self._converter, data, endpoint.answer, method=endpoint.method, url=str(url)
-        )
+    @overload
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: None = None,
+    ) -> bytes: ...
 
-    async def _poll(self, message_id: str, permit: Permit, route: Endpoint | None) -> Message:
-        """One poll of a job for the scheduler, with a permit it already holds."""
-        transport, _ = self._open()
-        endpoint = route or MESSAGE
-        data = await transport.poll(endpoint, permit, message_id=message_id)
-        message: Message = self._structure(data, endpoint, message_id=message_id)
-        if message.message_id != message_id:
-            raise ResponseValidationError(
-                f"asked for job {message_id} but the answer is about {message.message_id}",
-                body=str(data)[:500],
-                method="GET",
-                url=str(transport.url(endpoint.path_for(message_id=message_id))),
-            )
-        return message
+    @overload
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = ...,
+        to: Path | Callable[[str], Path],
+    ) -> Path: ...
 
-    async def _read(
-        self, endpoint: Endpoint, *, body: Any = None, query: Any = None, **params: str
-    ) -> Any:
-        """A read of ``endpoint``, structured into its answer model."""
-        transport, _ = self._open()
-        payload = None if body is None else self._converter.unstructure(body)
-        data = await transport.read(endpoint, body=payload, query=query, **params)
-        return self._structure(data, endpoint, **params)
+    async def download(
+        self,
+        source: Message | str,
+        *,
+        index: int | None = None,
+        max_bytes: int = 50 * 1024 * 1024,
+        to: Path | Callable[[str], Path] | None = None,
+    ) -> bytes | Path:
+        """Download a result image: a URL, or a finished Message's image (for a mask preview).
 
-    async def _submit(self, endpoint: Endpoint, request: Any) -> Job:
-        transport, scheduler = self._open()
-        if getattr(request, "webhook_override", 0) is None and self._inbox.base is not None:
-            request = attrs.evolve(request, webhook_override=self._inbox.url())
-        accepted()  # checked: a queued submission (``enqueue``) now waits for its turn
-        body: Mapping[str, Any] = self._converter.unstructure(request)
-        kind = request.button if isinstance(request, ButtonRequest) else endpoint.name
-        server_timeout = getattr(request, "timeout", None) or DEFAULT_JOB_TIMEOUT  # API seconds
+        Returns its bytes, or with ``to`` the path it was saved to (written atomically: the file is
+        either absent or complete). Connection errors and 5xx answers are retried.
 
-        async def send() -> Job:
-            data = await transport.create(endpoint, body)
-            return self._track_created(data, endpoint, request, kind, server_timeout)
+        Args:
+            source: a ``Message`` (image ``index`` of its ``image_urls``: ``images`` when given,
+                else ``uri``) or a URL.
+            index: which image of a grid, 1 to 4 (default: the first).
+            max_bytes: refuse larger files.
+            to: save the image to this file instead of returning its bytes; or a function from
+                the file's extension (``png``, ``jpg``, ``webp``, ``gif``, ``mp4``, from the answer's
+                content type) to the file.
 
-        return await scheduler.admit(send, timeout=server_timeout, kind=kind)
+        Raises:
+            InvalidInputError: the Message has no such image.
+            ResponseValidationError: the answer is not an image, or is too large.
+        """
+        url = _image_url(source, index)
+        return await self._core.download(url, max_bytes=max_bytes, to=to)
 
-    def _track_created(
-        self, data: object, endpoint: Endpoint, request: Any, kind: str, server_timeout: float
-    ) -> Job:
-        # Not through self._open(): a submission on the wire when the client closes must still get
-        # its messageId (it may be paid for).
-        transport, scheduler = self._transport, self._scheduler
-        assert transport is not None
-        assert scheduler is not None
-        body: Mapping[str, Any] = self._converter.unstructure(request)
-        try:
-            url = str(transport.url(endpoint.path_for()))
-            created: CreatedJob = structure(
-                self._converter, data, endpoint.answer, method="POST", url=url
-            )
-            check_message_id(created.message_id, "the messageId in the server's answer")
-        except (ResponseValidationError, InvalidInputError) as exc:
-            # A 2xx answer we cannot use: the job may well exist, so this is not a refusal.
-            raise SubmissionUncertainError(
-                f"the server accepted it but its answer has no usable messageId ({exc})",
-                method="POST",
-                url=str(transport.url(endpoint.path_for())),
-                payload=body,
-            ) from exc
-        logger.info("submitted job %s", created.message_id)
-        created_at = created.created_at.timestamp() if created.created_at else None
-        state = scheduler.track(
-            created.message_id,
-            submitted=True,
-            created_at=created_at,
-            timeout=server_timeout,
-            fetch=endpoint.fetch,
-            webhook=self._inbox.owns(getattr(request, "webhook_override", None)),
-            kind=kind,
-        )
-        self._inbox.remember(getattr(request, "ref", None), created.message_id)
-        if state.cost is None:
-            state.cost = cost_of(endpoint.name, button=getattr(request, "button", None))
-            self._credits_spent += state.cost
-        return self._handle(state)
+    async def account(self) -> AccountInfo:
+        """The account's plan and credits (``GET /api/v1/subscription/account-info``)."""
+        return await self._core.read(ACCOUNT_INFO)
+
+    async def history(self, *, page: int = 1, size: int = 10) -> list[HistoryImage]:
+        """The account's jobs of the last 24 hours, newest first (``GET /api/v1/nova/images``)."""
+        for name, value in (("page", page), ("size", size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{name} must be a whole number ≥ 1, got {short(value)}")
+        answer = await self._core.read(HISTORY, query={"page": page, "size": size})
+        return list(answer.images)
 
     # -- submissions that return at once, and webhooks -------------------------------------------
 
-    async def enqueue(self, request: Coroutine[Any, Any, Job]) -> Submission:
+    async def enqueue(self, call: JobCall) -> Submission:
         """Accept a job now and send it when its turn in the create budget comes.
 
-        ``request`` is a submission call not awaited, such as ``client.inpaint(parent, mask,
-        prompt=...)``. It is checked at once (a bad argument raises here, nothing sent); the
-        returned ``Submission`` has a local ``id`` to hand out, its ``position`` in line, and
-        ``await submission.submitted()`` gives its ``Job`` once the server took it. A submission
-        not sent yet can be cancelled (nothing sent, nothing paid); once sent, the rules of a direct
-        call hold (an uncertain submission ends it with ``SubmissionUncertainError``). Closing the
-        client sends no waiting submission: each ends with ``ClientClosedError``.
+        ``call`` is a job-creating call not awaited, such as ``client.inpaint(parent, mask,
+        prompt=...)``. It is checked at once, in this task (a bad argument raises here, nothing
+        sent); the returned ``Submission`` has a local ``id`` to hand out, its ``position`` in
+        line, and ``await submission.submitted()`` gives its ``Job`` once the server took it. A
+        submission not sent yet can be cancelled (nothing sent, nothing paid); once sent, the rules
+        of a direct call hold (an uncertain submission ends it with
+        ``SubmissionUncertainError``). Closing the client sends no waiting submission: each ends
+        with ``ClientClosedError``. The submission is sent in a copy of this task's context
+        (context variables such as a trace id travel with it).
 
         Raises:
             InvalidInputError: a bad argument (nothing was sent).
             ClientClosedError: the client is not open.
+            TypeError: ``call`` is not a job-creating call.
         """
-        if self._state is not ClientState.OPEN:
-            request.close()
-            self._open()
-        return await self._queue.put(request)
+        if self._core.state is not ClientState.OPEN:
+            if isinstance(call, JobCall):
+                call.close()
+            self._core.open()
+        return await self._core.queue.put(call)
 
     def submission(self, submission_id: str) -> Submission | None:
         """A submission of this client by its local id (the recent ended ones too), else None."""
-        return self._queue.get(submission_id) if isinstance(submission_id, str) else None
+        return self._core.queue.get(submission_id) if isinstance(submission_id, str) else None
 
     def webhook_url(self) -> str:
         """This client's webhook URL: ``webhook_base`` with its secret token (keep it private).
@@ -490,23 +377,25 @@ class ImagineProClient(MidjourneyMethods, EndpointMethods, ReadMethods):
         Raises:
             InvalidInputError: the client was made without ``webhook_base``.
         """
-        return self._inbox.url()
+        return self._core.inbox.url()
 
-    async def _deliver(self, message: Message) -> Outcome:
-        """A webhook delivery (authenticated by the receiver): a hint for the scheduler.
 
-        With shared jobs, a process that does not lead passes the hint on to the leader.
-        """
-        _, scheduler = self._open()
-        outcome = self._inbox.deliver(message, scheduler)
-        shared = self._shared
-        if outcome is Outcome.FETCHED and shared is not None and not shared.leading:
-            await shared.hint(message.message_id)
-        return outcome
-
-    async def _cancel_job(self, message_id: str) -> None:
-        """Press Cancel Job (the scheduler's canceller: ``job.cancel()`` goes through it)."""
-        transport, _ = self._open()
-        request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
-        body: Mapping[str, Any] = self._converter.unstructure(request)
-        await transport.create(BUTTON, body)
+def _image_url(source: object, index: object) -> str:
+    """The URL a download of ``source`` (a Message's image ``index``, or a URL) reads."""
+    if isinstance(source, Message):
+        urls = source.image_urls
+        if not urls:
+            raise InvalidInputError(
+                f"job {source.message_id} has no image ({source.status.value}); await it first"
+            )
+        if index is not None and (
+            isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(urls)
+        ):
+            raise InvalidInputError(
+                f"job {source.message_id} has {len(urls)} images; index {short(index)} is out "
+                "of range"
+            )
+        return urls[(index if isinstance(index, int) else 1) - 1]
+    if isinstance(source, str) and yarl.URL(source).scheme in ("http", "https"):
+        return source
+    raise InvalidInputError(f"source must be a Message or an http(s) URL, got {short(source)}")

@@ -319,26 +319,45 @@ class JobFailedError(JobError):
 
 
 class JobTimeoutError(JobError, TimeoutError):
-    """A wait for a job passed its deadline. The job goes on on the server; await it again.
+    """A wait for a job (or several) passed its deadline. The jobs go on on the server; await again.
+
+    Raised by ``job.wait(timeout=...)``, ``gather(..., timeout=...)`` and
+    ``as_completed(..., timeout=...)``; ``message_id`` and ``message`` name the first job that had
+    not finished.
 
     Attributes:
         elapsed: seconds waited.
-        polls: progress requests made for this job so far.
+        polls: progress requests made for that job so far.
+        pending: the messageIds of every job that had not finished.
     """
 
     def __init__(
-        self, *, message_id: str, message: Message | None, elapsed: float, polls: int
+        self,
+        *,
+        message_id: str,
+        message: Message | None,
+        elapsed: float,
+        polls: int,
+        pending: Sequence[str] = (),
+        waited_for: int = 1,
     ) -> None:
         self.elapsed = elapsed
         self.polls = polls
+        self.pending = tuple(pending) or (message_id,)
         last = "never seen" if message is None else f"last seen {message.status}"
-        super().__init__(
-            f"gave up waiting for job {message_id} after {elapsed:.1f} s and {polls} polls "
-            f"({last}); the job goes on on the server: await it again, or use "
-            f"client.job({message_id!r}) later",
-            message_id=message_id,
-            message=message,
-        )
+        if waited_for > 1:
+            text = (
+                f"gave up waiting after {elapsed:.1f} s: {len(self.pending)} of {waited_for} jobs "
+                f"had not finished (the first, {message_id}, {last}); they go on on the server: "
+                "await them again"
+            )
+        else:
+            text = (
+                f"gave up waiting for job {message_id} after {elapsed:.1f} s and {polls} polls "
+                f"({last}); the job goes on on the server: await it again, or use "
+                f"client.job({message_id!r}) later"
+            )
+        super().__init__(text, message_id=message_id, message=message)
 
 
 class JobDeadlineError(JobError):

@@ -1,136 +1,40 @@
-"""Job handles: the latest Message, the outcome and waiters, woken by the client's scheduler.
+"""Job handles: await a job for its final Message, follow its updates, cancel it.
 
-A job owns no task; the scheduler's own bookkeeping lives in the scheduler.
-
-Several ``Job`` handles for the same messageId share one ``JobState`` (and so its polls).
+A ``Job`` owns no task and keeps no bookkeeping: it reads the ``JobState`` the client's scheduler
+writes, and asks its host (the client, through the small ``JobHost`` protocol) for everything else.
+Several handles for the same messageId share one ``JobState`` (and so its polls).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Literal, overload
+from collections.abc import AsyncIterator, Generator, Iterable
+from typing import Literal, Protocol, overload
 
 import anyio
 
-from ._errors import (
-    ClientClosedError,
-    ImagineProError,
-    JobTimeoutError,
-)
+from ._errors import ImagineProError, JobTimeoutError
 from ._models import Message
+from ._scheduling.job_state import JobState
 
-if TYPE_CHECKING:
-    from ._scheduling.scheduler import Scheduler
-
-__all__ = ["Job", "JobState", "as_completed", "gather"]
-
-logger = logging.getLogger("imaginepro_async")
+__all__ = ["Job", "JobHost", "as_completed", "gather"]
 
 
-class JobState:
-    """What a job's handles share: its latest Message, its outcome and its waiters.
+class JobHost(Protocol):
+    """What a ``Job`` asks of the client that follows it."""
 
-    Written by the scheduler (which keeps its own bookkeeping elsewhere). Events are created only
-    when someone waits, so that a followed job costs few objects.
-    """
+    def ensure_open(self) -> None:
+        """Raise ``ClientClosedError`` unless the client follows jobs."""
 
-    __slots__ = (
-        "_callbacks",
-        "_changed",
-        "_done",
-        "cost",
-        "exception",
-        "latest",
-        "message_id",
-        "polls",
-        "resolved",
-        "version",
-    )
+    def watch(self, state: JobState, every: float) -> None:
+        """Poll the job at least every ``every`` real seconds while watched."""
 
-    def __init__(self, message_id: str) -> None:
-        self.message_id = message_id
-        self.latest: Message | None = None
-        self.exception: ImagineProError | None = None
-        self.resolved = False  # True once the job has a final Message or an error
-        self.version = 0  # counts published Messages, for ``updates()``
-        self.polls = 0
-        self._done: anyio.Event | None = None
-        self._changed: anyio.Event | None = None
-        self._callbacks: list[Callable[[JobState], None]] | None = None
-        # What submitting it cost, in credits (an estimate; None: not submitted by this client).
-        self.cost: int | None = None
+    def unwatch(self, state: JobState, every: float) -> None:
+        """Stop a ``watch``."""
 
-    def changed(self) -> anyio.Event:
-        """An event set at the next new Message or at the end."""
-        if self._changed is None:
-            self._changed = anyio.Event()
-        return self._changed
-
-    @property
-    def followed_live(self) -> bool:
-        """True while someone waits for its next change (an ``updates()`` iterator)."""
-        return self._changed is not None
-
-    async def wait(self) -> None:
-        """Wait until the job is resolved."""
-        if self.resolved:
-            return
-        if self._done is None:
-            self._done = anyio.Event()
-        await self._done.wait()
-
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            changed.set()
-
-    def publish(self, message: Message) -> None:
-        """Record a new Message and wake whoever watches the job's updates."""
-        self.latest = message
-        self.version += 1
-        self._wake()
-
-    def resolve(self, exception: ImagineProError | None = None) -> None:
-        """Mark the job finished (with the latest Message, or an error) and wake its waiters."""
-        if self.resolved:
-            return
-        self.exception = exception
-        self.resolved = True
-        if self._done is not None:
-            self._done.set()
-        self._wake()
-        callbacks, self._callbacks = self._callbacks or [], None
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                # One listener's failure must not stop the others, or the scheduler.
-                logger.exception("a done callback of job %s failed", self.message_id)
-
-    def add_done_callback(self, callback: Callable[[JobState], None]) -> None:
-        """Call ``callback(state)`` once the job is resolved (at once if it already is)."""
-        if self.resolved:
-            callback(self)
-        elif self._callbacks is None:
-            self._callbacks = [callback]
-        else:
-            self._callbacks.append(callback)
-
-    def remove_done_callback(self, callback: Callable[[JobState], None]) -> None:
-        """Forget ``callback`` (no error if it is not registered)."""
-        if self._callbacks is not None:
-            with contextlib.suppress(ValueError):
-                self._callbacks.remove(callback)
-
-    def outcome(self) -> Message:
-        """The final Message, or raise the job's error. Only for a resolved job."""
-        if self.exception is not None:
-            raise self.exception
-        assert self.latest is not None
-        return self.latest
+    async def cancel_job(self, message_id: str) -> bool:
+        """Press Cancel Job on the server (False: the job had already ended)."""
 
 
 class Job:
@@ -142,11 +46,11 @@ class Job:
     scheduler polls it and wakes its waiters.
     """
 
-    __slots__ = ("_scheduler", "_state")
+    __slots__ = ("_host", "_state")
 
-    def __init__(self, state: JobState, scheduler: Scheduler) -> None:
+    def __init__(self, state: JobState, host: JobHost) -> None:
         self._state = state
-        self._scheduler = scheduler
+        self._host = host
 
     def __repr__(self) -> str:
         latest = self._state.latest
@@ -209,7 +113,7 @@ class Job:
         """
         state = self._state
         if not state.resolved:
-            self._scheduler.ensure_open()
+            self._host.ensure_open()
             started = anyio.current_time()
             with anyio.move_on_after(math.inf if timeout is None else timeout):
                 await state.wait()
@@ -236,11 +140,11 @@ class Job:
             ImagineProError: the job could not be followed (for example an unknown messageId).
         """
         state = self._state
-        self._scheduler.ensure_open()
+        self._host.ensure_open()
         if every is not None:
             if not every > 0:
                 raise ValueError(f"every must be a number of seconds > 0, got {every!r}")
-            self._scheduler.watch(state, every)
+            self._host.watch(state, every)
         seen = -1
         try:
             while True:
@@ -259,15 +163,15 @@ class Job:
                 await changed.wait()
         finally:
             if every is not None:
-                self._scheduler.unwatch(state, every)
+                self._host.unwatch(state, every)
 
-    async def cancel(self) -> None:
+    async def cancel(self) -> bool:
         """Press ``Cancel Job`` on the server; the job then ends FAIL (``JobCancelledError``).
 
-        Raises:
-            InvalidInputError: the job has already ended.
+        Returns True once the server took the cancel, False if the job had already ended
+        (nothing was sent).
         """
-        await self._scheduler.cancel(self._state.message_id)
+        return await self._host.cancel_job(self._state.message_id)
 
 
 def _states(jobs: Iterable[Job]) -> list[JobState]:
@@ -275,7 +179,7 @@ def _states(jobs: Iterable[Job]) -> list[JobState]:
     for job in jobs:
         if not isinstance(job, Job):
             raise TypeError(f"expected Job handles, got {type(job).__name__}: {job!r}")
-        job._scheduler.ensure_open()
+        job._host.ensure_open()
         states.append(job._state)
     return states
 
@@ -285,7 +189,7 @@ async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> 
 
     Args:
         jobs: the jobs to follow (from one client or several).
-        timeout: seconds to wait for all of them at most; when it passes, ``TimeoutError`` is
+        timeout: seconds to wait for all of them at most; when it passes, ``JobTimeoutError`` is
             raised (the jobs go on; await them again).
     """
     handles = list(jobs)
@@ -296,7 +200,8 @@ async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> 
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
             send.send_nowait(by_state[id(state)])
 
-    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    started = anyio.current_time()
+    deadline = math.inf if timeout is None else started + timeout
     try:
         with send, receive:
             for job in handles:
@@ -306,11 +211,7 @@ async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> 
                 with anyio.move_on_after(deadline - anyio.current_time()):
                     finished = await receive.receive()
                 if finished is None:
-                    pending = sum(1 for job in handles if not job.done())
-                    raise TimeoutError(
-                        f"{pending} of {len(handles)} jobs had not finished after {timeout} s; "
-                        "they go on: await them again"
-                    )
+                    raise _timed_out(handles, started)
                 # Yielded outside the cancel scope: the consumer's code must not run inside it.
                 yield finished
     finally:
@@ -338,12 +239,16 @@ async def gather(
     Args:
         jobs: the jobs.
         return_exceptions: return each failure in place of its Message instead of raising.
-        timeout: seconds to wait for all of them at most (``TimeoutError`` after that).
+        timeout: seconds to wait for all of them at most (``JobTimeoutError`` after that; the
+            jobs go on).
     """
     states = _states(jobs)
-    with anyio.fail_after(timeout):
+    started = anyio.current_time()
+    with anyio.move_on_after(math.inf if timeout is None else timeout):
         for state in states:
             await state.wait()
+    if not all(state.resolved for state in states):
+        raise _timed_out(jobs, started)
     outcomes: list[Message | ImagineProError] = []
     for state in states:
         outcomes.append(state.exception if state.exception is not None else state.outcome())
@@ -355,9 +260,15 @@ async def gather(
     return [outcome for outcome in outcomes if isinstance(outcome, Message)]
 
 
-def closed_error(message_id: str) -> ClientClosedError:
-    """The error a waiter gets when the client closes under it."""
-    return ClientClosedError(
-        f"the client was closed while job {message_id} was being followed; the job goes on on "
-        f"the server: open a client and use client.job({message_id!r})"
+def _timed_out(jobs: Iterable[Job], started: float) -> JobTimeoutError:
+    handles = list(jobs)
+    pending = [job for job in handles if not job.done()]
+    first = pending[0]
+    return JobTimeoutError(
+        message_id=first.message_id,
+        message=first.latest,
+        elapsed=anyio.current_time() - started,
+        polls=first.polls,
+        pending=[job.message_id for job in pending],
+        waited_for=len(handles),
     )

@@ -1,8 +1,11 @@
 """Submissions that return at once: ``client.enqueue(client.inpaint(...))`` and its handle.
 
 A web handler cannot wait its turn for the create budget (1 request per 3 s): ``enqueue`` checks
-the request at once (a bad one raises ``InvalidInputError`` in the caller, nothing sent), then hands
-back a ``Submission`` while a task of the client's queue waits for the budget and sends it. The
+the request at once, in the caller's task (a bad one raises ``InvalidInputError`` there, nothing
+sent), then hands back a ``Submission`` while a task of the client's queue waits for the budget
+and sends it, in a copy of the caller's context (a trace id set by the caller travels with it).
+What the submission needs below (its last step before the request leaves) is passed down
+explicitly as ``SubmitOptions``. The
 rules of a direct call hold once it is sent: a request that may have been processed is never resent
 (the handle ends with ``SubmissionUncertainError``).
 
@@ -14,47 +17,34 @@ those already on the wire finish (their answer is awaited, so that nothing is pa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 import math
 import secrets
 from collections import OrderedDict
-from collections.abc import Coroutine, Generator
-from contextvars import ContextVar
+from collections.abc import Generator
 from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._calls import JobCall, Prepared, Submit, SubmitOptions, steps
 from ._errors import ClientClosedError, ImagineProError, SubmissionCancelledError
 from ._jobs import Job
 from ._models import Message
-from ._wire.sender import before_send
 
-__all__ = ["Submission", "SubmissionQueue", "SubmissionState", "accepted"]
+__all__ = ["Submission", "SubmissionQueue", "SubmissionState"]
 
 logger = logging.getLogger("imaginepro_async")
 
 #: Ended submissions kept for ``client.submission(id)`` (the oldest are forgotten first).
 _KEPT = 10_000
 
-_CURRENT: ContextVar[Submission | None] = ContextVar("imaginepro_submission", default=None)
-
-
-def accepted() -> None:
-    """The request of this task's submission passed every check and now waits for its turn.
-
-    Called by the client right before a job-creating request waits for the create budget.
-    """
-    submission = _CURRENT.get()
-    if submission is not None:
-        submission._accept()
-
 
 class SubmissionState(enum.Enum):
-    """Where a submission is: checked, waiting its turn, on the wire, then one of three ends."""
+    """Where a submission is: waiting its turn, on the wire, then one of three ends."""
 
-    CHECKING = "checking"  # its arguments are being checked (the mask loaded)
     WAITING = "waiting"  # in line for the create budget: can still be cancelled
     SENDING = "sending"  # on the wire: it may be paid for from now on
     SUBMITTED = "submitted"  # the server took it: ``job`` and ``message_id`` are known
@@ -62,8 +52,8 @@ class SubmissionState(enum.Enum):
     CANCELLED = "cancelled"  # cancelled before it was sent: nothing sent, nothing paid
 
 
-_CANCELLABLE = (SubmissionState.CHECKING, SubmissionState.WAITING)
-_Item = tuple["Submission", Coroutine[Any, Any, Job]]
+_CANCELLABLE = (SubmissionState.WAITING,)
+_Item = tuple["Submission", Prepared[Any], Submit, contextvars.Context]
 
 
 class Submission:
@@ -75,12 +65,11 @@ class Submission:
 
     def __init__(self, queue: SubmissionQueue) -> None:
         self.id = secrets.token_urlsafe(12)
-        self.state = SubmissionState.CHECKING
+        self.state = SubmissionState.WAITING
         self.job: Job | None = None
         self.error: ImagineProError | None = None
         self._queue = queue
         self._scope = anyio.CancelScope()
-        self._checked = anyio.Event()
         self._settled = anyio.Event()
 
     def __repr__(self) -> str:
@@ -125,24 +114,21 @@ class Submission:
     def __await__(self) -> Generator[object, None, Message]:
         return self.wait().__await__()
 
-    def cancel(self) -> bool:
-        """Take it out of the line if it was not sent yet: then nothing is sent, nothing paid.
+    async def cancel(self) -> bool:
+        """Cancel it, wherever it is: out of the line if it was not sent yet (nothing sent,
+        nothing paid), or its job on the server (Cancel Job) if the server already took it.
 
-        Returns True if it was cancelled, False if it was already sent (cancel its ``job``
-        instead, which presses Cancel Job on the server) or had ended.
+        Returns True if it was cancelled either way; False if it is on the wire right now (cancel
+        its ``job`` once ``submitted()`` returns), or had already ended.
         """
-        if self.state not in _CANCELLABLE:
-            return False
-        self._end(SubmissionState.CANCELLED, SubmissionCancelledError(self.id))
-        return True
+        if self.state in _CANCELLABLE:
+            self._end(SubmissionState.CANCELLED, SubmissionCancelledError(self.id))
+            return True
+        if self.state is SubmissionState.SUBMITTED and self.job is not None:
+            return await self.job.cancel()
+        return False
 
     # -- what the queue's task does ----------------------------------------------------------------
-
-    def _accept(self) -> None:
-        if self.state is SubmissionState.CHECKING:
-            self.state = SubmissionState.WAITING
-            self._queue._line[self.id] = self
-            self._checked.set()
 
     async def _sending(self) -> None:
         # The create permit is held and the request is about to leave: past this, no cancel.
@@ -156,11 +142,10 @@ class Submission:
     ) -> None:
         if self._settled.is_set():
             return
-        if self.state in _CANCELLABLE and _CURRENT.get() is not self:
+        if self.state in _CANCELLABLE:
             self._scope.cancel()  # stop its task wherever it waits: nothing was sent
         self.state, self.error, self.job = state, error, job
         self._queue._line.pop(self.id, None)
-        self._checked.set()
         self._settled.set()
 
 
@@ -192,22 +177,20 @@ class SubmissionQueue:
         """A submission of this queue by its id (recent ended ones included)."""
         return self._known.get(submission_id)
 
-    async def put(self, request: Coroutine[Any, Any, Job]) -> Submission:
-        """Check ``request`` (a call such as ``client.inpaint(...)``), queue it, return its handle."""
+    async def put(self, call: JobCall) -> Submission:
+        """Check ``call`` (such as ``client.inpaint(...)``) in this task, queue it, return its
+        handle; it is sent later in a copy of this task's context."""
+        prepare, submit = steps(call)
         if self._closed or self._send is None:
-            request.close()
             raise ClientClosedError("the client is not open: submissions are accepted while it is")
+        prepared = await prepare()  # a bad argument raises here: nothing queued, nothing sent
+        if self._closed:
+            raise ClientClosedError("the client closed while the submission was being checked")
         submission = Submission(self)
         self._remember(submission)
-        self._send.send_nowait((submission, request))
-        try:
-            await submission._checked.wait()
-        except BaseException:
-            submission.cancel()  # the caller gave up while it was being checked
-            raise
-        if submission.state in (SubmissionState.FAILED, SubmissionState.CANCELLED):
-            assert submission.error is not None
-            raise submission.error  # refused before it was queued: nothing was sent
+        self._line[submission.id] = submission
+        context = contextvars.copy_context()
+        self._send.send_nowait((submission, prepared, submit, context))
         return submission
 
     def _remember(self, submission: Submission) -> None:
@@ -240,17 +223,16 @@ class SubmissionQueue:
 
     async def _run(self, receive: MemoryObjectReceiveStream[_Item]) -> None:
         async with receive, anyio.create_task_group() as tasks:
-            async for submission, request in receive:
-                tasks.start_soon(self._one, submission, request)
+            async for submission, prepared, submit, context in receive:
+                # Started in the caller's context: its task copies it, not the queue's.
+                context.run(tasks.start_soon, self._one, submission, prepared, submit)
 
-    async def _one(self, submission: Submission, request: Coroutine[Any, Any, Job]) -> None:
-        _CURRENT.set(submission)  # this task's own context: seen by ``accepted``
-        with submission._scope, before_send(submission._sending):
+    async def _one(self, submission: Submission, prepared: Prepared[Any], submit: Submit) -> None:
+        with submission._scope:
             if submission.done():  # cancelled, or the client closed, before its task ran
-                request.close()
                 return
             try:
-                job = await request
+                job = await submit(prepared, SubmitOptions(before_send=submission._sending))
             except ImagineProError as exc:
                 submission._end(SubmissionState.FAILED, exc)
             except Exception as exc:

@@ -75,8 +75,9 @@ def check_prompt(value: object, *, required: bool) -> str | None:
 
 
 def check_options(
-    *, ref: object, webhook_override: object, timeout: object, disable_cdn: object
+    *, ref: object, webhook_override: object, job_timeout: object, disable_cdn: object = None
 ) -> None:
+    """The options every job-creating call shares (nothing is sent when one is wrong)."""
     if ref is not None and not isinstance(ref, str):
         raise InvalidInputError(f"ref must be a string, got {type(ref).__name__}")
     if webhook_override is not None:
@@ -85,12 +86,16 @@ def check_options(
             raise InvalidInputError(
                 f"webhook_override must be an http(s) URL, got {short(webhook_override)}"
             )
-    if timeout is not None:
+    if job_timeout is not None:
         low, high = JOB_TIMEOUT_RANGE
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
+        if (
+            isinstance(job_timeout, bool)
+            or not isinstance(job_timeout, int)
+            or not low <= job_timeout <= high
+        ):
             raise InvalidInputError(
-                f"timeout is the server-side job timeout in whole seconds, {low} to {high}; "
-                f"got {short(timeout)}"
+                f"job_timeout is the server-side job timeout in whole seconds, {low} to {high}; "
+                f"got {short(job_timeout)}"
             )
     if disable_cdn is not None and not isinstance(disable_cdn, bool):
         raise InvalidInputError(f"disable_cdn must be True or False, got {short(disable_cdn)}")

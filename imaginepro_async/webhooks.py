@@ -124,7 +124,7 @@ class WebhookReceiver:
 
     async def receive(self, token: str | None, read: BodyReader) -> tuple[int, str]:
         """Handle one delivery: its HTTP status and a short text answer."""
-        clients = [client for client in self.clients if client._inbox.accepts(token)]
+        clients = [client for client in self.clients if client._core.inbox.accepts(token)]
         if not clients:
             self.stats.refused += 1
             return 403, "forbidden: no valid token"
@@ -140,7 +140,7 @@ class WebhookReceiver:
         outcome = Outcome.UNKNOWN
         for client in clients:
             try:
-                outcome = await client._deliver(message)
+                outcome = await client._core.deliver(message)
             except ImagineProError:  # that client is closed: it follows nothing any more
                 continue
             if outcome is not Outcome.UNKNOWN:

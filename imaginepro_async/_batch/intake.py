@@ -208,8 +208,7 @@ def prepare(item: object, index: int) -> Entry | InputProblem:
         check_options(
             ref=request.ref,
             webhook_override=request.webhook_override,
-            timeout=request.timeout,
-            disable_cdn=None,
+            job_timeout=request.timeout,
         )
         if request.ref is not None and not request.ref.strip():
             raise InvalidInputError("ref is empty: leave it out, or give a unique name")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
+from imaginepro_async._calls import SubmitOptions, steps
 from imaginepro_async._errors import (
     AuthenticationError,
     ImagineProError,
@@ -19,14 +20,13 @@ from imaginepro_async._errors import (
     SubmissionUncertainError,
 )
 from imaginepro_async._masks.mask import Mask, load_mask
-from imaginepro_async._wire.sender import before_send
 
 from .follow import FollowMethods
 from .journal import RequestState, Row, StoredRequest
 from .results import BatchResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from anyio.abc import TaskGroup
 
@@ -116,20 +116,25 @@ class SubmitMethods(FollowMethods):
         await self._emit_some(report)
         return job
 
-    async def _inpaint(self, row: Row, mask: Mask, on_send: Callable[[], Any]) -> Job | Exception:
+    async def _inpaint(
+        self, row: Row, mask: Mask, on_send: Callable[[], Awaitable[None]]
+    ) -> Job | Exception:
         request = row.request
         assert request is not None
         try:
             parent = await self._parent(request.parent)
-            with before_send(on_send):
-                return await self._client.inpaint(
+            prepare, submit = steps(
+                self._client.inpaint(
                     parent,
                     mask,
                     prompt=request.prompt,
                     ref=row.key,
-                    timeout=request.timeout,
+                    job_timeout=request.timeout,
                     webhook_override=request.webhook_override,
                 )
+            )
+            # The journal says "submitting" right before the request leaves, permit held.
+            return await submit(await prepare(), SubmitOptions(before_send=on_send))
         except JournalWriteError:
             raise  # "submitting" could not be recorded: nothing was sent
         except (ImagineProError, OSError, ValueError, TypeError) as exc:

@@ -181,7 +181,7 @@ async def _parent(client: ImagineProClient, message_id: str) -> Message:
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
-    return {"ref": args.ref, "webhook_override": args.webhook, "timeout": args.timeout}
+    return {"ref": args.ref, "webhook_override": args.webhook, "job_timeout": args.timeout}
 
 
 async def _imagine(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
@@ -230,7 +230,7 @@ async def _blend(client: ImagineProClient, args: argparse.Namespace, run: Run) -
 
 
 async def _flux(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
-    return await run.post(client.flux(args.prompt, n=args.n, **_common(args)))
+    return await run.post(client.flux.imagine(args.prompt, n=args.n, **_common(args)))
 
 
 COMMANDS: Final[dict[str, _Submit]] = {

@@ -36,10 +36,10 @@ from imaginepro_async._errors import (
     ImagineProError,
     JobFailedError,
 )
-from imaginepro_async._jobs import JobState
 from imaginepro_async._models import Message
 from imaginepro_async._pacing.budget import Budget, Permit, RateLimit
 from imaginepro_async._pacing.clock import Clock
+from imaginepro_async._scheduling.job_state import JobState
 from imaginepro_async._scheduling.scheduler import Fetcher, Scheduler
 from imaginepro_async._wire.endpoints import ENDPOINTS, Endpoint
 
@@ -131,7 +131,9 @@ class SharedJobs:
     def wrap(self, fetcher: Fetcher, budget: Budget) -> tuple[Fetcher, Budget]:
         """The scheduler's fetcher (publishing what it polls) and budget (open while leading)."""
 
-        async def fetch(message_id: str, permit: Permit, route: Endpoint | None) -> Message:
+        async def fetch(
+            message_id: str, permit: Permit, route: Endpoint[None, Message] | None
+        ) -> Message:
             message = await fetcher(message_id, permit, route)
             self._outgoing(message)
             return message
@@ -156,7 +158,7 @@ class SharedJobs:
             with anyio.CancelScope(shield=True), contextlib.suppress(CoordinationError):
                 await self._leadership.resign()
 
-    def follow(self, state: JobState, route: Endpoint | None) -> None:
+    def follow(self, state: JobState, route: Endpoint[None, Message] | None) -> None:
         """Register a job this process follows (its handle was just made)."""
         message_id = state.message_id
         if state.resolved or message_id in self._states:

@@ -26,7 +26,6 @@ from imaginepro_async._errors import (
     APIConnectionError,
     ClientClosedError,
     ImagineProError,
-    InvalidInputError,
     JobCancelledError,
     JobDeadlineError,
     JobFailedError,
@@ -35,13 +34,12 @@ from imaginepro_async._errors import (
     ResponseValidationError,
     ServerError,
 )
-from imaginepro_async._jobs import JobState, closed_error
 from imaginepro_async._models import Message, Status
 from imaginepro_async._pacing.budget import Budget, Permit
 from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._wire.endpoints import Endpoint
-from imaginepro_async._wire.sender import before_send, current_before_send
 
+from .job_state import JobState, closed_error
 from .planner import Failure, JobRecord, Planner, PollPolicy, Verdict
 
 __all__ = ["PollPolicy", "Scheduler", "SchedulerState"]
@@ -61,11 +59,11 @@ class _Held(Exception):
     """A submission about to leave is held after all (the account filled up meanwhile)."""
 
 
-#: The client's function that presses Cancel Job on the server (through the create budget).
-Canceller = Callable[[str], Awaitable[None]]
+#: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
+BeforeSend = Callable[[], Awaitable[None]]
 #: One poll of a job: its Message, fetched with the given permit of the progress budget, through
 #: the job's progress endpoint (None: the Message one).
-Fetcher = Callable[[str, Permit, Endpoint | None], Awaitable[Message]]
+Fetcher = Callable[[str, Permit, Endpoint[None, Message] | None], Awaitable[Message]]
 
 
 class SchedulerState(enum.Enum):
@@ -103,7 +101,6 @@ class Scheduler:
         rng: the jitter of retries.
         policy: the poll policy's durations (API seconds).
         clock: the client's clock.
-        canceller: presses Cancel Job on a messageId (``job.cancel()`` goes through ``cancel``).
         account_concurrency: how many jobs the account runs at once, if known (else learnt).
     """
 
@@ -115,13 +112,11 @@ class Scheduler:
         rng: random.Random,
         policy: PollPolicy,
         clock: Clock,
-        canceller: Canceller,
         account_concurrency: int | None = None,
     ) -> None:
         self._clock = clock
         self._fetcher = fetcher
         self._budget = budget
-        self._canceller = canceller
         limit = budget.limit
         self._planner = Planner(
             policy,
@@ -135,7 +130,9 @@ class Scheduler:
         self._held = 0
         self._hold_reason: str | None = None
         self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
-        self._routes: dict[str, Endpoint] = {}  # jobs polled through another progress endpoint
+        self._routes: dict[
+            str, Endpoint[None, Message]
+        ] = {}  # jobs polled through another progress endpoint
         # (due, entry, messageId): no reference to the record, so that an entry (a new one at
         # every poll) is a tuple the garbage collector stops tracking at once (see ``_take``).
         self._heap: list[tuple[float, int, str]] = []
@@ -204,7 +201,7 @@ class Scheduler:
 
     # -- what the client and the handles ask -----------------------------------------------------
 
-    def route(self, message_id: str) -> Endpoint | None:
+    def route(self, message_id: str) -> Endpoint[None, Message] | None:
         """The progress endpoint ``message_id`` is polled through, if not the Message one."""
         return self._routes.get(message_id)
 
@@ -215,7 +212,7 @@ class Scheduler:
         submitted: bool,
         created_at: float | None = None,
         timeout: float | None = None,
-        fetch: Endpoint | None = None,
+        fetch: Endpoint[None, Message] | None = None,
         webhook: bool = False,
         kind: str | None = None,
     ) -> JobState:
@@ -276,17 +273,23 @@ class Scheduler:
         return self._hold_reason if self._held else None
 
     async def admit(
-        self, send: Callable[[], Awaitable[T]], *, timeout: float, kind: str | None
+        self,
+        send: Callable[[BeforeSend], Awaitable[T]],
+        *,
+        timeout: float,
+        kind: str | None,
+        before: BeforeSend | None = None,
     ) -> T:
         """Run ``send`` (one job-creating request, and ``track`` of its job) once a new job of
         ``kind`` could end before its server-side ``timeout`` (API seconds).
 
-        The rule is checked again right before the request leaves, with the create permit held
-        (a before-send hook): submissions that waited for the permit are judged on what is known
-        when they would be sent, not when they asked. A refusal then gives the permit back.
+        ``send`` is given the gate to run right before its request leaves, with the create permit
+        held: the rule is checked again there, so that submissions that waited for the permit are
+        judged on what is known when they would be sent, not when they asked. A refusal then gives
+        the permit back. ``before`` (the caller's own last step, e.g. a journal write) runs in the
+        gate once the rule passed.
         """
         planner = self._planner
-        outer = current_before_send()
         while True:
             await self._wait_for_room(timeout, kind)
             reserved = False
@@ -297,12 +300,11 @@ class Scheduler:
                     raise _Held
                 planner.reserved += 1
                 reserved = True
-                if outer is not None:
-                    await outer()
+                if before is not None:
+                    await before()
 
             try:
-                with before_send(gate):
-                    return await send()
+                return await send(gate)
             except _Held:
                 continue
             finally:
@@ -345,21 +347,20 @@ class Scheduler:
         if known is not None:
             self._planner.unwatch(known[0], self._clock.api(every))
 
-    async def cancel(self, message_id: str) -> None:
-        """Press Cancel Job on a followed job, then look at it soon; it ends ``JobCancelledError``.
-
-        Raises:
-            InvalidInputError: the job has already ended (or is no longer followed).
-        """
+    def cancellable(self, message_id: str) -> bool:
+        """True while ``message_id`` is followed and not seen ended (Cancel Job can be pressed)."""
+        self.ensure_open()
         known = self._jobs.get(message_id)
         latest = None if known is None else known[1].latest
-        if known is None or (latest is not None and latest.is_terminal):
-            raise InvalidInputError(f"job {message_id} has already ended; nothing to cancel")
-        self.ensure_open()
-        await self._canceller(message_id)
-        record = known[0]
-        record.cancel_requested = True  # only once the server took the cancel
-        self._planner.poke(record, now=self._clock.now())
+        return known is not None and (latest is None or not latest.is_terminal)
+
+    def cancel_sent(self, message_id: str) -> None:
+        """The server took Cancel Job for ``message_id``: look at it soon; it ends cancelled."""
+        known = self._jobs.get(message_id)
+        if known is not None:
+            record = known[0]
+            record.cancel_requested = True
+            self._planner.poke(record, now=self._clock.now())
 
     def poke(self, message_id: str) -> None:
         """Look at a followed job soon, within the budget (a webhook said it changed)."""

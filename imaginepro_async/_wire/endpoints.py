@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -48,7 +48,6 @@ from imaginepro_async._models import (
 __all__ = [
     "ACCOUNT_INFO",
     "BLEND",
-    "BLEND_LEGACY",
     "BOOST_BUTTON",
     "BOOST_IMAGINE",
     "BUTTON",
@@ -76,10 +75,12 @@ __all__ = [
 ]
 
 BudgetKind = Literal["create", "poll"]
+RequestT = TypeVar("RequestT")
+AnswerT = TypeVar("AnswerT")
 
 
 @attrs.frozen
-class Endpoint:
+class Endpoint(Generic[RequestT, AnswerT]):
     """One endpoint of the API.
 
     Attributes:
@@ -88,20 +89,23 @@ class Endpoint:
         path: the path, with ``{name}`` placeholders for path parameters.
         budget: which request budget it spends: ``"create"`` or ``"poll"``.
         creates_job: True when it creates a paid job: resent only when it cannot have been processed.
-        request: the model of its JSON body (None: no body, or no model yet).
-        answer: the model its JSON answer is structured into (None: no model yet).
+        request: the model of its JSON body (None: no body).
+        answer: the model its JSON answer is structured into.
         fetch: for a job-creating endpoint, the progress endpoint its jobs are followed through
             (None: the Message one).
+        fallback: where a job-creating request answered 404 (certainly not processed) is sent
+            instead: the documented path of an endpoint whose first path is assumed.
     """
 
     name: str
     method: Literal["GET", "POST", "PUT"]
     path: str
     budget: BudgetKind
-    creates_job: bool = False
-    request: type[Any] | None = None
-    answer: Any = None
-    fetch: Endpoint | None = None
+    creates_job: bool
+    request: type[RequestT] | None
+    answer: type[AnswerT]
+    fetch: Endpoint[None, Message] | None = None
+    fallback: Endpoint[RequestT, AnswerT] | None = None
 
     def path_for(self, **params: str) -> str:
         """The path with each ``{name}`` filled in (escaped: an id can never add a path segment)."""
@@ -109,23 +113,22 @@ class Endpoint:
 
 
 def _job(
-    name: str, path: str, request: type[Any] | None = None, fetch: Endpoint | None = None
-) -> Endpoint:
+    name: str, path: str, request: type[RequestT], fetch: Endpoint[None, Message] | None = None
+) -> Endpoint[RequestT, CreatedJob]:
     """A job-creating POST, answered with the creation answer."""
     return Endpoint(name, "POST", path, "create", True, request, CreatedJob, fetch)
 
 
-def _read(name: str, method: Literal["GET", "PUT"], path: str, answer: Any) -> Endpoint:
-    """A general request that creates nothing (retried like a read)."""
-    body = TokenToggleRequest if method == "PUT" else None
-    return Endpoint(name, method, path, "create", False, body, answer)
+def _read(name: str, path: str, answer: type[AnswerT]) -> Endpoint[None, AnswerT]:
+    """A general GET that creates nothing (retried like a read)."""
+    return Endpoint(name, "GET", path, "create", False, None, answer)
 
 
-MESSAGE: Final = Endpoint(
+MESSAGE: Final[Endpoint[None, Message]] = Endpoint(
     "message", "GET", "/api/v1/message/fetch/{message_id}", "poll", False, None, Message
 )
 # doc (JS SDK): video jobs have their own progress endpoint; its Message carries the videos.
-VIDEO_FETCH: Final = Endpoint(
+VIDEO_FETCH: Final[Endpoint[None, Message]] = Endpoint(
     "video_fetch", "GET", "/api/v1/video/mj/fetch/{message_id}", "poll", False, None, VideoMessage
 )
 IMAGINE: Final = _job("imagine", "/api/v1/nova/imagine", ImagineRequest)
@@ -133,9 +136,12 @@ BUTTON: Final = _job("button", "/api/v1/nova/button", ButtonRequest)
 BOOST_IMAGINE: Final = _job("boost_imagine", "/api/v1/nova/boost/imagine", ImagineRequest)
 BOOST_BUTTON: Final = _job("boost_button", "/api/v1/nova/boost/button", ButtonRequest)
 DESCRIBE: Final = _job("describe", "/api/v1/nova/describe", DescribeRequest)
-# assumed: only the legacy path of blend is documented; the nova one follows the others.
-BLEND: Final = _job("blend", "/api/v1/nova/blend", BlendRequest)
-BLEND_LEGACY: Final = attrs.evolve(BLEND, path="/api/v1/midjourney/blend")
+# Only the legacy path of blend is documented; the nova one (assumed, like the others) is tried
+# first, and a 404 (nothing processed) sends the same request to the documented path.
+BLEND: Final = attrs.evolve(
+    _job("blend", "/api/v1/nova/blend", BlendRequest),
+    fallback=_job("blend", "/api/v1/midjourney/blend", BlendRequest),
+)
 FACESWAP: Final = _job("faceswap", "/api/v1/nova/faceswap", FaceSwapRequest)
 FLUX_IMAGINE: Final = _job("flux_imagine", "/api/v1/flux/imagine", FluxImagineRequest)
 FLUX_UPSCALE: Final = _job("flux_upscale", "/api/v1/flux/upscale", FluxUpscaleRequest)
@@ -150,29 +156,23 @@ VIDEO_EXTEND: Final = _job(
     "video_extend", "/api/v1/video/mj/extend", VideoExtendRequest, VIDEO_FETCH
 )
 COMMANDS: Final = _job("commands", "/api/v1/nova/commands", CommandRequest)
-DISCORD_TOKENS: Final = _read(
-    "discord_tokens", "GET", "/api/v1/discord/tokens", tuple[DiscordToken, ...]
-)
-DISCORD_TOKEN: Final = _read(
-    "discord_token", "GET", "/api/v1/discord/token/{token_id}", DiscordToken
-)
-DISCORD_TOKEN_TOGGLE: Final = _read(
-    "discord_token_toggle", "PUT", "/api/v1/discord/token/{token_id}", DiscordToken
-)
-MESSAGE_TRACE: Final = _read(
-    "message_trace", "GET", "/api/v1/message/trace/{message_id}", MessageTrace
-)
-ACCOUNT_INFO: Final = Endpoint(
-    "account_info", "GET", "/api/v1/subscription/account-info", "create", False, None, AccountInfo
-)
-HISTORY: Final = Endpoint(
-    "history", "GET", "/api/v1/nova/images", "create", False, None, HistoryPage
-)
+DISCORD_TOKENS: Final = _read("discord_tokens", "/api/v1/discord/tokens", tuple[DiscordToken, ...])
+DISCORD_TOKEN: Final = _read("discord_token", "/api/v1/discord/token/{token_id}", DiscordToken)
+DISCORD_TOKEN_TOGGLE: Final[Endpoint[TokenToggleRequest, DiscordToken]] = Endpoint(
+    "discord_token_toggle", "PUT", "/api/v1/discord/token/{token_id}", "create", False,
+    TokenToggleRequest, DiscordToken,
+)  # fmt: skip
+MESSAGE_TRACE: Final = _read("message_trace", "/api/v1/message/trace/{message_id}", MessageTrace)
+ACCOUNT_INFO: Final = _read("account_info", "/api/v1/subscription/account-info", AccountInfo)
+HISTORY: Final = _read("history", "/api/v1/nova/images", HistoryPage)
 # Checking a prompt creates nothing and costs nothing: it is retried like a read.
-PROMPT_CHECK: Final = Endpoint("prompt_check", "POST", "/api/v1/nova/prompt-check", "create", False, PromptCheckRequest, PromptCheck)  # fmt: skip
+PROMPT_CHECK: Final[Endpoint[PromptCheckRequest, PromptCheck]] = Endpoint(
+    "prompt_check", "POST", "/api/v1/nova/prompt-check", "create", False,
+    PromptCheckRequest, PromptCheck,
+)  # fmt: skip
 
-#: Every endpoint by name (the legacy blend path is an option of ``BLEND``, not a row of its own).
-ENDPOINTS: Final[Mapping[str, Endpoint]] = MappingProxyType(
+#: Every endpoint by name (the legacy blend path is ``BLEND``'s fallback, not a row of its own).
+ENDPOINTS: Final[Mapping[str, Endpoint[Any, Any]]] = MappingProxyType(
     {
         row.name: row
         for row in (

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, overload
@@ -49,7 +47,11 @@ from .download import Target, download
 from .endpoints import Endpoint
 from .exchange import Exchange, MaybeSent, NotSent, Reply
 
-__all__ = ["Transport"]
+__all__ = ["BeforeSend", "Sender"]
+
+#: What runs right before a job-creating request leaves, its create permit held (raising refuses
+#: it: then nothing is sent). A safe resend of the same request does not run it again.
+BeforeSend = Callable[[], Awaitable[None]]
 
 #: Statuses after which a job-creating POST was certainly not processed (the server said so).
 _CREATE_RETRY_STATUSES: Final = frozenset({429, 503})
@@ -65,7 +67,7 @@ class _WaitTooLong(Exception):
         super().__init__(str(error))
 
 
-class Transport:
+class Sender:
     """Sends requests for the client; owns nothing but its settings (the sessions are the client's)."""
 
     def __init__(
@@ -194,17 +196,21 @@ class Transport:
 
     # -- the three kinds of calls ----------------------------------------------------------------
 
-    async def poll(self, endpoint: Endpoint, permit: Permit | None = None, **params: str) -> object:
+    async def poll(
+        self, endpoint: Endpoint[Any, Any], permit: Permit | None = None, **params: str
+    ) -> object:
         """One attempt at a read (``permit``: already acquired from the endpoint's budget)."""
+        if endpoint.creates_job:
+            raise TypeError(f"{endpoint.name} creates a job: it is never polled")
         url = self._exchange.url(endpoint.path_for(**params))
         budget = self._budgets[endpoint.budget]
         return await self._attempt(
             endpoint.method, url, None, budget, permit, capped=False, by_send=self._polls_by_send
         )
 
-    async def read(
+    async def _read(
         self,
-        endpoint: Endpoint,
+        endpoint: Endpoint[Any, Any],
         *,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str | int] | None = None,
@@ -232,12 +238,34 @@ class Transport:
             await self._clock.sleep(self.retry.backoff(attempt, self.rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def create(self, endpoint: Endpoint, body: Mapping[str, Any]) -> object:
+    async def send(
+        self,
+        endpoint: Endpoint[Any, Any],
+        *,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, str | int] | None = None,
+        before: BeforeSend | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> object:
+        """Send ``endpoint``'s request by its row's rules: a job-creating row is resent only when it
+        cannot have been processed (``before`` runs right before it leaves); any other is retried
+        like a read. ``params`` fill the path's placeholders. Returns the decoded JSON answer."""
+        if endpoint.creates_job:
+            if body is None or query or params:
+                raise TypeError(f"{endpoint.name} creates a job: it takes a body and nothing else")
+            return await self._create(endpoint, body, before)
+        if before is not None:
+            raise TypeError(f"{endpoint.name} creates nothing: there is no send to run before")
+        return await self._read(endpoint, body=body, query=query, **(params or {}))
+
+    async def _create(
+        self, endpoint: Endpoint[Any, Any], body: Mapping[str, Any], before: BeforeSend | None
+    ) -> object:
         """POST a job-creating ``body``; resent only when it cannot have been processed."""
         url = self._exchange.url(endpoint.path_for())
         payload = _encode(body)
         budget = self._budgets[endpoint.budget]
-        before = _once(_BEFORE_SEND.get())  # a safe resend is the same submission
+        before = _once(before)  # a safe resend is the same submission
         for attempt in range(self.retry.attempts):
             try:
                 reply = await self._send(
@@ -254,6 +282,9 @@ class Transport:
                 raise _uncertain("the answer could not be read", url, body) from exc
             if reply.status < 300:
                 return self._accepted(reply, url, body)
+            if reply.status == 404 and endpoint.fallback is not None:
+                # Not found: nothing was processed there; the row's documented path takes it.
+                return await self._create(endpoint.fallback, body, before)
             try:
                 error = await self._status_error(reply, "POST", url, budget, capped=True)
             except _WaitTooLong as too_long:
@@ -310,29 +341,6 @@ class Transport:
             clock=self._clock,
             rng=self.rng,
         )
-
-
-BeforeSend = Callable[[], Awaitable[None]]
-_BEFORE_SEND: ContextVar[BeforeSend | None] = ContextVar("imaginepro_before_send", default=None)
-
-
-@contextmanager
-def before_send(callback: BeforeSend) -> Iterator[None]:
-    """Run ``callback`` right before this task's next job-creating POST leaves.
-
-    It runs once the create permit is held (the request is about to be sent); if it raises, nothing
-    is sent. The batch journals ``submitting`` through it, at the last possible moment.
-    """
-    token = _BEFORE_SEND.set(callback)
-    try:
-        yield
-    finally:
-        _BEFORE_SEND.reset(token)
-
-
-def current_before_send() -> BeforeSend | None:
-    """The callback ``before_send`` set for this task, if any."""
-    return _BEFORE_SEND.get()
 
 
 def _once(callback: BeforeSend | None) -> BeforeSend | None:

@@ -1,0 +1,47 @@
+"""``client.gemini``: images from text and images with Gemini."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from imaginepro_async._calls import JobCall
+from imaginepro_async._models import ContentPart, ContentsRequest
+from imaginepro_async._wire.endpoints import GEMINI_IMAGINE
+
+from .base import Resource, contents_request
+
+__all__ = ["GEMINI_MODELS", "Gemini"]
+
+GEMINI_MODELS: Final = ("gemini-2.5-flash-image-preview",)  # doc (JS SDK)
+
+
+class Gemini(Resource):
+    """Gemini (``client.gemini``)."""
+
+    __slots__ = ()
+
+    def imagine(
+        self,
+        contents: Sequence[str | ContentPart] | str,
+        *,
+        model: str | None = None,
+        ref: str | None = None,
+        webhook_override: str | None = None,
+        job_timeout: int | None = None,
+    ) -> JobCall:
+        """Make an image from text and images with Gemini (``POST /api/v1/gemini/imagine``).
+
+        Args:
+            contents: the parts, in order: ``str`` or ``TextPart`` for text, ``ImagePart(url)``
+                for an image (1 to 16 parts).
+            model: one of ``GEMINI_MODELS`` (default: the server's).
+            ref, webhook_override, job_timeout: as for ``client.imagine``.
+        """
+
+        def build() -> ContentsRequest:
+            return contents_request(
+                contents, model, GEMINI_MODELS, ref, webhook_override, job_timeout
+            )
+
+        return self._call("gemini.imagine", GEMINI_IMAGINE, build)
