@@ -13,9 +13,9 @@ import attrs
 from aiohttp import web
 
 from . import _contract as c
+from ._http import dumps
 from ._ratelimit import SimulatedRateLimit
 from ._records import to_json
-from ._wire import dumps
 
 if TYPE_CHECKING:
     from ._simulator import Simulator

@@ -11,7 +11,7 @@ import attrs
 from aiohttp import web
 
 from . import _contract as c
-from ._wire import ApiError
+from ._http import ApiError
 
 
 @attrs.frozen

@@ -17,8 +17,8 @@ from . import _contract as c
 from ._engine import RESULT_GRID, RESULT_IMAGES, RESULT_NONE, RESULT_VIDEO, Account, Token
 from ._faults import Endpoint
 from ._fields import Fields
+from ._http import ApiError, json_response
 from ._ratelimit import Bucket
-from ._wire import ApiError, json_response
 
 if TYPE_CHECKING:
     from ._app import ApiServer

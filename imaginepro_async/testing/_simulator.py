@@ -19,6 +19,7 @@ from ._app import ApiServer, AppConfig
 from ._clock import SimClock
 from ._engine import Account, DurationFn, Engine, Job, uniform_duration
 from ._faults import Faults
+from ._messages import preview_url, render_message
 from ._ratelimit import RateLimiter, SimulatedRateLimit
 from ._records import (
     BodyCount,
@@ -29,7 +30,6 @@ from ._records import (
     WebhookAttempt,
 )
 from ._webhooks import WebhookFaults, WebhookSender
-from ._wire import preview_url, render_message
 
 DEFAULT_GENERAL_LIMIT: Final = SimulatedRateLimit(*c.GENERAL_LIMIT)
 DEFAULT_PROGRESS_LIMIT: Final = SimulatedRateLimit(*c.PROGRESS_LIMIT)
