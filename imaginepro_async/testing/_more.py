@@ -16,9 +16,9 @@ from aiohttp import web
 from . import _contract as c
 from ._engine import RESULT_GRID, RESULT_IMAGES, RESULT_NONE, RESULT_VIDEO, Account, Token
 from ._faults import Endpoint
-from ._fields import Fields
 from ._http import ApiError, json_response
 from ._ratelimit import Bucket
+from ._request_checks import Fields
 
 if TYPE_CHECKING:
     from ._app import ApiServer

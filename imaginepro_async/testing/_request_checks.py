@@ -1,4 +1,5 @@
-"""Request fields: read, check and collect every problem (NestJS ValidationPipe style: a list)."""
+"""Request checks: read the fields of a request and collect every problem (NestJS ValidationPipe
+style: one 400 answer listing them all), and read integer query parameters."""
 
 from __future__ import annotations
 
