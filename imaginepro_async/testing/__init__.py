@@ -12,9 +12,9 @@ and ``imaginepro_client`` fixtures of :mod:`imaginepro_async.testing.pytest_plug
 
 from ._engine import DurationFn, fixed_duration, uniform_duration
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
+from ._introspection import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
 from ._png import make_mask, make_png
 from ._ratelimit import RateLimiter, SimulatedRateLimit
-from ._records import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
 from ._simulator import Simulator
 from ._webhooks import WebhookFaults
 

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from . import _contract as c
 from ._http import dumps
+from ._introspection import to_json
 from ._ratelimit import SimulatedRateLimit
-from ._records import to_json
 
 if TYPE_CHECKING:
     from ._simulator import Simulator

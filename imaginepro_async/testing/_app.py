@@ -27,11 +27,11 @@ from ._engine import (
 )
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
 from ._http import ApiError, json_response
+from ._introspection import Recorder, RequestRecord
 from ._messages import PREVIEW, cdn_names, render_message
 from ._more import MoreHandlers
 from ._png import result_png, sniff_image
 from ._ratelimit import Bucket, RateLimiter
-from ._records import Recorder, RequestRecord
 from ._request_checks import Common, Fields, json_type, query_int
 
 Handler = Callable[[web.Request, Account | None, float], Awaitable[web.Response]]

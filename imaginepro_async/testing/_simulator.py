@@ -19,9 +19,7 @@ from ._app import ApiServer, AppConfig
 from ._clock import SimClock
 from ._engine import Account, DurationFn, Engine, Job, uniform_duration
 from ._faults import Faults
-from ._messages import preview_url, render_message
-from ._ratelimit import RateLimiter, SimulatedRateLimit
-from ._records import (
+from ._introspection import (
     BodyCount,
     JobTimeline,
     Recorder,
@@ -29,6 +27,8 @@ from ._records import (
     Stats,
     WebhookAttempt,
 )
+from ._messages import preview_url, render_message
+from ._ratelimit import RateLimiter, SimulatedRateLimit
 from ._webhooks import WebhookFaults, WebhookSender
 
 DEFAULT_GENERAL_LIMIT: Final = SimulatedRateLimit(*c.GENERAL_LIMIT)

@@ -16,7 +16,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from . import _contract as c
 from ._clock import SimClock
 from ._http import dumps
-from ._records import WebhookAttempt
+from ._introspection import WebhookAttempt
 
 _WORKERS = 8
 

@@ -1,4 +1,6 @@
-"""What the simulator lets tests and benchmarks see: plain frozen records, times in simulated s."""
+"""Introspection: what the simulator lets tests and benchmarks see (the request log, job
+timelines, per-body counts, webhook attempts, statistics; frozen, times in simulated seconds) and
+the Recorder that keeps the log and the counters behind them."""
 
 from __future__ import annotations
 
@@ -97,9 +99,9 @@ class Stats:
     credits_spent: int
 
 
-def to_json(record: object) -> dict[str, Any]:
-    """A record as JSON-ready data (for the admin routes)."""
-    data: dict[str, Any] = attrs.asdict(record, recurse=False)  # type: ignore[arg-type]
+def to_json(value: object) -> dict[str, Any]:
+    """One of the frozen values above as JSON-ready data (for the admin routes)."""
+    data: dict[str, Any] = attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
     for key, value in data.items():
         if isinstance(value, tuple):
             data[key] = list(value)
