@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -28,11 +28,12 @@ from ._engine import (
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
 from ._http import ApiError, json_response
 from ._introspection import Recorder, RequestRecord
-from ._messages import PREVIEW, cdn_names, render_message
+from ._messages import cdn_names, render_message
 from ._more import MoreHandlers
 from ._png import result_png, sniff_image
 from ._ratelimit import Bucket, RateLimiter
 from ._request_checks import Common, Fields, json_type, query_int
+from ._settings import AppConfig
 
 Handler = Callable[[web.Request, Account | None, float], Awaitable[web.Response]]
 
@@ -43,28 +44,6 @@ class _Route:
     bucket: Bucket | None
     auth: bool
     handler: Handler
-
-
-@attrs.define(kw_only=True)
-class AppConfig:
-    """The settings the handlers read."""
-
-    image_size: tuple[int, int]
-    grid_size: tuple[int, int]
-    check_mask_size: bool
-    max_body_bytes: int
-    costs: Mapping[str, int]
-    latency_before: float = c.LATENCY_BEFORE
-    latency_after: float = c.LATENCY_AFTER
-
-    def size_of(self, job: Job, name: str) -> tuple[int, int]:
-        """The pixel size of the CDN file ``name`` of ``job``."""
-        if name == PREVIEW:
-            width, height = job.size
-            return max(1, width // c.PREVIEW_FACTOR), max(1, height // c.PREVIEW_FACTOR)
-        if job.result == RESULT_GRID and name in ("grid.png", "original.png"):
-            return self.grid_size
-        return job.size
 
 
 class ApiServer:

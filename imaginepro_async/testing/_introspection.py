@@ -1,6 +1,7 @@
 """Introspection: what the simulator lets tests and benchmarks see (the request log, job
-timelines, per-body counts, webhook attempts, statistics; frozen, times in simulated seconds) and
-the Recorder that keeps the log and the counters behind them."""
+timelines, per-body counts, webhook attempts, statistics; frozen, times in simulated seconds),
+how a job's timeline is read from the engine, and the Recorder that keeps the log and the
+counters behind them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections import Counter, deque
 from typing import Any
 
 import attrs
+
+from ._engine import Job
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +100,25 @@ class Stats:
     faults: int
     jobs_created: int
     credits_spent: int
+
+
+def job_timeline(job: Job, now: float) -> JobTimeline:
+    """The timeline of ``job`` as it stands at simulated time ``now``."""
+    return JobTimeline(
+        message_id=job.message_id,
+        api_key=job.account.api_key,
+        endpoint=job.endpoint,
+        button=job.button,
+        ref=job.ref,
+        parent_id=job.parent_id,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        status=job.status,
+        progress=job.progress(now),
+        error=job.error,
+        credits=job.charged,
+    )
 
 
 def to_json(value: object) -> dict[str, Any]:
