@@ -15,7 +15,7 @@ from imaginepro_async import _costs
 
 from . import _contract as c
 from ._admin import add_admin_routes
-from ._app import ApiServer
+from ._api_server import ApiServer
 from ._clock import SimClock
 from ._engine import Account, DurationFn, Engine, Job, uniform_duration
 from ._faults import Faults

@@ -21,7 +21,7 @@ from ._ratelimit import Bucket
 from ._request_checks import Fields
 
 if TYPE_CHECKING:
-    from ._app import ApiServer
+    from ._api_server import ApiServer
 
 _Handler = Callable[[web.Request, Account | None, float], Awaitable[web.Response]]
 

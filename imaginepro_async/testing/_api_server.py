@@ -26,10 +26,10 @@ from ._engine import (
     result_of,
 )
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
+from ._handlers_models import MoreHandlers
 from ._http import ApiError, json_response
 from ._introspection import Recorder, RequestRecord
 from ._messages import cdn_names, render_message
-from ._more import MoreHandlers
 from ._png import result_png, sniff_image
 from ._ratelimit import Bucket, RateLimiter
 from ._request_checks import Common, Fields, json_type, query_int
