@@ -38,6 +38,7 @@ class AccountHandlers:
     def __init__(self, ctx: HandlerContext) -> None:
         self.ctx = ctx
 
+    # --- messages ---------------------------------------------------------------------------------
     async def fetch(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -45,6 +46,7 @@ class AccountHandlers:
         job = self.ctx.job_of(account, request.match_info["message_id"])
         return json_response(render_message(job, now, self.ctx.base_url, self.ctx.clock))
 
+    # --- the account ------------------------------------------------------------------------------
     async def account_info(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -92,6 +94,7 @@ class AccountHandlers:
                 break
         return json_response({"images": items})
 
+    # --- DIY plan: Discord tokens, trace ----------------------------------------------------------
     async def tokens(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -133,6 +136,7 @@ class AccountHandlers:
                 return token
         raise ApiError(404, f"Discord token {token_id} not found.")
 
+    # --- the CDN (no auth) ------------------------------------------------------------------------
     async def cdn(self, request: web.Request, account: Account | None, now: float) -> web.Response:
         job = self.ctx.engine.jobs.get(request.match_info["message_id"])
         name = request.match_info["name"]

@@ -38,6 +38,7 @@ class MidjourneyHandlers:
     def __init__(self, ctx: HandlerContext) -> None:
         self.ctx = ctx
 
+    # --- imagine and the buttons ------------------------------------------------------------------
     async def imagine(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -142,6 +143,7 @@ class MidjourneyHandlers:
                 " resolution is scaled).",
             )
 
+    # --- describe, prompt check -------------------------------------------------------------------
     async def describe(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -170,6 +172,7 @@ class MidjourneyHandlers:
             return json_response({"status": "SUCCESS"})
         return json_response({"status": "FAIL", "message": c.BANNED_ERROR.format(word=word)})
 
+    # --- blend, face swap -------------------------------------------------------------------------
     async def blend(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -197,6 +200,7 @@ class MidjourneyHandlers:
             common=common, result=RESULT_IMAGES,
         )  # fmt: skip
 
+    # --- video ------------------------------------------------------------------------------------
     async def video_generate(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -238,6 +242,7 @@ class MidjourneyHandlers:
             count=c.VIDEO_RESULTS,
         )  # fmt: skip
 
+    # --- DIY plan ---------------------------------------------------------------------------------
     async def commands(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:

@@ -33,6 +33,7 @@ class ModelHandlers:
     def __init__(self, ctx: HandlerContext) -> None:
         self.ctx = ctx
 
+    # --- Flux -------------------------------------------------------------------------------------
     async def flux_imagine(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -94,6 +95,7 @@ class ModelHandlers:
             result=RESULT_IMAGES, size=(side, side),
         )  # fmt: skip
 
+    # --- tools ------------------------------------------------------------------------------------
     async def remove_bg(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
@@ -107,6 +109,7 @@ class ModelHandlers:
             result=RESULT_IMAGES,
         )  # fmt: skip
 
+    # --- Gemini / universal -----------------------------------------------------------------------
     async def gemini(
         self, request: web.Request, account: Account | None, now: float
     ) -> web.Response:
