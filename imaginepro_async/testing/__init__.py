@@ -2,9 +2,16 @@
 
 The simulator serves the API described in ``shared/imaginepro-api.md`` over real HTTP on
 127.0.0.1, with a scaled clock, rate limits, webhooks, fault injection and introspection. It is
-written independently of the client (it imports nothing from :mod:`imaginepro_async` outside this
-package), so a shared mistake cannot pass both sides. Every assumption it makes beyond
-ImaginePro's documentation is a named constant in ``_contract.py``.
+written independently of the client (of :mod:`imaginepro_async` outside this package it imports
+only the price table, ``_costs.py``; the pytest plugin alone builds a client, for its fixture), so
+a shared mistake cannot pass both sides. Every assumption it makes beyond ImaginePro's
+documentation is a named constant in ``_contract.py``.
+
+Its modules, bottom up (none imports a module above it): ``_contract``, ``_clock``, ``_png``,
+``_ratelimit``, ``_faults``, ``_http``; ``_engine`` (accounts, queues, timed events);
+``_messages``, ``_request_checks``, ``_introspection``; ``_settings``, ``_webhooks``, ``_admin``;
+``_handler_context``, then the ``_handlers_*`` modules; ``_api_server``; ``_simulator``; on top
+``pytest_plugin`` and ``__main__``.
 
 From a shell: ``imaginepro-async simulate --port 8080``. In pytest: the ``imaginepro_simulator``
 and ``imaginepro_client`` fixtures of :mod:`imaginepro_async.testing.pytest_plugin`.
@@ -12,9 +19,9 @@ and ``imaginepro_client`` fixtures of :mod:`imaginepro_async.testing.pytest_plug
 
 from ._engine import DurationFn, fixed_duration, uniform_duration
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
+from ._introspection import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
 from ._png import make_mask, make_png
 from ._ratelimit import RateLimiter, SimulatedRateLimit
-from ._records import BodyCount, JobTimeline, RequestRecord, Stats, WebhookAttempt
 from ._simulator import Simulator
 from ._webhooks import WebhookFaults
 

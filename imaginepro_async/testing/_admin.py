@@ -1,26 +1,72 @@
 """The ``/_simulator/...`` admin routes: the introspection API as JSON, for out-of-process use.
 
-Not part of ImaginePro; no auth, no rate limits, no faults, not logged.
+Not part of ImaginePro; no auth, no rate limits, no faults, not logged. The routes drive the
+simulator through :class:`AdminTarget`, the part of the ``Simulator`` they use (this module sits
+below ``_simulator.py`` and does not import it).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 from aiohttp import web
 
 from . import _contract as c
-from ._ratelimit import SimulatedRateLimit
-from ._records import to_json
-from ._wire import dumps
-
-if TYPE_CHECKING:
-    from ._simulator import Simulator
+from ._faults import Faults
+from ._http import dumps
+from ._introspection import (
+    BodyCount,
+    JobTimeline,
+    RequestRecord,
+    Stats,
+    WebhookAttempt,
+    to_json,
+)
+from ._ratelimit import RateLimiter, SimulatedRateLimit
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AdminTarget(Protocol):
+    """What the admin routes use of a simulator (the ``Simulator`` has it all)."""
+
+    @property
+    def time_scale(self) -> float: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def rate_limits(self) -> RateLimiter: ...
+
+    def now(self) -> float: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+    def stats(self) -> Stats: ...
+
+    def requests(self) -> list[RequestRecord]: ...
+
+    def jobs(self, *, ref: str | None) -> list[JobTimeline]: ...
+
+    def job(self, message_id: str) -> JobTimeline: ...
+
+    def jobs_per_ref(self) -> dict[str, int]: ...
+
+    def jobs_per_body(self, min_count: int) -> list[BodyCount]: ...
+
+    def credits_spent(self) -> dict[str, int]: ...
+
+    def credits(self, api_key: str | None) -> int: ...
+
+    def webhook_deliveries(self) -> list[WebhookAttempt]: ...
+
+    def reset_counters(self) -> None: ...
+
+    def add_account(self, *, credits: int, concurrency: int, api_key: str | None) -> str: ...
 
 
 def _ok(data: object) -> web.Response:
@@ -66,7 +112,7 @@ def _limit_json(limit: SimulatedRateLimit | None) -> dict[str, Any] | None:
 class _Admin:
     """The admin handlers of one simulator."""
 
-    sim: Simulator
+    sim: AdminTarget
 
     async def time_(self, request: web.Request) -> web.StreamResponse:
         return _ok({"now": self.sim.now(), "time_scale": self.sim.time_scale})
@@ -200,7 +246,7 @@ class _Admin:
         ]
 
 
-def add_admin_routes(app: web.Application, sim: Simulator) -> None:
+def add_admin_routes(app: web.Application, sim: AdminTarget) -> None:
     """Register every admin route on ``app``."""
     for method, path, handler in _Admin(sim).routes():
         app.router.add_route(method, c.ADMIN_PREFIX + path, handler)

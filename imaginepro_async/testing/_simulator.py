@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Self
 
 import anyio
@@ -15,21 +15,23 @@ from imaginepro_async import _costs
 
 from . import _contract as c
 from ._admin import add_admin_routes
-from ._app import ApiServer, AppConfig
+from ._api_server import ApiServer
 from ._clock import SimClock
 from ._engine import Account, DurationFn, Engine, Job, uniform_duration
 from ._faults import Faults
-from ._ratelimit import RateLimiter, SimulatedRateLimit
-from ._records import (
+from ._introspection import (
     BodyCount,
     JobTimeline,
     Recorder,
     RequestRecord,
     Stats,
     WebhookAttempt,
+    job_timeline,
 )
+from ._messages import preview_url, render_message
+from ._ratelimit import RateLimiter, SimulatedRateLimit
+from ._settings import app_config, durations_per_kind, non_negative
 from ._webhooks import WebhookFaults, WebhookSender
-from ._wire import preview_url, render_message
 
 DEFAULT_GENERAL_LIMIT: Final = SimulatedRateLimit(*c.GENERAL_LIMIT)
 DEFAULT_PROGRESS_LIMIT: Final = SimulatedRateLimit(*c.PROGRESS_LIMIT)
@@ -136,7 +138,7 @@ class Simulator:
         latency_after: float = c.LATENCY_AFTER,
         request_log_size: int | None = 100_000,
     ) -> None:
-        config = _app_config(
+        config = app_config(
             image_size=image_size,
             grid_size=grid_size,
             check_mask_size=check_mask_size,
@@ -163,7 +165,7 @@ class Simulator:
         self._engine = Engine(
             seed=seed,
             duration=duration or uniform_duration(*c.DURATION_RANGE),
-            durations=_durations(duration, describe_duration, durations),
+            durations=durations_per_kind(duration, describe_duration, durations),
             failure_rate=failure_rate,
             banned_words=banned_words,
             refund_failed_jobs=refund_failed_jobs,
@@ -287,7 +289,7 @@ class Simulator:
 
     @latency_before.setter
     def latency_before(self, seconds: float) -> None:
-        self._server.config.latency_before = _non_negative("latency_before", seconds)
+        self._server.config.latency_before = non_negative("latency_before", seconds)
 
     @property
     def latency_after(self) -> float:
@@ -296,7 +298,7 @@ class Simulator:
 
     @latency_after.setter
     def latency_after(self, seconds: float) -> None:
-        self._server.config.latency_after = _non_negative("latency_after", seconds)
+        self._server.config.latency_after = non_negative("latency_after", seconds)
 
     @property
     def webhook_faults(self) -> WebhookFaults:
@@ -391,13 +393,13 @@ class Simulator:
             KeyError: No job has this id.
         """
         now = self._sync()
-        return _timeline(self._engine.jobs[message_id], now)
+        return job_timeline(self._engine.jobs[message_id], now)
 
     def jobs(self, *, ref: str | None = None) -> list[JobTimeline]:
         """Every job's timeline in creation order (only those with ``ref``, if given)."""
         now = self._sync()
         return [
-            _timeline(job, now)
+            job_timeline(job, now)
             for job in self._engine.jobs.values()
             if ref is None or job.ref == ref
         ]
@@ -474,79 +476,3 @@ class Simulator:
             else:
                 with anyio.move_on_after(clock.real(due - clock.now())):
                     await self._wake.wait()
-
-
-def _app_config(
-    *,
-    image_size: tuple[int, int],
-    grid_size: tuple[int, int] | None,
-    check_mask_size: bool,
-    max_body_bytes: int,
-    prices: dict[str, int],
-    latency_before: float,
-    latency_after: float,
-) -> AppConfig:
-    """The handlers' settings, checked (``ValueError`` names the bad one)."""
-    width, height = _check_size("image_size", image_size)
-    grid = _check_size("grid_size", grid_size or (width * c.GRID_FACTOR, height * c.GRID_FACTOR))
-    if max_body_bytes < 1:
-        raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes!r}")
-    if min(prices.values()) < 0:
-        raise ValueError("costs must not be negative")
-    if latency_before < 0 or latency_after < 0:
-        raise ValueError("latency_before and latency_after must not be negative")
-    return AppConfig(
-        image_size=(width, height),
-        grid_size=grid,
-        check_mask_size=check_mask_size,
-        max_body_bytes=max_body_bytes,
-        costs=MappingProxyType(prices),
-        latency_before=float(latency_before),
-        latency_after=float(latency_after),
-    )
-
-
-def _check_size(name: str, size: tuple[int, int]) -> tuple[int, int]:
-    width, height = size
-    if not (0 < width <= 8192 and 0 < height <= 8192):
-        raise ValueError(f"{name} must be 1..8192 pixels each way, got {size!r}")
-    return int(width), int(height)
-
-
-def _non_negative(name: str, seconds: float) -> float:
-    if not seconds >= 0:
-        raise ValueError(f"{name} must not be negative, got {seconds!r}")
-    return float(seconds)
-
-
-def _durations(
-    duration: DurationFn | None,
-    describe: DurationFn | None,
-    overrides: Mapping[str, DurationFn] | None,
-) -> dict[str, DurationFn]:
-    """Duration per job kind: the assumed defaults (unless ``duration`` replaces them), then
-    describe's, then the caller's overrides."""
-    table: dict[str, DurationFn] = {}
-    if duration is None:
-        table.update({k: uniform_duration(*r) for k, r in c.KIND_DURATION_RANGES.items()})
-    table["describe"] = describe or uniform_duration(*c.DESCRIBE_DURATION_RANGE)
-    table.update(overrides or {})
-    return table
-
-
-def _timeline(job: Job, now: float) -> JobTimeline:
-    return JobTimeline(
-        message_id=job.message_id,
-        api_key=job.account.api_key,
-        endpoint=job.endpoint,
-        button=job.button,
-        ref=job.ref,
-        parent_id=job.parent_id,
-        created=job.created,
-        started=job.started,
-        finished=job.finished,
-        status=job.status,
-        progress=job.progress(now),
-        error=job.error,
-        credits=job.charged,
-    )

@@ -15,8 +15,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from . import _contract as c
 from ._clock import SimClock
-from ._records import WebhookAttempt
-from ._wire import dumps
+from ._http import dumps
+from ._introspection import WebhookAttempt
 
 _WORKERS = 8
 

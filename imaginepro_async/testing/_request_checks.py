@@ -1,7 +1,9 @@
-"""Request fields: read, check and collect every problem (NestJS ValidationPipe style: a list)."""
+"""Request checks: read the JSON body, read its fields collecting every problem (NestJS
+ValidationPipe style: one 400 answer listing them all), and read integer query parameters."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +13,7 @@ import attrs
 from aiohttp import web
 
 from . import _contract as c
-from ._wire import ApiError
+from ._http import ApiError
 
 
 @attrs.frozen
@@ -164,6 +166,30 @@ def json_type(value: object) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+async def read_json_body(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object: 413 over ``limit`` bytes, 400 if it is not an object."""
+    too_large = ApiError(413, f"Request entity too large: the body must not exceed {limit} bytes.")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+    if not raw.strip():
+        return {}  # assumed: like an Express JSON parser, an empty body is {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(
+            400,
+            f"The request body is not valid JSON ({exc}); send a JSON object with"
+            " 'Content-Type: application/json'.",
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"The request body must be a JSON object, got {json_type(data)}.")
+    return data
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:

@@ -1,4 +1,7 @@
-"""What the simulator lets tests and benchmarks see: plain frozen records, times in simulated s."""
+"""Introspection: what the simulator lets tests and benchmarks see (the request log, job
+timelines, per-body counts, webhook attempts, statistics; frozen, times in simulated seconds),
+how a job's timeline is read from the engine, and the Recorder that keeps the log and the
+counters behind them."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from collections import Counter, deque
 from typing import Any
 
 import attrs
+
+from ._engine import Job
 
 
 @attrs.frozen(kw_only=True)
@@ -97,9 +102,28 @@ class Stats:
     credits_spent: int
 
 
-def to_json(record: object) -> dict[str, Any]:
-    """A record as JSON-ready data (for the admin routes)."""
-    data: dict[str, Any] = attrs.asdict(record, recurse=False)  # type: ignore[arg-type]
+def job_timeline(job: Job, now: float) -> JobTimeline:
+    """The timeline of ``job`` as it stands at simulated time ``now``."""
+    return JobTimeline(
+        message_id=job.message_id,
+        api_key=job.account.api_key,
+        endpoint=job.endpoint,
+        button=job.button,
+        ref=job.ref,
+        parent_id=job.parent_id,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        status=job.status,
+        progress=job.progress(now),
+        error=job.error,
+        credits=job.charged,
+    )
+
+
+def to_json(value: object) -> dict[str, Any]:
+    """One of the frozen values above as JSON-ready data (for the admin routes)."""
+    data: dict[str, Any] = attrs.asdict(value, recurse=False)  # type: ignore[arg-type]
     for key, value in data.items():
         if isinstance(value, tuple):
             data[key] = list(value)
