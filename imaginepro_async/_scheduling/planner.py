@@ -4,6 +4,11 @@ Every method takes the time (``now``, in API seconds, from ``Clock.now()``) as a
 updates records; the scheduler around it sleeps, polls and wakes waiters. Each rule below has a
 table-driven test in ``tests/client/test_planner.py``.
 
+It is over 500 lines on purpose: the rules interact (a start seen frees the head, a webhook slows
+the schedule, the budget's spare share buys fresh looks) and are read, reviewed and tested together
+against this docstring; what they keep per job (``plan.py``), what they learn (``estimates.py``) and
+their settings (``policy.py``) are already apart.
+
 **The policy** (all durations in ``PollPolicy``, which documents each):
 
 - *Queued jobs wait their turn.* ImaginePro runs each account's jobs first in, first out (doc), so a
