@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ._batch.journal import (
         RequestState,
     )
+    from ._batch.results import (
+        BatchState,
+    )
     from ._client import (
         DEFAULT_BASE_URL,
         ClientState,
@@ -95,9 +98,14 @@ if TYPE_CHECKING:
         VideoResult,
     )
     from ._pacing.budget import (
+        Budget,
         BudgetView,
         Coordination,
+        Permit,
         RateLimit,
+    )
+    from ._pacing.clock import (
+        Clock,
     )
     from ._pacing.retry import (
         RetryPolicy,
@@ -123,11 +131,14 @@ _EXPORTS: Final[dict[str, str]] = {
     "BatchInputError": "_errors",
     "BatchProgress": "_batch.batch",
     "BatchResult": "_batch.batch",
+    "BatchState": "_batch.results",
     "BatchSummary": "_batch.batch",
+    "Budget": "_pacing.budget",
     "BudgetView": "_pacing.budget",
     "Button": "_models",
     "ClientClosedError": "_errors",
     "ClientState": "_client",
+    "Clock": "_pacing.clock",
     "ContentPart": "_models",
     "Coordination": "_pacing.budget",
     "CoordinationError": "_errors",
@@ -158,6 +169,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "MessageTrace": "_models",
     "NotAJournalError": "_errors",
     "NotFoundError": "_errors",
+    "Permit": "_pacing.budget",
     "PollPolicy": "_scheduling.scheduler",
     "PromptCheck": "_models",
     "RateLimit": "_pacing.budget",
@@ -201,11 +213,14 @@ __all__ = [
     "BatchInputError",
     "BatchProgress",
     "BatchResult",
+    "BatchState",
     "BatchSummary",
+    "Budget",
     "BudgetView",
     "Button",
     "ClientClosedError",
     "ClientState",
+    "Clock",
     "ContentPart",
     "Coordination",
     "CoordinationError",
@@ -236,6 +251,7 @@ __all__ = [
     "MessageTrace",
     "NotAJournalError",
     "NotFoundError",
+    "Permit",
     "PollPolicy",
     "PromptCheck",
     "RateLimit",
