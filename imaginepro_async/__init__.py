@@ -19,7 +19,6 @@ import sys
 import types
 import typing
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _errors  # noqa: F401  (at once, so that tracebacks name imaginepro_async.X)
@@ -206,10 +205,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "read_jsonl": "_batch.batch",
 }
 
-try:
-    __version__ = version("imaginepro-async")  # the one place it is written is pyproject.toml
-except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    __version__: str  # read from the package metadata on first use (importlib.metadata is slow)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -333,7 +330,19 @@ def _present_loaded() -> None:
     namespace.update(found)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imaginepro-async")  # the one place it is written is pyproject.toml
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'imaginepro_async' has no attribute {name!r}")
@@ -343,7 +352,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *_EXPORTS, "__version__"})
 
 
 _present_loaded()

@@ -121,3 +121,10 @@ def test_public_objects_pickle(value: object) -> None:
         assert copy.args == value.args
     else:
         assert copy == value
+
+
+def test_version_is_read_on_first_use() -> None:
+    """``__version__`` is the package's version, read from its metadata when first asked for."""
+    assert isinstance(imaginepro_async.__version__, str)
+    assert imaginepro_async.__version__
+    assert "__version__" in dir(imaginepro_async)
