@@ -315,6 +315,7 @@ def test_package_import_is_lazy() -> None:
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,  # `-c` puts the working directory first on sys.path
         capture_output=True,
         text=True,
         check=False,
