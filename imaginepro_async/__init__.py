@@ -6,13 +6,22 @@ ImaginePro to test against.
 
 Names are imported on first use (PEP 562), so that ``import imaginepro_async`` and the command
 line start fast and a Ctrl-C in their first moments is handled by the CLI, not by the importer.
+Only the exceptions are imported at once (``_errors`` needs nothing but the standard library).
+
+Every public class and function presents itself as ``imaginepro_async.X`` (its ``__module__``), as
+httpx's and openai's do: in reprs, tracebacks, generated docs, and pickles, which find it here.
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
+import sys
+import types
+import typing
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
+
+from . import _errors  # noqa: F401  (at once, so that tracebacks name imaginepro_async.X)
 
 if TYPE_CHECKING:
     from ._batch.batch import (
@@ -27,6 +36,9 @@ if TYPE_CHECKING:
     )
     from ._batch.journal import (
         RequestState,
+    )
+    from ._batch.results import (
+        BatchState,
     )
     from ._client import (
         DEFAULT_BASE_URL,
@@ -95,9 +107,14 @@ if TYPE_CHECKING:
         VideoResult,
     )
     from ._pacing.budget import (
+        Budget,
         BudgetView,
         Coordination,
+        Permit,
         RateLimit,
+    )
+    from ._pacing.clock import (
+        Clock,
     )
     from ._pacing.retry import (
         RetryPolicy,
@@ -123,11 +140,14 @@ _EXPORTS: Final[dict[str, str]] = {
     "BatchInputError": "_errors",
     "BatchProgress": "_batch.batch",
     "BatchResult": "_batch.batch",
+    "BatchState": "_batch.results",
     "BatchSummary": "_batch.batch",
+    "Budget": "_pacing.budget",
     "BudgetView": "_pacing.budget",
     "Button": "_models",
     "ClientClosedError": "_errors",
     "ClientState": "_client",
+    "Clock": "_pacing.clock",
     "ContentPart": "_models",
     "Coordination": "_pacing.budget",
     "CoordinationError": "_errors",
@@ -158,6 +178,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "MessageTrace": "_models",
     "NotAJournalError": "_errors",
     "NotFoundError": "_errors",
+    "Permit": "_pacing.budget",
     "PollPolicy": "_scheduling.scheduler",
     "PromptCheck": "_models",
     "RateLimit": "_pacing.budget",
@@ -184,10 +205,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "read_jsonl": "_batch.batch",
 }
 
-try:
-    __version__ = version("imaginepro-async")  # the one place it is written is pyproject.toml
-except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    __version__: str  # read from the package metadata on first use (importlib.metadata is slow)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -201,11 +220,14 @@ __all__ = [
     "BatchInputError",
     "BatchProgress",
     "BatchResult",
+    "BatchState",
     "BatchSummary",
+    "Budget",
     "BudgetView",
     "Button",
     "ClientClosedError",
     "ClientState",
+    "Clock",
     "ContentPart",
     "Coordination",
     "CoordinationError",
@@ -236,6 +258,7 @@ __all__ = [
     "MessageTrace",
     "NotAJournalError",
     "NotFoundError",
+    "Permit",
     "PollPolicy",
     "PromptCheck",
     "RateLimit",
@@ -263,14 +286,73 @@ __all__ = [
 ]
 
 
+def _present(values: Iterable[object]) -> None:
+    """Make each class and function of ``values`` read ``imaginepro_async`` as its module.
+
+    ``typing.get_type_hints`` (and through it cattrs, attrs and doc tools) evaluates a class's
+    string annotations in the module its ``__module__`` names: so each class's own annotations are
+    evaluated first, all of them while every class still names its home module (a subclass's
+    hints read its bases'), and kept as objects. A class whose hints never resolved (a name
+    imported only for type checkers) is renamed all the same: it loses nothing.
+    """
+    presented = [
+        value
+        for value in values
+        if isinstance(value, type | types.FunctionType) and value.__module__ != __name__
+    ]
+    for value in presented:
+        own = vars(value).get("__annotations__") if isinstance(value, type) else None
+        if own:
+            try:
+                hints = typing.get_type_hints(value, include_extras=True)
+            except NameError:
+                continue
+            own.update((key, hints[key]) for key in own)
+    for value in presented:
+        value.__module__ = __name__
+
+
+def _present_loaded() -> None:
+    """Present every public name whose module is already imported, and keep it in this module.
+
+    Run at package import (the exceptions, which reach users without a lookup here) and at each
+    lookup: the models a client returns read ``imaginepro_async.Message`` once a client is used.
+    """
+    namespace = globals()
+    found = {}
+    # Only the top layer imports this package (tests/test_layers.py), so a module met here has
+    # finished importing: its classes' annotations can all be evaluated.
+    for name, module in _EXPORTS.items():
+        home = sys.modules.get(f"{__name__}.{module}")
+        if name not in namespace and home is not None and hasattr(home, name):
+            found[name] = getattr(home, name)
+    _present(found.values())
+    namespace.update(found)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imaginepro-async")  # the one place it is written is pyproject.toml
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'imaginepro_async' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # looked up once
+    _present_loaded()  # looked up once: the name (and its neighbours) are now in globals()
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *_EXPORTS, "__version__"})
+
+
+_present_loaded()
