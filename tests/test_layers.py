@@ -291,9 +291,15 @@ def test_root_stays_small() -> None:
 
 
 def test_subpackage_inits_import_nothing_from_the_package() -> None:
-    """A subpackage's __init__.py imports no module of the package, not even inside a function."""
+    """A private subpackage's __init__.py imports no module of the package, even in a function.
+
+    (``testing`` is a public package: its ``__init__`` is its public face.)"""
     modules, edges = import_graph()
-    inits = {m for m, path in modules.items() if path.name == "__init__.py" and m != PACKAGE}
+    inits = {
+        m
+        for m, path in modules.items()
+        if path.name == "__init__.py" and m != PACKAGE and short(m).startswith("_")
+    }
     found = sorted(
         {
             f"{short(e.importer)} → {short(e.imported)}, line {e.line}"

@@ -1,20 +1,3 @@
-"""The ``imaginepro-async`` console script: imports the command line, then runs it.
-
-Kept apart from ``_cli`` so that a Ctrl-C while the command line's modules are still being imported
-exits 130 with one line, like a Ctrl-C later on, instead of a Python traceback.
-"""
-
-from __future__ import annotations
-
-import sys
-
-
-def main() -> int:
-    """Run the command line; returns the exit status."""
-    try:
-        from .app import main as run
-
-        return run()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr, flush=True)
-        return 130
+"""The ``imaginepro-async`` command line: the light entry point (``entry.py``), the parser and exit
+codes (``app.py``), shared terms and file checks (``common.py``), and one module per command group:
+single jobs (``jobs.py``), batches (``batch.py``), masks (``mask.py``)."""

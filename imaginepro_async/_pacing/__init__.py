@@ -1,4 +1,4 @@
 """Pacing: the one clock (API seconds), request budgets and their protocols, retry backoff.
 
-The bottom layer with ``_wire``: imports only the root's foundation modules.
+Just above the foundation (with ``_masks``): imports only the root's foundation modules.
 """
