@@ -74,10 +74,12 @@ if TYPE_CHECKING:
         as_completed,
         gather,
     )
+    from ._masks.load import (
+        load_mask,
+    )
     from ._masks.mask import (
         Mask,
         MaskInput,
-        load_mask,
     )
     from ._models import (
         AccountInfo,
@@ -180,7 +182,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "VideoResult": "_models",
     "as_completed": "_jobs",
     "gather": "_jobs",
-    "load_mask": "_masks.mask",
+    "load_mask": "_masks.load",
     "read_jsonl": "_batch.batch",
 }
 

@@ -225,7 +225,7 @@ class MidjourneyMethods(ClientMixin):
                 is not the image's (the message gives both sizes; nothing was sent).
             InvalidInputError: another bad argument, or the parent does not offer ``Vary (Region)``.
         """
-        from ._masks.mask import load_mask
+        from ._masks.load import load_mask
 
         self._check_parent(parent, Button.VARY_REGION)
         check_prompt(prompt, required=False)

@@ -18,7 +18,8 @@ from imaginepro_async._errors import (
     JournalWriteError,
     SubmissionUncertainError,
 )
-from imaginepro_async._masks.mask import Mask, load_mask
+from imaginepro_async._masks.load import load_mask
+from imaginepro_async._masks.mask import Mask
 from imaginepro_async._wire.sender import before_send
 
 from .follow import FollowMethods
