@@ -4,6 +4,9 @@ A request's **key** is its ``ref``, or ``req-`` and a hash of its contents; its 
 of what would be sent (parent, mask bytes, prompt, timeout, webhook), so that the journal notices
 an edited line. Masks in JSONL are read the one way the SDK reads mask text (``read_mask_text``):
 base64 by content, else a file path relative to the JSONL file's folder.
+
+``InputProblem`` (a line that is not a valid request) is defined in ``_errors`` beside
+``BatchInputError``, and re-exported here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from imaginepro_async._errors import InvalidInputError
+from imaginepro_async._errors import InputProblem, InvalidInputError
 from imaginepro_async._masks.mask import Mask, MaskInput, read_mask_text
 from imaginepro_async._validation import check_message_id, check_options, check_prompt
 
@@ -111,25 +114,6 @@ class InpaintRequest:
             webhook_override=values.get("webhook_override"),
             line=line,
         )
-
-
-@attrs.frozen(kw_only=True)
-class InputProblem:
-    """An input line that is not a valid request: where it is and why.
-
-    Attributes:
-        line: the line number (1-based), or None when unknown.
-        reason: what is wrong, as a sentence to act on.
-        ref: the line's ``ref`` if it could be read.
-    """
-
-    line: int | None
-    reason: str
-    ref: str | None = None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "a request"
-        return f"{where}: {self.reason}"
 
 
 InputItem = InpaintRequest | InputProblem | Mapping[str, Any]
