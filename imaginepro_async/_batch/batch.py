@@ -77,6 +77,10 @@ DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 
 _INTAKE_CHUNK: Final = 64
 _RESULTS_BUFFER: Final = 64
+# Shown by repr even at zero; the other states only when some request is in them.
+_SHOWN_STATES: Final = (
+    RequestState.PENDING, RequestState.SUBMITTED, RequestState.DONE, RequestState.FAILED,
+)  # fmt: skip
 
 
 class Batch(AsyncContextManagerMixin):
@@ -276,6 +280,18 @@ class Batch(AsyncContextManagerMixin):
         self._stopping = True
         self._scope.cancel()
         self._submitter.stop(force=force)
+
+    def __repr__(self) -> str:
+        parts = [self.state.value]
+        if self._stopping and self.state is BatchState.RUNNING:
+            parts.append("stopping")
+        if self._ledger.halted is not None:
+            parts.append("halted")
+        parts.append(f"journal={str(self._journal_path)!r}")
+        if self._journal is not None:  # the counts are known once the input is read
+            counts = self._ledger.counts
+            parts += [f"{s.value}={n}" for s, n in counts.items() if n or s in _SHOWN_STATES]
+        return f"<Batch {' '.join(parts)}>"
 
     # -- results and progress ------------------------------------------------------------------
 

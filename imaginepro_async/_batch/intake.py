@@ -129,17 +129,23 @@ class JsonlInput:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lines_read = 0  # by the latest pass
 
     def __iter__(self) -> Iterator[InpaintRequest | InputProblem]:
         base_dir = self.path.resolve().parent
+        self._lines_read = 0
         with self.path.open("rb") as stream:
             for number, raw in enumerate(stream, 1):
+                self._lines_read = number
                 text = raw.decode("utf-8", "replace").strip()
                 if text and not text.startswith("#"):
                     yield _parse_line(text, number, base_dir)
 
     def __str__(self) -> str:
         return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"<JsonlInput path={str(self.path)!r} lines_read={self._lines_read}>"
 
 
 def _parse_line(text: str, number: int, base_dir: Path) -> InpaintRequest | InputProblem:
