@@ -30,7 +30,6 @@ if TYPE_CHECKING:
         BatchResult,
         BatchSummary,
         InpaintRequest,
-        InputProblem,
         JsonlInput,
         read_jsonl,
     )
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
         CreditLimitError,
         ExtraNotInstalledError,
         ImagineProError,
+        InputProblem,
         InvalidInputError,
         InvalidMaskError,
         JobCancelledError,
@@ -86,10 +86,12 @@ if TYPE_CHECKING:
         as_completed,
         gather,
     )
+    from ._masks.load import (
+        load_mask,
+    )
     from ._masks.mask import (
         Mask,
         MaskInput,
-        load_mask,
     )
     from ._models import (
         AccountInfo,
@@ -159,7 +161,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "ImagineProClient": "_client",
     "ImagineProError": "_errors",
     "InpaintRequest": "_batch.batch",
-    "InputProblem": "_batch.batch",
+    "InputProblem": "_errors",
     "InvalidInputError": "_errors",
     "InvalidMaskError": "_errors",
     "Job": "_jobs",
@@ -201,7 +203,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "VideoResult": "_models",
     "as_completed": "_jobs",
     "gather": "_jobs",
-    "load_mask": "_masks.mask",
+    "load_mask": "_masks.load",
     "read_jsonl": "_batch.batch",
 }
 

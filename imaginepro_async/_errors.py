@@ -38,6 +38,10 @@ Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are 
 one of the above, with the original chained as ``__cause__``. Server text quoted in an error has
 every ``Bearer ...`` credential and anything shaped like an API key (``sk-...``) blotted out (the
 client also removes its own key, whatever its shape, from every answer as it arrives).
+
+``InputProblem`` (one input line that is not a valid request, what ``BatchInputError`` carries)
+is defined here too, so that this module stays the bottom of the package (it names nothing of it
+but ``_models.Message``, for types).
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AnyStr, Final, TypeVar, cast
 
+import attrs
+
 if TYPE_CHECKING:
-    from ._batch.intake import InputProblem
     from ._models import Message
 
 __all__ = [
@@ -63,6 +68,7 @@ __all__ = [
     "CreditLimitError",
     "ExtraNotInstalledError",
     "ImagineProError",
+    "InputProblem",
     "InvalidInputError",
     "InvalidMaskError",
     "JobCancelledError",
@@ -431,6 +437,25 @@ class SubmissionCancelledError(ImagineProError):
 
 class JobCancelledError(JobFailedError):
     """The job ended FAIL after this client pressed ``Cancel Job`` on it."""
+
+
+@attrs.frozen(kw_only=True)
+class InputProblem:
+    """An input line that is not a valid request: where it is and why.
+
+    Attributes:
+        line: the line number (1-based), or None when unknown.
+        reason: what is wrong, as a sentence to act on.
+        ref: the line's ``ref`` if it could be read.
+    """
+
+    line: int | None
+    reason: str
+    ref: str | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "a request"
+        return f"{where}: {self.reason}"
 
 
 class BatchInputError(InvalidInputError):

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from imaginepro_async._errors import ImagineProError, InvalidInputError, InvalidMaskError
+from imaginepro_async._masks.load import load_mask
 from imaginepro_async._masks.mask import (
     MAX_MASK_BYTES,
     ExtraNotInstalledError,
     Mask,
-    load_mask,
     same_aspect,
 )
 

@@ -1,8 +1,11 @@
 """Batch pipelines: thousands of inpaints through one client, resumable, never paid for twice.
 
 ``Batch`` sits on the public client API (``client.inpaint``, ``client.job``, ``await job``,
-``client.download``) and adds only what it owns: the journal (``_journal.py``), the input
-(``_batch_input.py``), downloads of the result images, and progress snapshots.
+``client.download``) and adds only what it owns: the journal (``journal.py``), the input
+(``intake.py``), downloads of the result images, and progress snapshots. It holds the life cycle,
+the intake and the dispatch of each journal row; the work is done by parts it owns and hands what
+they need: a ``Ledger`` (``ledger.py``: journal writes, counts, results), a ``Submitter``
+(``submit.py``) and a ``Follower`` (``follow.py``).
 
 The input is read once, streamed, into the journal (all or nothing); the run then reads the journal
 a page at a time, so memory stays bounded whatever the input's size. Resume rules:
@@ -17,8 +20,6 @@ a page at a time, so memory stays bounded whatever the input's size. Resume rule
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
@@ -37,12 +38,12 @@ from imaginepro_async._errors import (
     InvalidInputError,
     JournalWriteError,
 )
-from imaginepro_async._models import Message
 
+from .follow import Follower
 from .intake import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
 from .journal import Journal, RequestState, Row
+from .ledger import Ledger
 from .results import (
-    ACTIVE_STATES,
     BatchProgress,
     BatchResult,
     BatchState,
@@ -50,7 +51,7 @@ from .results import (
     clean_part_files,
     files_present,
 )
-from .submit import SubmitMethods
+from .submit import Submitter
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -71,16 +72,18 @@ __all__ = [
     "read_jsonl",
 ]
 
-logger = logging.getLogger("imaginepro_async")
-
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 50 * 1024 * 1024
 """Result images larger than this (50 MiB) are refused."""
 
 _INTAKE_CHUNK: Final = 64
 _RESULTS_BUFFER: Final = 64
+# Shown by repr even at zero; the other states only when some request is in them.
+_SHOWN_STATES: Final = (
+    RequestState.PENDING, RequestState.SUBMITTED, RequestState.DONE, RequestState.FAILED,
+)  # fmt: skip
 
 
-class Batch(SubmitMethods, AsyncContextManagerMixin):
+class Batch(AsyncContextManagerMixin):
     """Run many inpainting requests through one client, with a journal to resume from.
 
     Use it as ``async with Batch(client, requests, journal="run.db") as batch:`` and iterate over
@@ -153,31 +156,29 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
         self._requests = requests
         self._journal_path = Path(journal)
         self._download_dir = None if download_dir is None else Path(download_dir)
-        self._max_download_bytes = max_download_bytes
         self._resubmit_uncertain = resubmit_uncertain
         self._retry_failed = retry_failed
         self._strict = strict
-        self._slots = anyio.Semaphore(max_in_flight)
-        self._downloads = anyio.Semaphore(4)
-        self._on_progress = on_progress
         self._source = source or str(requests if isinstance(requests, JsonlInput) else journal)
         self._run_id = secrets.token_hex(8)
         self._journal: Journal | None = None
         self._problems: list[InputProblem] = []
-        self._counts = dict.fromkeys(RequestState, 0)
-        self._finished_this_run = 0
-        self._download_errors = 0
-        self._started = 0.0
-        self._halted: str | None = None
         self._failure: JournalWriteError | None = None
         self._stopping = False
         self._scope = anyio.CancelScope()
-        self._critical: anyio.CancelScope | None = None
-        self._parents: dict[str, Message] = {}
-        self._sending = False  # the submission in flight has started to be sent
         self._finished = anyio.Event()
         self._send, self._receive = anyio.create_memory_object_stream[BatchResult](_RESULTS_BUFFER)
-        # The client tells us right before it sends, when it can (a private keyword).
+        self._ledger = Ledger(self._send, on_progress)
+        slots = anyio.Semaphore(max_in_flight)
+        self._follower = Follower(
+            client,
+            self._ledger,
+            slots=slots,
+            guarded=self._guarded,
+            download_dir=self._download_dir,
+            max_download_bytes=max_download_bytes,
+        )
+        self._submitter = Submitter(client, self._ledger, self._follower, slots=slots)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -192,8 +193,9 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
                 if self._max_credits is not None:
                     await self._check_credits(self._max_credits)
                 self._journal = journal
+                self._ledger.open(journal)
                 await self._prepare_downloads()
-                self._started = anyio.current_time()
+                self._ledger.started = anyio.current_time()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._run)
                     try:
@@ -235,8 +237,8 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
                     )
             if self._strict and self._problems:
                 raise BatchInputError(sorted(self._problems, key=lambda p: p.line or 0))
-        self._counts = await journal.counts(self._run_id)
-        self._counts[RequestState.INVALID] = len(self._problems)
+        counts = self._ledger.counts = await journal.counts(self._run_id)
+        counts[RequestState.INVALID] = len(self._problems)
 
     async def _prepare_downloads(self) -> None:
         directory = self._download_dir
@@ -246,7 +248,7 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
     async def _check_credits(self, cap: int) -> None:
         """Refuse to start a batch that would cost more than ``cap`` or than the account has."""
         price = cost_of("button", button="Vary (Region)")
-        counts = self._counts
+        counts = self._ledger.counts
         count = counts[RequestState.PENDING] + counts[RequestState.FAILED]  # at most
         if self._resubmit_uncertain:
             count += counts[RequestState.SUBMITTING] + counts[RequestState.UNCERTAIN]
@@ -277,10 +279,19 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
         """
         self._stopping = True
         self._scope.cancel()
-        if self._critical is not None and (force or not self._sending):
-            # Not yet sending (waiting for its mask or its create permit): nothing to finish.
-            self._critical.shield = False
-            self._critical.cancel()
+        self._submitter.stop(force=force)
+
+    def __repr__(self) -> str:
+        parts = [self.state.value]
+        if self._stopping and self.state is BatchState.RUNNING:
+            parts.append("stopping")
+        if self._ledger.halted is not None:
+            parts.append("halted")
+        parts.append(f"journal={str(self._journal_path)!r}")
+        if self._journal is not None:  # the counts are known once the input is read
+            counts = self._ledger.counts
+            parts += [f"{s.value}={n}" for s, n in counts.items() if n or s in _SHOWN_STATES]
+        return f"<Batch {' '.join(parts)}>"
 
     # -- results and progress ------------------------------------------------------------------
 
@@ -319,25 +330,14 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
     def summary(self) -> BatchSummary:
         """How the run stands (or ended)."""
         return BatchSummary(
-            progress=self.snapshot(), download_errors=self._download_errors, stopped=self._stopping
+            progress=self.snapshot(),
+            download_errors=self._ledger.download_errors,
+            stopped=self._stopping,
         )
 
     def snapshot(self) -> BatchProgress:
         """The batch's progress now: counts per state, throughput and ETA."""
-        counts = dict(self._counts)
-        elapsed = max(anyio.current_time() - self._started, 1e-9) if self._started else 0.0
-        rate = self._finished_this_run / elapsed if self._finished_this_run else None
-        remaining = sum(counts[s] for s in ACTIVE_STATES)
-        eta = (remaining / rate if rate else None) if remaining else 0.0
-        return BatchProgress(
-            total=sum(counts.values()),
-            counts=counts,
-            finished_this_run=self._finished_this_run,
-            elapsed=elapsed,
-            throughput=rate,
-            eta=eta,
-            halted=self._halted,
-        )
+        return self._ledger.snapshot()
 
     async def progress(self, *, every: float = 1.0) -> AsyncIterator[BatchProgress]:
         """Yield a progress snapshot now, then every ``every`` seconds, and a last one at the end."""
@@ -353,33 +353,6 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
 
     # -- the run ---------------------------------------------------------------------------------
 
-    @property
-    def _db(self) -> Journal:
-        assert self._journal is not None
-        return self._journal
-
-    async def _record(
-        self, row: Row, old: RequestState, state: RequestState, **fields: Any
-    ) -> None:
-        """Write a request's new state to the journal, then count it."""
-        await self._db.update(row.key, state, **fields)
-        self._move(old, state, finished=state in (RequestState.DONE, RequestState.FAILED))
-
-    def _move(self, old: RequestState, new: RequestState, *, finished: bool = False) -> None:
-        self._counts[old] -= 1
-        self._counts[new] += 1
-        if finished:
-            self._finished_this_run += 1
-        if self._on_progress is not None:
-            self._on_progress(self.snapshot())
-
-    async def _emit(self, result: BatchResult) -> None:
-        if result.download_error is not None:
-            self._download_errors += 1
-        # Nobody reading any more is fine: the journal has it.
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await self._send.send(result)
-
     async def _guarded(self, work: Callable[..., Any], *args: Any) -> None:
         """Run one piece of the batch; a failed journal write stops the batch, cleanly."""
         try:
@@ -393,7 +366,7 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
         try:
             with self._scope:
                 for problem in self._problems:
-                    await self._emit(
+                    await self._ledger.emit(
                         BatchResult(
                             key=problem.ref, line=problem.line, state=RequestState.INVALID,
                             error=problem.reason,
@@ -408,7 +381,7 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
     async def _dispatch_all(self, tg: TaskGroup) -> None:
         after = -1
         while not self._stopping:
-            rows = await self._db.page(self._run_id, after=after)
+            rows = await self._ledger.journal.page(self._run_id, after=after)
             if not rows:
                 return
             for row in rows:
@@ -417,31 +390,31 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
 
     async def _dispatch(self, tg: TaskGroup, row: Row) -> None:
         state = row.state
+        submitter, follower = self._submitter, self._follower
         if state is RequestState.DONE:
             if self._download_dir is not None and not await files_present(row.files):
-                await self._downloads.acquire()
-                tg.start_soon(self._guarded, self._resume_download, row)
+                await follower.redownload(tg, row)
             else:
-                await self._emit(self._from_row(row))
+                await self._ledger.emit(follower.from_row(row))
         elif state is RequestState.FAILED:
             # With a final Message the job itself ended FAIL; without one, only following it
             # failed (unreadable answers, say) and the job may be fine: look at it again.
             ended_fail = row.result is not None
             if row.message_id is None or (self._retry_failed and ended_fail):
-                await self._submit(tg, row)
+                await submitter.submit(tg, row)
             elif not ended_fail:
-                await self._reattach(tg, row)
+                await follower.reattach(tg, row)
             else:
-                await self._emit(self._from_row(row))
+                await self._ledger.emit(follower.from_row(row))
         elif state is RequestState.SUBMITTED:
-            await self._reattach(tg, row)
+            await follower.reattach(tg, row)
         elif state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
             if self._resubmit_uncertain:
-                await self._submit(tg, row)
+                await submitter.submit(tg, row)
             else:
                 await self._report_uncertain(row)
         else:
-            await self._submit(tg, row)
+            await submitter.submit(tg, row)
 
     async def _report_uncertain(self, row: Row) -> None:
         error = row.error
@@ -451,8 +424,8 @@ class Batch(SubmitMethods, AsyncContextManagerMixin):
                 "exist (and may have been charged). Check the account's recent jobs (ref "
                 f"{row.key!r}); resubmit it with --resubmit-uncertain"
             )
-            await self._record(row, row.state, RequestState.UNCERTAIN, error=error)
-        await self._emit(
+            await self._ledger.record(row, row.state, RequestState.UNCERTAIN, error=error)
+        await self._ledger.emit(
             BatchResult(
                 key=row.key, line=row.line, state=RequestState.UNCERTAIN, error=error,
                 resumed=True,

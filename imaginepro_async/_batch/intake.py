@@ -4,6 +4,9 @@ A request's **key** is its ``ref``, or ``req-`` and a hash of its contents; its 
 of what would be sent (parent, mask bytes, prompt, timeout, webhook), so that the journal notices
 an edited line. Masks in JSONL are read the one way the SDK reads mask text (``read_mask_text``):
 base64 by content, else a file path relative to the JSONL file's folder.
+
+``InputProblem`` (a line that is not a valid request) is defined in ``_errors`` beside
+``BatchInputError``, and re-exported here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from imaginepro_async._errors import InvalidInputError
+from imaginepro_async._errors import InputProblem, InvalidInputError
 from imaginepro_async._masks.mask import Mask, MaskInput, read_mask_text
 from imaginepro_async._validation import check_message_id, check_options, check_prompt
 
@@ -113,25 +116,6 @@ class InpaintRequest:
         )
 
 
-@attrs.frozen(kw_only=True)
-class InputProblem:
-    """An input line that is not a valid request: where it is and why.
-
-    Attributes:
-        line: the line number (1-based), or None when unknown.
-        reason: what is wrong, as a sentence to act on.
-        ref: the line's ``ref`` if it could be read.
-    """
-
-    line: int | None
-    reason: str
-    ref: str | None = None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "a request"
-        return f"{where}: {self.reason}"
-
-
 InputItem = InpaintRequest | InputProblem | Mapping[str, Any]
 
 
@@ -145,17 +129,23 @@ class JsonlInput:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lines_read = 0  # by the latest pass
 
     def __iter__(self) -> Iterator[InpaintRequest | InputProblem]:
         base_dir = self.path.resolve().parent
+        self._lines_read = 0
         with self.path.open("rb") as stream:
             for number, raw in enumerate(stream, 1):
+                self._lines_read = number
                 text = raw.decode("utf-8", "replace").strip()
                 if text and not text.startswith("#"):
                     yield _parse_line(text, number, base_dir)
 
     def __str__(self) -> str:
         return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"<JsonlInput path={str(self.path)!r} lines_read={self._lines_read}>"
 
 
 def _parse_line(text: str, number: int, base_dir: Path) -> InpaintRequest | InputProblem:

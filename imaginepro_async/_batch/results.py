@@ -14,7 +14,7 @@ import attrs
 from imaginepro_async._converters import make_converter
 from imaginepro_async._models import Message
 
-from .journal import RequestState
+from .journal import RequestState, Row
 
 __all__ = [
     "ACTIVE_STATES",
@@ -25,6 +25,7 @@ __all__ = [
     "clean_part_files",
     "file_stem",
     "files_present",
+    "row_result",
 ]
 
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]")
@@ -141,6 +142,11 @@ class BatchSummary:
         """True when every request is done (and downloaded, if asked for)."""
         counts = self.progress.counts
         return counts[RequestState.DONE] == self.progress.total and not self.download_errors
+
+
+def row_result(row: Row, state: RequestState, **fields: Any) -> BatchResult:
+    """The result of ``row`` in ``state``, with the other fields given."""
+    return BatchResult(key=row.key, line=row.line, state=state, **fields)
 
 
 def file_stem(key: str) -> str:

@@ -1,6 +1,8 @@
 """A batch's submitting side: send one request, record it before and after, never pay twice.
 
-``Batch`` inherits it; a submitted job is handed to the following side (``FollowMethods``).
+``Batch`` owns one ``Submitter``, given what it uses: the client, the run's ``Ledger``, the
+in-flight slots, and the following side (``Follower``), to which each job it creates is handed.
+``Batch.stop`` stops it through ``stop``: the submission in flight is finished and recorded.
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ from imaginepro_async._errors import (
     JournalWriteError,
     SubmissionUncertainError,
 )
-from imaginepro_async._masks.mask import Mask, load_mask
+from imaginepro_async._masks.load import load_mask
+from imaginepro_async._masks.mask import Mask
 
-from .follow import FollowMethods
 from .journal import RequestState, Row, StoredRequest
-from .results import BatchResult
+from .results import BatchResult, row_result
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from anyio.abc import TaskGroup
 
+    from imaginepro_async._client import ImagineProClient
     from imaginepro_async._jobs import Job
     from imaginepro_async._models import Message
 
-__all__ = ["SubmitMethods"]
+    from .follow import Follower
+    from .ledger import Ledger
+
+__all__ = ["Submitter"]
 
 logger = logging.getLogger("imaginepro_async")
 
@@ -47,18 +53,37 @@ async def _load_mask(request: StoredRequest) -> Mask:
     return await load_mask(request.mask_data)
 
 
-class SubmitMethods(FollowMethods):
+class Submitter:
     """Submitting the requests of a batch, one recorded step at a time."""
 
-    if TYPE_CHECKING:
-        _critical: anyio.CancelScope | None
-        _halted: str | None
-        _parents: dict[str, Message]
-        _sending: bool
-        _stopping: bool
+    def __init__(
+        self,
+        client: ImagineProClient,
+        ledger: Ledger,
+        follower: Follower,
+        *,
+        slots: anyio.Semaphore,
+    ) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._follower = follower
+        self._slots = slots
+        self._parents: dict[str, Message] = {}
+        self._stopping = False
+        self._critical: anyio.CancelScope | None = None
+        self._sending = False  # the submission in flight has started to be sent
 
-    async def _submit(self, tg: TaskGroup, row: Row) -> None:
-        if self._stopping or self._halted is not None:
+    def stop(self, *, force: bool = False) -> None:
+        """Submit nothing more; stop the submission in flight unless it is being sent (or ``force``)."""
+        self._stopping = True
+        if self._critical is not None and (force or not self._sending):
+            # Not yet sending (waiting for its mask or its create permit): nothing to finish.
+            self._critical.shield = False
+            self._critical.cancel()
+
+    async def submit(self, tg: TaskGroup, row: Row) -> None:
+        """Send ``row``'s request, once a slot is free; its job is then followed in ``tg``."""
+        if self._stopping or self._ledger.halted is not None:
             return
         await self._slots.acquire()
         job: Job | None = None
@@ -68,7 +93,7 @@ class SubmitMethods(FollowMethods):
             if job is None:
                 self._slots.release()
         if job is not None:
-            tg.start_soon(self._guarded, self._follow, row, RequestState.SUBMITTED, job)
+            self._follower.start(tg, row, RequestState.SUBMITTED, job)
 
     async def _submit_one(self, row: Row) -> Job | None:
         assert row.request is not None
@@ -91,7 +116,7 @@ class SubmitMethods(FollowMethods):
                 async def on_send() -> None:
                     nonlocal state
                     self._sending = True
-                    await self._record(
+                    await self._ledger.record(
                         row, state, RequestState.SUBMITTING, count_attempt=True, clear_error=True
                     )
                     state = RequestState.SUBMITTING
@@ -101,7 +126,7 @@ class SubmitMethods(FollowMethods):
                     report = await self._failed_to_send(row, state, outcome)
                 else:
                     job = outcome
-                    await self._record(
+                    await self._ledger.record(
                         row, state, RequestState.SUBMITTED, message_id=job.message_id
                     )
             except JournalWriteError as exc:
@@ -160,7 +185,7 @@ class SubmitMethods(FollowMethods):
     async def _unrecorded(self, row: Row, job: Job, exc: JournalWriteError) -> None:
         """The job exists but the journal does not know it: its messageId must not be lost."""
         exc.message_id = job.message_id
-        await self._emit(
+        await self._ledger.emit(
             BatchResult(
                 key=row.key, line=row.line, state=RequestState.SUBMITTED,
                 message_id=job.message_id,
@@ -171,7 +196,7 @@ class SubmitMethods(FollowMethods):
 
     async def _emit_some(self, result: BatchResult | None) -> None:
         if result is not None:
-            await self._emit(result)
+            await self._ledger.emit(result)
 
     async def _failed_to_send(
         self, row: Row, old: RequestState, exc: Exception
@@ -179,8 +204,8 @@ class SubmitMethods(FollowMethods):
         """Record why a submission gave no job (uncertain, halted, or refused); the result."""
         if isinstance(exc, AuthenticationError):
             # Nothing was created; every later submission would fail alike. Stop here.
-            self._halted = str(exc)
-            await self._record(row, old, RequestState.PENDING, error=str(exc))
+            self._ledger.halted = str(exc)
+            await self._ledger.record(row, old, RequestState.PENDING, error=str(exc))
             return None
         if isinstance(exc, SubmissionUncertainError):
             # A lost answer, or a 5xx other than 503, does not prove that no job was created:
@@ -190,8 +215,8 @@ class SubmitMethods(FollowMethods):
                 "not resent, to avoid paying twice. Check the account's recent jobs, then resend "
                 "it with --resubmit-uncertain."
             )
-            await self._record(row, old, RequestState.UNCERTAIN, error=error)
-            return self._result(row, RequestState.UNCERTAIN, error=error)
+            await self._ledger.record(row, old, RequestState.UNCERTAIN, error=error)
+            return row_result(row, RequestState.UNCERTAIN, error=error)
         # Refused before a job was created: costs nothing, tried again on resume.
-        await self._record(row, old, RequestState.FAILED, error=str(exc))
-        return self._result(row, RequestState.FAILED, error=str(exc))
+        await self._ledger.record(row, old, RequestState.FAILED, error=str(exc))
+        return row_result(row, RequestState.FAILED, error=str(exc))

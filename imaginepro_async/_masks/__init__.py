@@ -1,4 +1,8 @@
-"""Masks: ``Mask`` (read, combine, fit, preview), drawing shapes, codecs, image header sniffing.
+"""Masks: ``Mask`` (read, draw, combine, fit, preview) and ``load_mask``, with their pieces.
 
-Imports the foundation only (Pillow lazily, from the ``[masks]`` extra).
+From the top down: ``load`` (``load_mask``), ``mask`` (``Mask``), ``draw`` (shapes) and ``pixels``
+(decode, invert, combine, resize), ``content`` (checked contents, read from each input kind),
+``codec`` (limits, base64, Pillow helpers), ``imageinfo`` (header sniffing). Each imports only
+modules below it, and from the rest of the package only ``_errors`` (Pillow lazily, from the
+``[masks]`` extra).
 """

@@ -1,6 +1,7 @@
-"""Mask bytes and pixels: limits, base64 and file reading, Pillow helpers (decode, threshold, encode).
+"""Mask bytes and pixels: limits, base64 and mask text, Pillow helpers (decode, threshold, encode).
 
-The pieces ``Mask`` is built from, kept apart so that ``_masks.py`` reads as the mask's API.
+The pieces masks are built from (by ``content.py``, ``draw.py`` and ``mask.py``), and the preview's
+tinting, kept apart so that ``mask.py`` reads as the mask's API.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ _MIB: Final = 1024 * 1024
 _MAX_BASE64_CHARS: Final = MAX_MASK_BYTES * 3 // 2
 _SHORT: Final = 40
 _MAX_PATH_CHARS: Final = 4096
-OFF_CANVAS_HINT: Final = " (is the shape off the canvas, or thinner than a pixel?)"
 _BINARY_LUT: Final = [0] * MASK_THRESHOLD + [255] * (256 - MASK_THRESHOLD)
 ONLY_WHITE_LUT: Final = [0] * 255 + [255]
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})

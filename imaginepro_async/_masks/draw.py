@@ -1,18 +1,23 @@
-"""Drawing masks: rectangles, ellipses and polygons on a black canvas (``Mask`` inherits them).
+"""Drawing masks: rectangles, ellipses and polygons on a black canvas, as checked mask contents.
 
-Coordinates are pixels by default, or fractions of the size with ``relative=True`` (see
-``_masks.py``). A drawn shape is checked like any mask: it must select something, not everything.
+``Mask.rectangle``, ``Mask.ellipse`` and ``Mask.polygon`` call these; a drawn shape is checked like
+any mask (it must select something, not everything).
+
+Coordinates are **pixels** by default (``(left, top, right, bottom)``, right and bottom exclusive,
+so ``(0, 0, 512, 512)`` covers exactly 512x512 pixels). With ``relative=True`` every coordinate is
+a **fraction of the size** in ``[0, 1]`` (``(0, 0, 0.5, 0.5)`` is the top-left quarter). The flag
+is explicit because a number alone cannot say which is meant (is ``1`` one pixel or the whole
+width?).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from imaginepro_async._errors import InvalidMaskError
 
 from .codec import (
-    OFF_CANVAS_HINT,
     check_size_arg,
     refuse_fractions_as_pixels,
     require_pillow,
@@ -20,13 +25,9 @@ from .codec import (
     scale_points,
     size_text,
 )
+from .content import MaskContent, from_pixels
 
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
-
-    from .mask import Mask
-
-__all__ = ["Box", "MaskDrawing", "Point"]
+__all__ = ["Box", "Point", "draw_box", "draw_polygon"]
 
 Box: TypeAlias = tuple[float, float, float, float]
 """``(left, top, right, bottom)``; right and bottom are exclusive."""
@@ -34,117 +35,54 @@ Box: TypeAlias = tuple[float, float, float, float]
 Point: TypeAlias = tuple[float, float]
 """``(x, y)``."""
 
+_OFF_CANVAS_HINT: Final = " (is the shape off the canvas, or thinner than a pixel?)"
 
-class MaskDrawing:
-    """The constructors of ``Mask`` that draw a shape."""
 
-    __slots__ = ()
+def draw_polygon(size: tuple[int, int], points: Sequence[Point], relative: bool) -> MaskContent:
+    """A filled polygon on a black canvas (``Mask.polygon``)."""
+    require_pillow("drawing a mask")
+    from PIL import Image, ImageDraw
 
-    if TYPE_CHECKING:
+    what = f"polygon {list(points)!r}{' (relative)' if relative else ''}"
+    canvas = check_size_arg(size, f"the canvas size of {what}")
+    if len(points) < 3 or not all(len(p) == 2 for p in points):
+        raise InvalidMaskError(f"{what} needs three or more (x, y) points")
+    flat = [v for p in points for v in p]
+    scaled = scale_points(flat, canvas, relative=relative, what=what)
+    refuse_fractions_as_pixels(flat, relative, what)
+    image = Image.new("L", canvas, 0)
+    ImageDraw.Draw(image).polygon(list(zip(scaled[::2], scaled[1::2], strict=True)), fill=255)
+    name = f"the {what} on a {size_text(canvas)} canvas"
+    return from_pixels(image, 0, name, _OFF_CANVAS_HINT)
 
-        @classmethod
-        def _from_binary(
-            cls, binary: PILImage.Image, thresholded: int, name: str, empty_hint: str = ""
-        ) -> Mask: ...
 
-    @classmethod
-    def rectangle(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
-        """Draw a mask selecting one rectangle on a black canvas.
+def draw_box(
+    kind: Literal["rectangle", "ellipse"], size: tuple[int, int], box: Box, relative: bool
+) -> MaskContent:
+    """A rectangle, or the ellipse inscribed in it, on a black canvas (``Mask.rectangle``...)."""
+    require_pillow("drawing a mask")
+    from PIL import Image, ImageDraw
 
-        Args:
-            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
-            box: ``(left, top, right, bottom)``, right and bottom exclusive; parts off the
-                canvas are clipped.
-            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
-                of the size, in ``[0, 1]``.
-
-        Returns:
-            The mask.
-
-        Raises:
-            ExtraNotInstalledError: Pillow is not installed.
-            InvalidMaskError: bad size or box, or the rectangle covers no pixel or every pixel.
-        """
-        return cls._draw_box("rectangle", size, box, relative)
-
-    @classmethod
-    def ellipse(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
-        """Draw a mask selecting the ellipse inscribed in a box, on a black canvas.
-
-        Args:
-            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
-            box: the bounding box ``(left, top, right, bottom)``, right and bottom exclusive.
-            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
-                of the size, in ``[0, 1]``.
-
-        Returns:
-            The mask.
-
-        Raises:
-            ExtraNotInstalledError: Pillow is not installed.
-            InvalidMaskError: bad size or box, or the ellipse covers no pixel or every pixel.
-        """
-        return cls._draw_box("ellipse", size, box, relative)
-
-    @classmethod
-    def polygon(
-        cls, size: tuple[int, int], points: Sequence[Point], *, relative: bool = False
-    ) -> Mask:
-        """Draw a mask selecting a filled polygon on a black canvas.
-
-        Args:
-            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
-            points: three or more ``(x, y)`` vertices, in order.
-            relative: False (default): the points are in pixels. True: every coordinate is a
-                fraction of the size, in ``[0, 1]``.
-
-        Returns:
-            The mask.
-
-        Raises:
-            ExtraNotInstalledError: Pillow is not installed.
-            InvalidMaskError: bad size or points, or the polygon covers no pixel or every pixel.
-        """
-        require_pillow("drawing a mask")
-        from PIL import Image, ImageDraw
-
-        what = f"polygon {list(points)!r}{' (relative)' if relative else ''}"
-        canvas = check_size_arg(size, f"the canvas size of {what}")
-        if len(points) < 3 or not all(len(p) == 2 for p in points):
-            raise InvalidMaskError(f"{what} needs three or more (x, y) points")
-        flat = [v for p in points for v in p]
-        scaled = scale_points(flat, canvas, relative=relative, what=what)
-        refuse_fractions_as_pixels(flat, relative, what)
-        image = Image.new("L", canvas, 0)
-        ImageDraw.Draw(image).polygon(list(zip(scaled[::2], scaled[1::2], strict=True)), fill=255)
-        name = f"the {what} on a {size_text(canvas)} canvas"
-        return cls._from_binary(image, 0, name, OFF_CANVAS_HINT)
-
-    @classmethod
-    def _draw_box(cls, kind: str, size: tuple[int, int], box: Box, relative: bool) -> Mask:
-        require_pillow("drawing a mask")
-        from PIL import Image, ImageDraw
-
-        what = f"{kind} {tuple(box)!r}{' (relative)' if relative else ''}"
-        canvas = check_size_arg(size, f"the canvas size of {what}")
-        if len(box) != 4:
-            raise InvalidMaskError(f"{what}: a box is (left, top, right, bottom), four numbers")
-        left, top, right, bottom = (
-            rounded(v) for v in scale_points(box, canvas, relative=relative, what=what)
+    what = f"{kind} {tuple(box)!r}{' (relative)' if relative else ''}"
+    canvas = check_size_arg(size, f"the canvas size of {what}")
+    if len(box) != 4:
+        raise InvalidMaskError(f"{what}: a box is (left, top, right, bottom), four numbers")
+    left, top, right, bottom = (
+        rounded(v) for v in scale_points(box, canvas, relative=relative, what=what)
+    )
+    if box[0] >= box[2] or box[1] >= box[3]:
+        raise InvalidMaskError(
+            f"{what}: a box is (left, top, right, bottom) with left < right and top < bottom"
         )
-        if box[0] >= box[2] or box[1] >= box[3]:
-            raise InvalidMaskError(
-                f"{what}: a box is (left, top, right, bottom) with left < right and top < bottom"
-            )
-        refuse_fractions_as_pixels(box, relative, what)
-        image = Image.new("L", canvas, 0)
-        if left < right and top < bottom:
-            draw = ImageDraw.Draw(image)
-            # Pillow's boxes include their right and bottom edges; ours exclude them.
-            xy = (left, top, right - 1, bottom - 1)
-            if kind == "ellipse":
-                draw.ellipse(xy, fill=255)
-            else:
-                draw.rectangle(xy, fill=255)
-        name = f"the {what} on a {size_text(canvas)} canvas"
-        return cls._from_binary(image, 0, name, OFF_CANVAS_HINT)
+    refuse_fractions_as_pixels(box, relative, what)
+    image = Image.new("L", canvas, 0)
+    if left < right and top < bottom:
+        draw = ImageDraw.Draw(image)
+        # Pillow's boxes include their right and bottom edges; ours exclude them.
+        xy = (left, top, right - 1, bottom - 1)
+        if kind == "ellipse":
+            draw.ellipse(xy, fill=255)
+        else:
+            draw.rectangle(xy, fill=255)
+    name = f"the {what} on a {size_text(canvas)} canvas"
+    return from_pixels(image, 0, name, _OFF_CANVAS_HINT)

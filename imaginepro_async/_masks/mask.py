@@ -1,4 +1,5 @@
-"""Inpainting masks: read, draw, check and preview the region that ``Vary (Region)`` redraws.
+"""Inpainting masks: ``Mask``, the region that ``Vary (Region)`` redraws, to read, draw, combine,
+fit and preview.
 
 A mask is an image the size of the picture being edited: **white where the picture is redrawn,
 black where it is kept**. The API receives it as base64 of an image file (no ``data:`` prefix).
@@ -7,36 +8,31 @@ Pillow does the image work and is optional (``pip install 'imaginepro-async[mask
 ready-made image bytes, files and base64 text still pass through after a cheap check of their
 signature and size header; drawing, combining, resizing and previewing ask for the extra.
 
-Coordinates of drawn shapes are **pixels** by default (``(left, top, right, bottom)``, right and
-bottom exclusive, so ``(0, 0, 512, 512)`` covers exactly 512x512 pixels). With ``relative=True``
-every coordinate is a **fraction of the size** in ``[0, 1]`` (``(0, 0, 0.5, 0.5)`` is the top-left
-quarter). The flag is explicit because a number alone cannot say which is meant (is ``1`` one pixel
-or the whole width?).
+Coordinates of drawn shapes are **pixels** by default, or **fractions of the size** with
+``relative=True`` (see ``draw.py``).
+
+``Mask`` is the public face of checked contents: reading each input kind is in ``content.py``,
+drawing in ``draw.py``, decoding and combining pixels in ``pixels.py``; ``load_mask`` (loading off
+the event loop) is in ``load.py``, above this module.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeAlias, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias, Union
 
-import anyio.to_thread
 import attrs
 
 from imaginepro_async._errors import ExtraNotInstalledError, InvalidMaskError
 
+from . import pixels
 from .codec import (
     MASK_THRESHOLD,
     MAX_MASK_BYTES,
     MAX_MASK_PIXELS,
-    binarize,
-    check_bytes,
-    check_pixels,
     check_size_arg,
-    decode_base64,
-    decode_image,
     encode_png,
     has_pillow,
     is_pillow_image,
@@ -48,8 +44,9 @@ from .codec import (
     size_text,
     tint_region,
 )
-from .draw import Box, MaskDrawing, Point
-from .imageinfo import ImageFormat, ImageInfo, sniff_image
+from .content import MaskContent, from_encoded, read_base64, read_file, read_image, read_text
+from .draw import Box, Point, draw_box, draw_polygon
+from .imageinfo import ImageFormat
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -63,7 +60,6 @@ __all__ = [
     "Mask",
     "MaskInput",
     "Point",
-    "load_mask",
     "read_mask_text",
     "same_aspect",
 ]
@@ -75,7 +71,7 @@ MaskInput: TypeAlias = Union[
 
 
 @attrs.frozen(init=False)
-class Mask(MaskDrawing):
+class Mask:
     """An inpainting mask: white where the image is redrawn, black where it is kept.
 
     A ``Mask`` is immutable, and once verified always sendable: it selects something, but not
@@ -118,16 +114,9 @@ class Mask(MaskDrawing):
         )
 
     @classmethod
-    def _create(
-        cls,
-        data: bytes,
-        format: ImageFormat,
-        size: tuple[int, int],
-        coverage: float | None,
-        thresholded_pixels: int | None,
-    ) -> Mask:
+    def _wrap(cls, content: MaskContent) -> Mask:
         mask = object.__new__(cls)
-        mask.__attrs_init__(data, format, size, coverage, thresholded_pixels)
+        mask.__attrs_init__(*attrs.astuple(content, recurse=False))
         return mask
 
     # -- reading -------------------------------------------------------------------------------
@@ -146,17 +135,7 @@ class Mask(MaskDrawing):
             InvalidMaskError: the file cannot be read, is too large, is not a supported image, or
                 selects nothing or everything.
         """
-        name = f"mask file {os.fspath(path)!r}"
-        try:
-            with open(path, "rb") as file:
-                check_bytes(os.fstat(file.fileno()).st_size, name)
-                # Read one byte over the limit: the size may change, or be 0 for special files.
-                data = file.read(MAX_MASK_BYTES + 1)
-        except OSError as exc:
-            raise InvalidMaskError(
-                f"cannot read {name}: {exc.strerror or exc}; check the path"
-            ) from exc
-        return cls._from_encoded(data, name)
+        return cls._wrap(read_file(path))
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Mask:
@@ -172,7 +151,7 @@ class Mask(MaskDrawing):
             InvalidMaskError: the bytes are too large, not a supported image, truncated, or select
                 nothing or everything.
         """
-        return cls._from_encoded(bytes(data), "the mask data")
+        return cls._wrap(from_encoded(bytes(data), "the mask data"))
 
     @classmethod
     def from_base64(cls, text: str) -> Mask:
@@ -191,8 +170,7 @@ class Mask(MaskDrawing):
             InvalidMaskError: the text is not base64 of a supported image, is too large, or the
                 image selects nothing or everything.
         """
-        name = f"the mask's base64 text {short_text(text)}"
-        return cls._from_encoded(decode_base64(text, name), name)
+        return cls._wrap(read_base64(text))
 
     @classmethod
     def from_image(cls, image: PILImage.Image) -> Mask:
@@ -208,10 +186,7 @@ class Mask(MaskDrawing):
         Raises:
             InvalidMaskError: the image is over 100 megapixels, or selects nothing or everything.
         """
-        name = f"the mask image ({image.mode} {size_text(image.size)})"
-        check_pixels(ImageInfo("png", *image.size), name)
-        binary, changed = binarize(image)
-        return cls._from_binary(binary, changed, name)
+        return cls._wrap(read_image(image))
 
     @classmethod
     def coerce(cls, value: MaskInput) -> Mask:
@@ -242,7 +217,7 @@ class Mask(MaskDrawing):
         if isinstance(value, bytes | bytearray | memoryview):
             return cls.from_bytes(value)
         if isinstance(value, str):
-            return cls._from_str(value)
+            return cls._wrap(read_text(value))
         if isinstance(value, os.PathLike):
             return cls.from_file(value)
         if is_pillow_image(value):
@@ -252,48 +227,67 @@ class Mask(MaskDrawing):
             f"{type(value).__name__}: {short_text(repr(value))}"
         )
 
-    @classmethod
-    def _from_str(cls, value: str) -> Mask:
-        source = read_mask_text(value)
-        if isinstance(source, Path):
-            return cls.from_file(source)
-        return cls._from_encoded(source, f"the mask's base64 text {short_text(value)}")
+    # -- drawing -------------------------------------------------------------------------------
 
     @classmethod
-    def _from_encoded(cls, data: bytes, name: str) -> Mask:
-        check_bytes(len(data), name)
-        info = sniff_image(data, name=name)
-        check_pixels(info, name)
-        if not has_pillow():
-            return cls._create(data, info.format, info.size, None, None)
-        binary, changed = binarize(decode_image(data, info, name))
-        return cls._from_binary(binary, changed, name)
+    def rectangle(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
+        """Draw a mask selecting one rectangle on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            box: ``(left, top, right, bottom)``, right and bottom exclusive; parts off the
+                canvas are clipped.
+            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
+                of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or box, or the rectangle covers no pixel or every pixel.
+        """
+        return cls._wrap(draw_box("rectangle", size, box, relative))
 
     @classmethod
-    def _from_binary(
-        cls, binary: PILImage.Image, thresholded: int, name: str, empty_hint: str = ""
+    def ellipse(cls, size: tuple[int, int], box: Box, *, relative: bool = False) -> Mask:
+        """Draw a mask selecting the ellipse inscribed in a box, on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            box: the bounding box ``(left, top, right, bottom)``, right and bottom exclusive.
+            relative: False (default): ``box`` is in pixels. True: every coordinate is a fraction
+                of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or box, or the ellipse covers no pixel or every pixel.
+        """
+        return cls._wrap(draw_box("ellipse", size, box, relative))
+
+    @classmethod
+    def polygon(
+        cls, size: tuple[int, int], points: Sequence[Point], *, relative: bool = False
     ) -> Mask:
-        """Check a 0/255 "L" image selects something but not everything, and wrap it."""
-        total = binary.width * binary.height
-        selected = binary.histogram()[255]
-        rounded = (
-            f" after rounding {thresholded} grey, coloured or translucent pixels at "
-            f"{MASK_THRESHOLD}"
-            if thresholded
-            else ""
-        )
-        if selected == 0:
-            raise InvalidMaskError(
-                f"{name} selects nothing: every pixel is black{rounded}{empty_hint}. White "
-                f"marks the region to redraw (transparent counts as black): paint it white on black"
-            )
-        if selected == total:
-            raise InvalidMaskError(
-                f"{name} selects the whole {size_text(binary.size)} image: every pixel is "
-                f"white{rounded}. Inpainting redraws part of an image: keep what must stay "
-                f"black (to redraw everything, use a variation instead)"
-            )
-        return cls._create(encode_png(binary), "png", binary.size, selected / total, thresholded)
+        """Draw a mask selecting a filled polygon on a black canvas.
+
+        Args:
+            size: the canvas ``(width, height)`` in pixels: the size of the image being edited.
+            points: three or more ``(x, y)`` vertices, in order.
+            relative: False (default): the points are in pixels. True: every coordinate is a
+                fraction of the size, in ``[0, 1]``.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ExtraNotInstalledError: Pillow is not installed.
+            InvalidMaskError: bad size or points, or the polygon covers no pixel or every pixel.
+        """
+        return cls._wrap(draw_polygon(size, points, relative))
 
     # -- combining -----------------------------------------------------------------------------
 
@@ -303,10 +297,7 @@ class Mask(MaskDrawing):
         Raises:
             ExtraNotInstalledError: Pillow is not installed.
         """
-        pixels, thresholded = self._pixels("inverting a mask")
-        from PIL import ImageChops
-
-        return self._from_binary(ImageChops.invert(pixels), thresholded, f"the inverse of {self}")
+        return self._wrap(pixels.invert(self._content, str(self)))
 
     def __invert__(self) -> Mask:
         """``~mask``: same as :meth:`invert`."""
@@ -330,36 +321,20 @@ class Mask(MaskDrawing):
             return NotImplemented
         return self._combine(other, "difference")
 
-    def _combine(
-        self, other: Mask, operation: Literal["union", "intersection", "difference"]
-    ) -> Mask:
-        if self.size != other.size:
-            raise InvalidMaskError(
-                f"cannot take the {operation} of a {size_text(self.size)} mask and a "
-                f"{size_text(other.size)} mask: sizes differ; resize one with mask.resized(...)"
-            )
-        mine, mine_rounded = self._pixels(f"the {operation} of masks")
-        theirs, their_rounded = other._pixels(f"the {operation} of masks")
-        from PIL import ImageChops
+    def _combine(self, other: Mask, operation: pixels.Operation) -> Mask:
+        return self._wrap(
+            pixels.combine(operation, self._content, str(self), other._content, str(other))
+        )
 
-        functions = {
-            "union": ImageChops.lighter,
-            "intersection": ImageChops.darker,
-            "difference": ImageChops.subtract,
-        }
-        return self._from_binary(
-            functions[operation](mine, theirs),
-            mine_rounded + their_rounded,
-            f"the {operation} of {self} and {other}",
+    @property
+    def _content(self) -> MaskContent:
+        return MaskContent(
+            self._data, self.format, self.size, self.coverage, self.thresholded_pixels
         )
 
     def _pixels(self, purpose: str) -> tuple[PILImage.Image, int]:
         """Decode to a 0/255 "L" image, with the count of pixels rounded on the way here."""
-        require_pillow(purpose)
-        name = f"the {self}"
-        image = decode_image(self._data, ImageInfo(self.format, *self.size), name)
-        binary, changed = binarize(image)
-        return binary, changed if self.thresholded_pixels is None else self.thresholded_pixels
+        return pixels.decode(self._content, str(self), purpose)
 
     # -- size ----------------------------------------------------------------------------------
 
@@ -448,15 +423,7 @@ class Mask(MaskDrawing):
         target = check_size_arg(size, "the new size")
         if target == self.size:
             return self
-        pixels, thresholded = self._pixels("resizing a mask")
-        from PIL import Image
-
-        return self._from_binary(
-            pixels.resize(target, Image.Resampling.NEAREST),
-            thresholded,
-            f"the {self} resized to {size_text(target)}",
-            " (thin parts of the selection may vanish when shrinking)",
-        )
+        return self._wrap(pixels.resize(self._content, str(self), target))
 
     # -- output --------------------------------------------------------------------------------
 
@@ -477,8 +444,8 @@ class Mask(MaskDrawing):
         """
         if self.format == "png":
             return self._data
-        pixels, _ = self._pixels("converting a mask to PNG")
-        return encode_png(pixels)
+        image, _ = self._pixels("converting a mask to PNG")
+        return encode_png(image)
 
     def to_image(self) -> PILImage.Image:
         """Return the mask as a new Pillow image, mode ``"L"``, every pixel 0 or 255.
@@ -486,8 +453,8 @@ class Mask(MaskDrawing):
         Raises:
             ExtraNotInstalledError: Pillow is not installed.
         """
-        pixels, _ = self._pixels("converting a mask to an image")
-        return pixels
+        image, _ = self._pixels("converting a mask to an image")
+        return image
 
     def preview(
         self,
@@ -530,49 +497,3 @@ class Mask(MaskDrawing):
     def __str__(self) -> str:
         selected = "unverified" if self.coverage is None else f"{self.coverage:.1%} selected"
         return f"{size_text(self.size)} {self.format} mask ({selected})"
-
-
-def _load(value: MaskInput, expected_size: tuple[int, int] | None, resize: bool, fit: bool) -> Mask:
-    mask = Mask.coerce(value)
-    if expected_size is not None:
-        if resize:
-            return mask.resized(expected_size)
-        if fit:
-            return mask.fitted(expected_size)
-        mask.check_size(expected_size)
-    return mask
-
-
-async def load_mask(
-    value: MaskInput,
-    *,
-    expected_size: tuple[int, int] | None = None,
-    resize: bool = False,
-    fit: bool = False,
-) -> Mask:
-    """Make a mask from any supported input, off the event loop, and check its size.
-
-    Reading files and decoding images runs in a worker thread. ``str`` values are read as in
-    :meth:`Mask.coerce`: base64 (with or without a ``data:`` prefix) first, then a file path.
-
-    Args:
-        value: a ``Mask``, image bytes, base64 text, a path, or a Pillow image.
-        expected_size: the ``(width, height)`` of the image being edited, if known.
-        resize: when the size differs from ``expected_size``, resize the mask
-            (nearest-neighbour) instead of refusing it.
-        fit: when the size differs, accept a mask of the same aspect ratio (see
-            :meth:`Mask.fitted`) and refuse only another aspect ratio.
-
-    Returns:
-        The mask, of ``expected_size`` when given.
-
-    Raises:
-        InvalidMaskError: the value is not a usable mask, or has another size than
-            ``expected_size`` and ``resize`` is False.
-        ExtraNotInstalledError: resizing was needed and Pillow is not installed.
-        TypeError: the value is of an unsupported type.
-    """
-    if isinstance(value, Mask) and (expected_size is None or value.size == expected_size):
-        return value
-    load = functools.partial(_load, value, expected_size, resize, fit)
-    return await anyio.to_thread.run_sync(load)

@@ -296,7 +296,7 @@ class Midjourney(Resource):
         core = self._core
 
         async def prepare() -> Prepared[ButtonRequest]:
-            from imaginepro_async._masks.mask import load_mask
+            from imaginepro_async._masks.load import load_mask
 
             _check_parent(parent, Button.VARY_REGION)
             check_prompt(prompt, required=False)

@@ -15,6 +15,7 @@ from imaginepro_async._batch.batch import (
     BatchResult,
     InpaintRequest,
     InputProblem,
+    JsonlInput,
     read_jsonl,
 )
 from imaginepro_async._batch.intake import prepare
@@ -304,3 +305,24 @@ async def test_a_job_that_could_not_be_followed_is_followed_again_not_resubmitte
     second = {r.key: r for r in await run(world, requests, journal, retry_failed=True)}
     assert second["r0"].state is RequestState.DONE
     assert world.sim.jobs_per_ref() == {"r0": 1}
+
+
+async def test_reprs_show_state_counts_and_paths_never_the_key(world: World) -> None:
+    """Batch and JsonlInput reprs say where they stand; neither shows the API key."""
+    path = world.write_jsonl("in.jsonl", [*world.requests(3), "# a comment", "not json"])
+    source = JsonlInput(path)
+    assert repr(source) == f"<JsonlInput path={str(path)!r} lines_read=0>"
+    journal = world.tmp / "run.db"
+    async with client_for(world.sim) as client:
+        batch = Batch(client, source, journal=journal)
+        assert repr(batch) == f"<Batch new journal={str(journal)!r}>"
+        async with batch:
+            assert repr(source).endswith("lines_read=5>")
+            assert repr(batch).startswith(f"<Batch running journal={str(journal)!r} pending=")
+            assert "invalid=1" in repr(batch)
+            await batch.wait()
+        shown = repr(batch)
+    assert shown == (
+        f"<Batch closed journal={str(journal)!r} pending=0 submitted=0 done=3 failed=0 invalid=1>"
+    )
+    assert world.sim.api_key not in shown + repr(source)
