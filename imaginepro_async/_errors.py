@@ -42,6 +42,9 @@ client also removes its own key, whatever its shape, from every answer as it arr
 ``InputProblem`` (one input line that is not a valid request, what ``BatchInputError`` carries)
 is defined here too, so that this module stays the bottom of the package (it names nothing of it
 but ``_models.Message``, for types).
+
+It is over 500 lines on purpose: the tree is one module, read whole (as httpx's
+``_exceptions.py``), and the status mapping and the key redaction belong with it.
 """
 
 from __future__ import annotations
