@@ -45,7 +45,7 @@ from ._pacing.clock import Clock
 from ._pacing.retry import RetryPolicy
 from ._scheduling.job_state import JobState
 from ._scheduling.policy import PollPolicy
-from ._scheduling.scheduler import BeforeSend, Fetcher, Scheduler
+from ._scheduling.scheduler import Fetcher, Held, Scheduler
 from ._submissions import SubmissionQueue
 from ._validation import DEFAULT_JOB_TIMEOUT, check_message_id
 from ._wire.endpoints import BUTTON, MESSAGE, VIDEO_FETCH, Endpoint
@@ -296,13 +296,17 @@ class ClientCore:
         kind = request.button if isinstance(request, ButtonRequest) else endpoint.name
         server_timeout = getattr(request, "timeout", None) or DEFAULT_JOB_TIMEOUT  # API seconds
 
-        async def send(gate: BeforeSend) -> Job:
-            data = await sender.send(endpoint, body=body, before=gate)
+        while True:
+            admission = await scheduler.admission(
+                timeout=server_timeout, kind=kind, before=options.before_send
+            )
+            try:
+                data = await sender.send(endpoint, body=body, before=admission.gate)
+            except Held:
+                continue  # the account filled up while it waited for its permit: nothing sent
+            finally:
+                admission.close()
             return self._track_created(data, endpoint, request, body, kind, server_timeout)
-
-        return await scheduler.admit(
-            send, timeout=server_timeout, kind=kind, before=options.before_send
-        )
 
     def _track_created(
         self,

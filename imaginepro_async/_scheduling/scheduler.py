@@ -17,7 +17,6 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -42,7 +41,7 @@ from imaginepro_async._wire.endpoints import Endpoint
 from .job_state import JobState, closed_error
 from .planner import Failure, JobRecord, Planner, PollPolicy, Verdict
 
-__all__ = ["PollPolicy", "Scheduler", "SchedulerState"]
+__all__ = ["Admission", "Held", "PollPolicy", "Scheduler", "SchedulerState"]
 
 logger = logging.getLogger("imaginepro_async")
 
@@ -52,11 +51,44 @@ _NOT_OPEN = (
     "`async with ImagineProClient(...) as client:` and client.job(message_id)"
 )
 
-T = TypeVar("T")
+
+class Held(Exception):
+    """A submission about to leave is held after all (the account filled up meanwhile): nothing
+    was sent; ask for ``admission`` again."""
 
 
-class _Held(Exception):
-    """A submission about to leave is held after all (the account filled up meanwhile)."""
+class Admission:
+    """One submission let through by ``Scheduler.admission``: ``gate`` runs right before its
+    request leaves (its create permit held) and checks the rule again; ``close`` ends it."""
+
+    __slots__ = ("_before", "_kind", "_reserved", "_scheduler", "_timeout")
+
+    def __init__(
+        self, scheduler: Scheduler, timeout: float, kind: str | None, before: BeforeSend | None
+    ) -> None:
+        self._scheduler = scheduler
+        self._timeout = timeout
+        self._kind = kind
+        self._before = before
+        self._reserved = False
+
+    async def gate(self) -> None:
+        """Raise ``Held`` if the account filled up meanwhile; else reserve a place, then run the
+        caller's own last step (``before``, e.g. a journal write)."""
+        planner = self._scheduler._planner
+        if planner.hold_reason(timeout=self._timeout, kind=self._kind) is not None:
+            raise Held
+        planner.reserved += 1
+        self._reserved = True
+        if self._before is not None:
+            await self._before()
+
+    def close(self) -> None:
+        """The request was answered (or not sent): give the reserved place back."""
+        if self._reserved:
+            self._reserved = False
+            self._scheduler._planner.reserved -= 1
+            self._scheduler._signal_room()
 
 
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
@@ -272,45 +304,20 @@ class Scheduler:
         """Why submissions wait right now (None: none waits)."""
         return self._hold_reason if self._held else None
 
-    async def admit(
-        self,
-        send: Callable[[BeforeSend], Awaitable[T]],
-        *,
-        timeout: float,
-        kind: str | None,
-        before: BeforeSend | None = None,
-    ) -> T:
-        """Run ``send`` (one job-creating request, and ``track`` of its job) once a new job of
-        ``kind`` could end before its server-side ``timeout`` (API seconds).
+    async def admission(
+        self, *, timeout: float, kind: str | None, before: BeforeSend | None = None
+    ) -> Admission:
+        """Wait until a new job of ``kind`` could end before its server-side ``timeout`` (API
+        seconds), then let one submission through.
 
-        ``send`` is given the gate to run right before its request leaves, with the create permit
-        held: the rule is checked again there, so that submissions that waited for the permit are
-        judged on what is known when they would be sent, not when they asked. A refusal then gives
-        the permit back. ``before`` (the caller's own last step, e.g. a journal write) runs in the
+        The rule is checked again in the returned ``Admission``'s gate, right before the request
+        leaves with the create permit held: submissions that waited for the permit are judged on
+        what is known when they would be sent, not when they asked. A gate that raises ``Held``
+        sends nothing; the caller asks again. ``before`` (the caller's own last step) runs in the
         gate once the rule passed.
         """
-        planner = self._planner
-        while True:
-            await self._wait_for_room(timeout, kind)
-            reserved = False
-
-            async def gate() -> None:
-                nonlocal reserved
-                if planner.hold_reason(timeout=timeout, kind=kind) is not None:
-                    raise _Held
-                planner.reserved += 1
-                reserved = True
-                if before is not None:
-                    await before()
-
-            try:
-                return await send(gate)
-            except _Held:
-                continue
-            finally:
-                if reserved:
-                    planner.reserved -= 1
-                    self._signal_room()
+        await self._wait_for_room(timeout, kind)
+        return Admission(self, timeout, kind, before)
 
     async def _wait_for_room(self, timeout: float, kind: str | None) -> None:
         planner = self._planner
