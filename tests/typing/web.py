@@ -42,7 +42,7 @@ async def use() -> None:
         assert_type(submission.message_id, str | None)
         assert_type(await submission.submitted(), Job)
         assert_type(await submission, Message)
-        assert_type(submission.cancel(), bool)
+        assert_type(await submission.cancel(), bool)
         assert_type(client.submission(submission.id), Submission | None)
         receiver = WebhookReceiver(client, max_body_bytes=65536)
         assert_type(receiver.stats, WebhookStats)
