@@ -38,6 +38,7 @@ async def use() -> None:
         assert_type(submission, Submission)
         assert_type(submission.id, str)
         assert_type(submission.state, SubmissionState)
+        assert submission.state is not SubmissionState.CHECKING  # type: ignore[attr-defined]
         assert_type(submission.position, int | None)
         assert_type(submission.message_id, str | None)
         assert_type(await submission.submitted(), Job)
