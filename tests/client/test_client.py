@@ -33,7 +33,7 @@ from imaginepro_async import (
 from imaginepro_async.testing import Endpoint, FaultKind, Simulator, make_mask
 from imaginepro_async.testing import SimulatedRateLimit as ServerRateLimit
 
-from .conftest import client_for, fixed_duration
+from .conftest import SCALE, client_for, fixed_duration
 
 pytestmark = pytest.mark.anyio
 
@@ -613,6 +613,36 @@ async def test_gather_timeout_names_every_job_not_finished(client: ImagineProCli
     assert set(caught.value.pending) == {job.message_id for job in jobs}
     assert "2 of 2 jobs" in str(caught.value)
     assert [m.status for m in await gather(*jobs, timeout=30)] == [Status.DONE] * 2
+
+
+async def test_as_completed_past_its_timeout_still_yields_jobs_that_ended() -> None:
+    """A slow consumer outlasting the timeout gets the jobs that ended meanwhile (no timeout, no
+    crash); a job still running then raises JobTimeoutError naming it alone."""
+    durations = iter([30.0, 30.0])  # then a job of ten hours
+
+    def draw(_: object) -> float:
+        return next(durations, 36_000.0)
+
+    async with (
+        Simulator(time_scale=SCALE, seed=1, concurrency=3, duration=draw) as sim,
+        client_for(sim) as client,
+    ):
+
+        async def slowly(jobs: list[Job]) -> list[str]:
+            seen = []
+            async for job in as_completed(jobs, timeout=0.01):
+                await anyio.sleep(0.03)  # past the deadline while holding the first
+                seen.append(job.message_id)
+            return seen
+
+        ended = [await client.imagine(f"ended {n}") for n in range(2)]
+        await gather(*ended)
+        assert sorted(await slowly(ended)) == sorted(job.message_id for job in ended)
+        running = await client.imagine("still running")
+        with pytest.raises(JobTimeoutError) as caught:
+            await slowly([*ended, running])
+        assert caught.value.pending == (running.message_id,)
+        assert "1 of 3 jobs" in str(caught.value)
 
 
 async def test_a_job_call_is_a_coroutine_for_tasks_and_task_groups(
