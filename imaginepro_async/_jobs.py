@@ -211,7 +211,10 @@ async def as_completed(jobs: Iterable[Job], *, timeout: float | None = None) -> 
                 with anyio.move_on_after(deadline - anyio.current_time()):
                     finished = await receive.receive()
                 if finished is None:
-                    raise _timed_out(handles, started)
+                    try:  # a job that ended while the consumer held the last one is no timeout
+                        finished = receive.receive_nowait()
+                    except anyio.WouldBlock:
+                        raise _timed_out(handles, started) from None
                 # Yielded outside the cancel scope: the consumer's code must not run inside it.
                 yield finished
     finally:

@@ -275,7 +275,7 @@ class VideoMessage(Message):
 
     Attributes:
         video_url: the first video, once DONE.
-        results: every video, with its index (0..3): the index ``client.extend_video`` takes.
+        results: every video, with its index (0..3): the index ``client.video.extend`` takes.
     """
 
     video_url: str | None = None
@@ -414,7 +414,7 @@ class DiscordToken:
     """A Discord account linked to a DIY plan (``GET /api/v1/discord/token/{id}``).
 
     Attributes:
-        id: the token's id (what ``client.discord_token`` takes).
+        id: the token's id (what ``client.diy.token`` takes).
         token: the Discord token, masked by the server.
         status: FAST, RELAX, VERIFYING or BANNED (doc); another value is kept as sent.
     """

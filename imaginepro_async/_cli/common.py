@@ -113,8 +113,8 @@ _TERMS: Final = (
     (re.compile(r"\bwebhook_override\b"), "--webhook"),
     (re.compile(r"\bdisable_cdn must be True or False\b"), "--no-cdn takes no value"),
     (
-        re.compile(r"^timeout is the server-side job timeout"),
-        "--timeout is the server-side job timeout",
+        re.compile(r"^job_timeout is the server-side job timeout"),
+        "--job-timeout is the server-side job timeout",
     ),
     (re.compile(r"\bmax_in_flight\b"), "--max-in-flight"),
     (re.compile(r"(with |pass )relative=True"), r"\1--relative"),

@@ -97,7 +97,11 @@ def _options() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     group.add_argument("--ref", default=None, help="your reference, echoed in the result")
     group.add_argument("--webhook", default=None, help="post the result to this URL too")
     group.add_argument(
-        "--timeout", type=int, default=None, help="server-side job timeout, 10 to 900 s"
+        "--job-timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="server-side job timeout, 10 to 900 s (the server's default: 900)",
     )
     group.add_argument(
         "--no-wait", action="store_true", help="print the messageId and exit without waiting"
@@ -181,7 +185,7 @@ async def _parent(client: ImagineProClient, message_id: str) -> Message:
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
-    return {"ref": args.ref, "webhook_override": args.webhook, "job_timeout": args.timeout}
+    return {"ref": args.ref, "webhook_override": args.webhook, "job_timeout": args.job_timeout}
 
 
 async def _imagine(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
@@ -224,8 +228,8 @@ async def _describe(client: ImagineProClient, args: argparse.Namespace, run: Run
 
 
 async def _blend(client: ImagineProClient, args: argparse.Namespace, run: Run) -> Job:
-    if args.timeout is not None:
-        raise UsageError("blend takes no --timeout (the API has no job timeout for blends)")
+    if args.job_timeout is not None:
+        raise UsageError("blend takes no --job-timeout (the API has no job timeout for blends)")
     return await run.post(client.blend(args.urls, ref=args.ref, webhook_override=args.webhook))
 
 

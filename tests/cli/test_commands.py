@@ -111,6 +111,32 @@ async def test_usage_errors_speak_in_cli_terms(tmp_path: Path) -> None:
     assert "IMAGINEPRO_TIME_SCALE" in bad_env.err
 
 
+async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
+    """--job-timeout is sent as the job's timeout; a bad one exits 2 naming the option; blend
+    refuses it; --timeout is not an option (one name per meaning, as in the Python API)."""
+    sim, tmp = world.sim, world.tmp
+    sim.reset_counters()
+    sent = await run_cli(sim, tmp, "imagine", "a slow harbour", "--job-timeout", "600", "-q")
+    assert sent.code == 0, sent.err
+    (created,) = [entry for entry in sim.jobs_per_body() if entry.endpoint == "imagine"]
+    assert json.loads(created.body)["timeout"] == 600
+    assert created.message_ids == (sent.out.strip(),)
+    bad = await run_cli(sim, tmp, "imagine", "a harbour", "--job-timeout", "5")
+    assert bad.code == 2
+    assert "--job-timeout is the server-side job timeout in whole seconds, 10 to 900" in bad.err
+    assert "job_timeout" not in bad.err
+    old = await run_cli(sim, tmp, "imagine", "a harbour", "--timeout", "600")
+    assert old.code == 2
+    assert "unrecognized arguments: --timeout" in old.err
+    url = "https://example.com/a.png"
+    blend = await run_cli(sim, tmp, "blend", url, url, "--job-timeout", "60")
+    assert blend.code == 2
+    assert "blend takes no --job-timeout" in blend.err
+    shown = await run_cli(None, tmp, "imagine", "--help")
+    assert "--job-timeout SECONDS" in shown.out and "--timeout" not in shown.out
+    assert sim.stats().by_endpoint.get("blend", 0) == 0
+
+
 def test_client_messages_are_translated() -> None:
     """The SDK's Python terms become options and commands."""
     assert cli_terms("pass api_key='sk-...' or set X") == "pass --api-key sk-... or set X"

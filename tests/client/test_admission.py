@@ -30,7 +30,7 @@ async def test_a_submission_that_would_time_out_in_the_queue_waits_its_turn() ->
                     await anyio.sleep(0.01)
 
             tg.start_soon(watch_hold)
-            second = await client.imagine("must end within 100 s", timeout=100)
+            second = await client.imagine("must end within 100 s", job_timeout=100)
             reasons.append("submitted")
         assert any(r is not None and "jobs are ahead" in r for r in reasons)
         assert (await second).status is Status.DONE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import Counter
 
@@ -32,7 +33,7 @@ from imaginepro_async import (
 from imaginepro_async.testing import Endpoint, FaultKind, Simulator, make_mask
 from imaginepro_async.testing import SimulatedRateLimit as ServerRateLimit
 
-from .conftest import client_for, fixed_duration
+from .conftest import SCALE, client_for, fixed_duration
 
 pytestmark = pytest.mark.anyio
 
@@ -141,14 +142,20 @@ async def test_wait_timeout_keeps_the_job_and_it_can_be_awaited_again(
     assert (await job.wait(timeout=30)).status is Status.DONE
 
 
-async def test_cancel_ends_the_job_with_job_cancelled_error(client: ImagineProClient) -> None:
-    """job.cancel() presses Cancel Job; the job ends FAIL, raised as JobCancelledError."""
+async def test_cancel_ends_the_job_with_job_cancelled_error(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """job.cancel() presses Cancel Job (True); the job ends FAIL, raised as JobCancelledError.
+
+    Cancelling a job that has ended sends nothing and returns False.
+    """
     job = await client.imagine("never mind")
-    await job.cancel()
+    assert await job.cancel() is True
     with pytest.raises(JobCancelledError):
         await job
-    with pytest.raises(InvalidInputError, match="already ended"):
-        await job.cancel()
+    presses = sim.stats().by_endpoint["button"]
+    assert await job.cancel() is False  # already ended: nothing sent
+    assert sim.stats().by_endpoint["button"] == presses
 
 
 async def test_a_second_client_reattaches_by_message_id(sim: Simulator) -> None:
@@ -334,7 +341,8 @@ async def test_bad_input_is_refused_before_anything_is_sent(
         (client.imagine(""), "prompt is empty"),
         (client.imagine("   "), "prompt is empty"),
         (client.imagine(123), "prompt must be a string"),  # type: ignore[arg-type]
-        (client.imagine("x", timeout=5), "10 to 900"),
+        (client.imagine("x", job_timeout=5), "job_timeout is the server-side job timeout"),
+        (client.imagine("x", job_timeout=901), "10 to 900; got 901"),
         (client.imagine("x", webhook_override="ftp://x"), "http"),
         (client.upscale(grid, 0), "1, 2, 3 or 4"),
         (client.upscale(grid, 5), "1, 2, 3 or 4"),
@@ -471,7 +479,7 @@ async def test_a_job_whose_server_timeout_runs_out_fails(sim: Simulator) -> None
         Simulator(time_scale=600, seed=3, duration=fixed_duration(60.0)) as slow,
         client_for(slow) as client,
     ):
-        job = await client.imagine("too slow", timeout=10)
+        job = await client.imagine("too slow", job_timeout=10)
         with pytest.raises(JobFailedError, match=r"(?i)time"):
             await job
 
@@ -586,12 +594,72 @@ async def test_leaving_as_completed_early_leaves_the_client_working(sim: Simulat
         assert (await gather(*jobs))[0].status is Status.DONE
     async with client_for(sim) as client:
         pending = [await client.imagine("still running")]
-        with pytest.raises(TimeoutError):
+        with pytest.raises(JobTimeoutError) as caught:
             async for _ in as_completed(pending, timeout=0.001):
                 pass
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.pending == (pending[0].message_id,)
     # Closing after the timed-out iteration woke the job's waiters cleanly (no stray callback).
     with pytest.raises(ClientClosedError):
         pending[0].result()
+
+
+async def test_gather_timeout_names_every_job_not_finished(client: ImagineProClient) -> None:
+    """gather(..., timeout=) raises JobTimeoutError (a TimeoutError) listing the pending jobs."""
+    jobs = [await client.imagine(f"slow {n}") for n in range(2)]
+    with pytest.raises(JobTimeoutError) as caught:
+        await gather(*jobs, timeout=0.001)
+    assert isinstance(caught.value, TimeoutError)
+    assert set(caught.value.pending) == {job.message_id for job in jobs}
+    assert "2 of 2 jobs" in str(caught.value)
+    assert [m.status for m in await gather(*jobs, timeout=30)] == [Status.DONE] * 2
+
+
+async def test_as_completed_past_its_timeout_still_yields_jobs_that_ended() -> None:
+    """A slow consumer outlasting the timeout gets the jobs that ended meanwhile (no timeout, no
+    crash); a job still running then raises JobTimeoutError naming it alone."""
+    durations = iter([30.0, 30.0])  # then a job of ten hours
+
+    def draw(_: object) -> float:
+        return next(durations, 36_000.0)
+
+    async with (
+        Simulator(time_scale=SCALE, seed=1, concurrency=3, duration=draw) as sim,
+        client_for(sim) as client,
+    ):
+
+        async def slowly(jobs: list[Job]) -> list[str]:
+            seen = []
+            async for job in as_completed(jobs, timeout=0.01):
+                await anyio.sleep(0.03)  # past the deadline while holding the first
+                seen.append(job.message_id)
+            return seen
+
+        ended = [await client.imagine(f"ended {n}") for n in range(2)]
+        await gather(*ended)
+        assert sorted(await slowly(ended)) == sorted(job.message_id for job in ended)
+        running = await client.imagine("still running")
+        with pytest.raises(JobTimeoutError) as caught:
+            await slowly([*ended, running])
+        assert caught.value.pending == (running.message_id,)
+        assert "1 of 3 jobs" in str(caught.value)
+
+
+async def test_a_job_call_is_a_coroutine_for_tasks_and_task_groups(
+    sim: Simulator, client: ImagineProClient
+) -> None:
+    """asyncio.create_task and a task group's start_soon take a job-creating call as it is."""
+    task = asyncio.create_task(client.imagine("in a task"))
+    job = await task
+    assert isinstance(job, Job)
+    assert (await job).status is Status.DONE
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(client.imagine, "in a task group")
+    assert sim.stats().by_endpoint["imagine"] == 2
+    call = client.imagine("awaited once")
+    assert isinstance(await call, Job)
+    with pytest.raises(RuntimeError, match="cannot reuse"):
+        await call
 
 
 async def test_a_job_timing_out_in_the_queue_is_seen_at_its_deadline() -> None:
@@ -603,7 +671,7 @@ async def test_a_job_timing_out_in_the_queue_is_seen_at_its_deadline() -> None:
     ):
         running = await client.imagine("first, runs 60 s")
         waiting = await client.imagine("second, waits")
-        doomed = await client.imagine("third, gives up after 10 s", timeout=10)
+        doomed = await client.imagine("third, gives up after 10 s", job_timeout=10)
         with pytest.raises(JobFailedError, match=r"(?i)time"):
             await doomed
         assert sim.job(running.message_id).finished is None  # seen long before its turn

@@ -32,49 +32,53 @@ Call = Callable[[ImagineProClient], Awaitable[Any]]
 JOBS: list[tuple[str, Call]] = [
     ("describe", lambda c: c.describe(IMG)),
     ("blend", lambda c: c.blend([IMG, IMG2])),
-    ("blend", lambda c: c.blend([IMG, IMG2, IMG], legacy_path=True)),
     ("faceswap", lambda c: c.face_swap(IMG, IMG2)),
     ("boost_imagine", lambda c: c.imagine("a fast fox", boost=True)),
-    ("flux_imagine", lambda c: c.flux("a fox", n=2, width=512, height=256, output_format="webp")),
-    ("flux_upscale", lambda c: c.flux_upscale(IMG, 2)),
-    ("remove_bg", lambda c: c.remove_background(IMG)),
-    ("gemini_imagine", lambda c: c.gemini_imagine(["make it blue", ImagePart(IMG)])),
-    ("universal_imagine", lambda c: c.universal_imagine("a fox", model="nano-banana-2")),
-    ("video_generate", lambda c: c.generate_video(IMG, IMG2, prompt="a walk")),
-    ("commands", lambda c: c.command("relax")),
+    (
+        "flux_imagine",
+        lambda c: c.flux.imagine("a fox", n=2, width=512, height=256, output_format="webp"),
+    ),
+    ("flux_upscale", lambda c: c.flux.upscale(IMG, 2)),
+    ("remove_bg", lambda c: c.tools.remove_background(IMG)),
+    ("gemini_imagine", lambda c: c.gemini.imagine(["make it blue", ImagePart(IMG)])),
+    ("universal_imagine", lambda c: c.universal.imagine("a fox", model="nano-banana-2")),
+    ("video_generate", lambda c: c.video.generate(IMG, IMG2, prompt="a walk")),
+    ("commands", lambda c: c.diy.command("relax")),
 ]
 
 #: Bad calls, each refused before anything is sent.
 BAD: list[tuple[str, Call]] = [
-    ("http", lambda c: c.describe("ftp://example.com/a.png")),
+    ("image must be an http", lambda c: c.describe("ftp://example.com/a.png")),
     ("2 to 5", lambda c: c.blend([IMG])),
     ("2 to 5", lambda c: c.blend([IMG] * 6)),
-    ("list", lambda c: c.blend(IMG)),
-    (r"urls\[1\]", lambda c: c.blend([IMG, "not a url"])),
-    ("target", lambda c: c.face_swap(IMG, "/tmp/face.png")),
+    ("images must be a list", lambda c: c.blend(IMG)),
+    (r"images\[1\]", lambda c: c.blend([IMG, "not a url"])),
+    ("source_image", lambda c: c.face_swap("face.png", IMG2)),
+    ("target_image", lambda c: c.face_swap(IMG, "/tmp/face.png")),
     ("boost", lambda c: c.imagine("a fox", boost="yes")),  # type: ignore[arg-type]
-    ("n must", lambda c: c.flux("a fox", n=5)),
-    ("multiple of 8", lambda c: c.flux("a fox", width=1020)),
-    ("height", lambda c: c.flux("a fox", height=4096)),
-    ("aspect_ratio", lambda c: c.flux("a fox", aspect_ratio="5:1")),
-    ("output_format", lambda c: c.flux("a fox", output_format="gif")),
-    ("output_quality", lambda c: c.flux("a fox", output_quality=101)),
-    ("model", lambda c: c.flux("a fox", model="flux-42")),
-    ("prompt", lambda c: c.flux("  ")),
-    ("scale", lambda c: c.flux_upscale(IMG, 8)),
-    ("image", lambda c: c.remove_background("example.com/a.png")),
-    ("contents", lambda c: c.gemini_imagine([])),
-    (r"contents\[0\]", lambda c: c.gemini_imagine([TextPart("")])),
-    (r"contents\[1\]\.url", lambda c: c.universal_imagine(["x", ImagePart("data:abc")])),
-    ("model", lambda c: c.universal_imagine("a fox", model="dall-e")),
-    ("start_frame_url", lambda c: c.generate_video("nope", IMG2)),
-    ("index", lambda c: c.extend_video("abc-123", 4)),
-    ("cmd", lambda c: c.command("reboot")),
-    ("timeout", lambda c: c.describe(IMG, timeout=5)),
+    ("n must", lambda c: c.flux.imagine("a fox", n=5)),
+    ("multiple of 8", lambda c: c.flux.imagine("a fox", width=1020)),
+    ("height", lambda c: c.flux.imagine("a fox", height=4096)),
+    ("aspect_ratio", lambda c: c.flux.imagine("a fox", aspect_ratio="5:1")),
+    ("output_format", lambda c: c.flux.imagine("a fox", output_format="gif")),
+    ("output_quality", lambda c: c.flux.imagine("a fox", output_quality=101)),
+    ("model", lambda c: c.flux.imagine("a fox", model="flux-42")),
+    ("prompt", lambda c: c.flux.imagine("  ")),
+    ("scale", lambda c: c.flux.upscale(IMG, 8)),
+    ("image", lambda c: c.tools.remove_background("example.com/a.png")),
+    ("contents", lambda c: c.gemini.imagine([])),
+    (r"contents\[0\]", lambda c: c.gemini.imagine([TextPart("")])),
+    (r"contents\[1\]\.url", lambda c: c.universal.imagine(["x", ImagePart("data:abc")])),
+    ("model", lambda c: c.universal.imagine("a fox", model="dall-e")),
+    ("start_image", lambda c: c.video.generate("nope", IMG2)),
+    ("end_image", lambda c: c.video.generate(IMG, "nope")),
+    ("index", lambda c: c.video.extend("abc-123", 4)),
+    ("name", lambda c: c.diy.command("reboot")),
+    ("job_timeout", lambda c: c.describe(IMG, job_timeout=5)),
     ("webhook_override", lambda c: c.blend([IMG, IMG2], webhook_override="nowhere")),
-    ("token_id", lambda c: c.discord_token("../tokens")),
-    ("active", lambda c: c.set_discord_token_active("abc", 1)),  # type: ignore[arg-type]
-    ("message_id", lambda c: c.trace("a/b")),
+    ("token_id", lambda c: c.diy.token("../tokens")),
+    ("active", lambda c: c.diy.set_token_active("abc", active=1)),  # type: ignore[arg-type]
+    ("message_id", lambda c: c.diy.trace("a/b")),
 ]
 
 
@@ -125,7 +129,7 @@ async def test_boost_presses_buttons_through_the_boost_endpoint(
 
 async def test_flux_images_hold_every_output(sim: Simulator, client: ImagineProClient) -> None:
     """A Flux job of n images ends with n entries in ``images``."""
-    message = await (await client.flux("three foxes", n=3, aspect_ratio="16:9"))
+    message = await (await client.flux.imagine("three foxes", n=3, aspect_ratio="16:9"))
     assert len(message.images) == 3
     assert message.image_urls == message.images
 
@@ -133,15 +137,15 @@ async def test_flux_images_hold_every_output(sim: Simulator, client: ImagineProC
 async def test_a_video_job_is_followed_through_the_video_progress_endpoint(
     sim: Simulator, client: ImagineProClient
 ) -> None:
-    """generate_video's job is polled on /video/mj/fetch and ends with a VideoMessage; extend works."""
-    job = await client.generate_video(IMG, IMG2)
+    """video.generate's job is polled on /video/mj/fetch and ends with a VideoMessage; extend works."""
+    job = await client.video.generate(IMG, IMG2)
     assert isinstance(await client.fetch(job.message_id), VideoMessage)  # while followed
     video = await job
     assert isinstance(video, VideoMessage)
     assert video.video_url and [r.index for r in video.results] == [0, 1, 2, 3]
     stats = sim.stats().by_endpoint
     assert stats["video_fetch"] >= 1 and "fetch" not in stats
-    extended = await (await client.extend_video(video, 2, animate_mode="manual"))
+    extended = await (await client.video.extend(video, 2, animate_mode="manual"))
     assert isinstance(extended, VideoMessage) and extended.video_url
     again = await client.job(video.message_id, video=True)
     assert isinstance(again, VideoMessage) and again.results == video.results
@@ -153,32 +157,32 @@ async def test_extending_what_is_not_a_video_is_refused(
     """A finished non-video job is refused by the server (400); a bad index by the client."""
     grid = await (await client.imagine("a grid"))
     with pytest.raises(BadRequestError, match="not a finished video"):
-        await client.extend_video(grid.message_id, 0)
+        await client.video.extend(grid.message_id, 0)
     video = VideoMessage(message_id="v-1", status=Status.DONE, results=())
     with pytest.raises(InvalidInputError, match="index"):
-        await client.extend_video(video, -1)
+        await client.video.extend(video, -1)
     queued = VideoMessage(message_id="v-2", status=Status.QUEUED)
     with pytest.raises(InvalidInputError, match="QUEUED"):
-        await client.extend_video(queued, 0)
+        await client.video.extend(queued, 0)
 
 
 async def test_diy_endpoints_list_show_toggle_and_trace(
     sim: Simulator, client: ImagineProClient
 ) -> None:
     """Linked tokens are listed, shown, switched off and on; a trace names the token of a job."""
-    (token,) = await client.discord_tokens()
+    (token,) = await client.diy.tokens()
     assert token.is_active and token.status == "FAST"
-    assert await client.discord_token(token.id) == token
-    off = await client.set_discord_token_active(token.id, False)
-    assert off.is_active is False and (await client.discord_token(token.id)).is_active is False
-    assert (await client.set_discord_token_active(token.id, True)).is_active
-    job = await client.command("relax")
+    assert await client.diy.token(token.id) == token
+    off = await client.diy.set_token_active(token.id, active=False)
+    assert off.is_active is False and (await client.diy.token(token.id)).is_active is False
+    assert (await client.diy.set_token_active(token.id, active=True)).is_active
+    job = await client.diy.command("relax")
     await job
-    assert (await client.discord_token(token.id)).status == "RELAX"
-    trace = await client.trace(job.message_id)
+    assert (await client.diy.token(token.id)).status == "RELAX"
+    trace = await client.diy.trace(job.message_id)
     assert trace.token_id == token.id
     with pytest.raises(NotFoundError):
-        await client.discord_token("0" * 24)
+        await client.diy.token("0" * 24)
 
 
 async def test_a_job_followed_by_id_has_no_cost(sim: Simulator, client: ImagineProClient) -> None:

@@ -57,7 +57,7 @@ async def test_a_submitted_job_that_never_ends_is_given_up_after_its_timeout(sta
         serve(app) as url,
         ImagineProClient(KEY, base_url=url, time_scale=SCALE, seed=0) as client,
     ):
-        job = await client.imagine("stuck", timeout=10)
+        job = await client.imagine("stuck", job_timeout=10)
         with pytest.raises(JobDeadlineError) as caught:
             await job
     assert isinstance(caught.value, JobError)
@@ -89,7 +89,7 @@ async def test_the_scheduler_opens_with_the_client_and_closes_once() -> None:
         serve(never_ending("WEIRD")) as url,
         ImagineProClient(KEY, base_url=url, time_scale=SCALE, seed=0) as client,
     ):
-        scheduler = client._scheduler
+        scheduler = client._core._scheduler
         assert scheduler is not None
         opened = scheduler.state
         assert opened is SchedulerState.OPEN

@@ -345,3 +345,35 @@ async def test_each_submission_goes_over_a_fresh_connection() -> None:
             await client.fetch("m1")
     assert len(set(map(str, peers["POST"]))) == 3
     assert len(set(map(str, peers["GET"]))) == 1
+
+
+async def test_blend_falls_back_to_the_documented_path_on_a_404() -> None:
+    """A 404 on the assumed nova blend path sends the same body once to the legacy path; one job.
+
+    Enqueued, the submission's last step before sending runs once, not again for the fallback.
+    """
+    posts: list[tuple[str, dict[str, Any]]] = []
+
+    async def nova(request: web.Request) -> web.Response:
+        posts.append((request.path, json.loads(await request.read())))
+        return web.json_response({"message": "Cannot POST", "statusCode": 404}, status=404)
+
+    async def legacy(request: web.Request) -> web.Response:
+        posts.append((request.path, json.loads(await request.read())))
+        return web.json_response({"success": True, "messageId": f"b{len(posts)}"})
+
+    app = scripted([message("DONE")])
+    app.router.add_post("/api/v1/nova/blend", nova)
+    app.router.add_post("/api/v1/midjourney/blend", legacy)
+    urls = ["https://example.com/a.png", "https://example.com/b.png"]
+    async with serve(app) as url, ImagineProClient(KEY, base_url=url, **FAST) as client:
+        job = await client.blend(urls, ref="mix")
+        assert (await job).status is Status.DONE
+        body = {"urls": urls, "ref": "mix"}
+        assert posts == [("/api/v1/nova/blend", body), ("/api/v1/midjourney/blend", body)]
+        assert job.message_id == "b2"
+        posts.clear()
+        submission = await client.enqueue(client.blend(urls))
+        assert (await submission).status is Status.DONE
+        assert [path for path, _ in posts] == ["/api/v1/nova/blend", "/api/v1/midjourney/blend"]
+        assert submission.message_id == "b2"

@@ -35,7 +35,7 @@ async def main(task: dict[str, Any]) -> None:
         ) as client,
     ):
         handles = [client.job(message_id) for message_id in task["message_ids"]]
-        shared = client._shared
+        shared = client._core._shared
         assert shared is not None
         print("token", shared._leadership.token, flush=True)
         led = False

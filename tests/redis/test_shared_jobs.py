@@ -97,7 +97,7 @@ async def test_a_hint_reaches_the_leader(redis_server: RedisServer) -> None:
         polls = handles[leader].polls
         with anyio.fail_after(60):
             while handles[leader].polls == polls and not handles[leader].done():
-                await clients[1 - leader]._hint(message_id)
+                await clients[1 - leader]._core.hint(message_id)
                 await anyio.sleep(0.05)
             await gather(*handles)
     assert handles[1 - leader].polls == 0

@@ -38,11 +38,12 @@ async def use() -> None:
         assert_type(submission, Submission)
         assert_type(submission.id, str)
         assert_type(submission.state, SubmissionState)
+        assert submission.state is not SubmissionState.CHECKING  # type: ignore[attr-defined]
         assert_type(submission.position, int | None)
         assert_type(submission.message_id, str | None)
         assert_type(await submission.submitted(), Job)
         assert_type(await submission, Message)
-        assert_type(submission.cancel(), bool)
+        assert_type(await submission.cancel(), bool)
         assert_type(client.submission(submission.id), Submission | None)
         receiver = WebhookReceiver(client, max_body_bytes=65536)
         assert_type(receiver.stats, WebhookStats)
