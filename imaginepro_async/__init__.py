@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from ._batch.results import (
         BatchState,
     )
+    from ._calls import (
+        JobCall,
+    )
     from ._client import (
         DEFAULT_BASE_URL,
         ClientState,
@@ -165,6 +168,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "InvalidInputError": "_errors",
     "InvalidMaskError": "_errors",
     "Job": "_jobs",
+    "JobCall": "_calls",
     "JobCancelledError": "_errors",
     "JobDeadlineError": "_errors",
     "JobError": "_errors",
@@ -245,6 +249,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidMaskError",
     "Job",
+    "JobCall",
     "JobCancelledError",
     "JobDeadlineError",
     "JobError",

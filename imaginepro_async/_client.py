@@ -18,7 +18,7 @@ from typing import Literal, Self, overload
 import aiohttp
 import yarl
 
-from ._calls import JobCall
+from ._calls import JobCall, steps
 from ._core import ClientCore, ClientState, Settings
 from ._errors import InvalidInputError
 from ._inbox import Inbox
@@ -362,8 +362,7 @@ class ImagineProClient(Midjourney):
             TypeError: ``call`` is not a job-creating call.
         """
         if self._core.state is not ClientState.OPEN:
-            if isinstance(call, JobCall):
-                call.close()
+            steps(call)  # a TypeError for what is not a call; the call is spent either way
             self._core.open()
         return await self._core.queue.put(call)
 

@@ -30,6 +30,7 @@ from ._calls import JobCall, Prepare, Prepared, SubmitOptions
 from ._converters import make_converter, structure
 from ._costs import cost_of
 from ._errors import (
+    BadRequestError,
     ClientClosedError,
     ImagineProError,
     InvalidInputError,
@@ -251,16 +252,27 @@ class ClientCore:
         if self._scheduler is not None:
             self._scheduler.unwatch(state, every)
 
-    async def cancel_job(self, message_id: str) -> bool:
-        """Press Cancel Job on a followed job; it then ends ``JobCancelledError``.
+    async def cancel_job(self, state: JobState) -> bool:
+        """Press Cancel Job on a job; it then ends ``JobCancelledError``.
 
-        Returns False, sending nothing, when the job has already ended.
+        Returns False, sending nothing, when the job is known to have ended. A job no longer
+        followed without a final Message (given up after its deadline) may still run: the press is
+        sent. A 400 answer is read as "it ended meanwhile" only once a fetch shows it ended.
         """
         sender, scheduler = self.open()
-        if not scheduler.cancellable(message_id):
+        message_id = state.message_id
+        latest = state.latest
+        if latest is not None and latest.is_terminal:
+            return False
+        if not scheduler.cancellable(message_id) and state.resolved and state.exception is None:
             return False
         request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
-        await sender.send(BUTTON, body=self.converter.unstructure(request, ButtonRequest))
+        try:
+            await sender.send(BUTTON, body=self.converter.unstructure(request, ButtonRequest))
+        except BadRequestError:
+            if (await self.fetch(message_id)).is_terminal:
+                return False  # it ended between our last look and the press
+            raise
         scheduler.cancel_sent(message_id)
         return True
 

@@ -33,7 +33,7 @@ class JobHost(Protocol):
     def unwatch(self, state: JobState, every: float) -> None:
         """Stop a ``watch``."""
 
-    async def cancel_job(self, message_id: str) -> bool:
+    async def cancel_job(self, state: JobState) -> bool:
         """Press Cancel Job on the server (False: the job had already ended)."""
 
 
@@ -169,9 +169,9 @@ class Job:
         """Press ``Cancel Job`` on the server; the job then ends FAIL (``JobCancelledError``).
 
         Returns True once the server took the cancel, False if the job had already ended
-        (nothing was sent).
+        (nothing was sent, or the server refused because it ended meanwhile).
         """
-        return await self._host.cancel_job(self._state.message_id)
+        return await self._host.cancel_job(self._state)
 
 
 def _states(jobs: Iterable[Job]) -> list[JobState]:

@@ -75,9 +75,17 @@ def check_prompt(value: object, *, required: bool) -> str | None:
 
 
 def check_options(
-    *, ref: object, webhook_override: object, job_timeout: object, disable_cdn: object = None
+    *,
+    ref: object,
+    webhook_override: object,
+    job_timeout: object,
+    disable_cdn: object = None,
+    timeout_name: str = "job_timeout",
 ) -> None:
-    """The options every job-creating call shares (nothing is sent when one is wrong)."""
+    """The options every job-creating call shares (nothing is sent when one is wrong).
+
+    ``timeout_name`` names the server-side job timeout in messages (``timeout`` in JSONL input).
+    """
     if ref is not None and not isinstance(ref, str):
         raise InvalidInputError(f"ref must be a string, got {type(ref).__name__}")
     if webhook_override is not None:
@@ -94,7 +102,7 @@ def check_options(
             or not low <= job_timeout <= high
         ):
             raise InvalidInputError(
-                f"job_timeout is the server-side job timeout in whole seconds, {low} to {high}; "
+                f"{timeout_name} is the server-side job timeout in whole seconds, {low} to {high}; "
                 f"got {short(job_timeout)}"
             )
     if disable_cdn is not None and not isinstance(disable_cdn, bool):

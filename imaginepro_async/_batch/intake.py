@@ -45,7 +45,8 @@ _FIELDS: Final = {
     "mask": "mask",
     "prompt": "prompt",
     "ref": "ref",
-    "timeout": "timeout",
+    "timeout": "job_timeout",
+    "job_timeout": "job_timeout",
     "webhookOverride": "webhook_override",
     "webhook_override": "webhook_override",
 }
@@ -60,7 +61,7 @@ class InpaintRequest:
         mask: the mask: a path, image bytes, base64 text, or a ``Mask`` (any ``MaskInput``).
         prompt: what to draw in the region.
         ref: your key for this request (unique in the batch); default: a hash of the request.
-        timeout: server-side job timeout, 10 to 900 seconds.
+        job_timeout: server-side job timeout, 10 to 900 seconds (``timeout`` in JSONL input).
         webhook_override: where ImaginePro posts the result.
         line: where the request came from (a line number), for messages; not part of its identity.
     """
@@ -69,7 +70,7 @@ class InpaintRequest:
     mask: MaskInput
     prompt: str | None = None
     ref: str | None = None
-    timeout: int | None = None
+    job_timeout: int | None = None
     webhook_override: str | None = None
     line: int | None = attrs.field(default=None, eq=False)
 
@@ -102,6 +103,12 @@ class InpaintRequest:
             if values.get(required) is None:
                 raise InvalidInputError(f"the field {required!r} is missing")
         check_message_id(values["parent"], "parent")
+        check_options(
+            ref=values.get("ref"),
+            webhook_override=values.get("webhook_override"),
+            job_timeout=values.get("job_timeout"),
+            timeout_name="timeout",
+        )
         mask = values["mask"]
         if not isinstance(mask, str) or not mask.strip():
             raise InvalidInputError("mask must be a file path or base64 text (a non-empty string)")
@@ -110,7 +117,7 @@ class InpaintRequest:
             mask=read_mask_text(mask.strip(), base_dir=base_dir or Path.cwd()),
             prompt=values.get("prompt"),
             ref=values.get("ref"),
-            timeout=values.get("timeout"),
+            job_timeout=values.get("job_timeout"),
             webhook_override=values.get("webhook_override"),
             line=line,
         )
@@ -198,7 +205,7 @@ def prepare(item: object, index: int) -> Entry | InputProblem:
         check_options(
             ref=request.ref,
             webhook_override=request.webhook_override,
-            job_timeout=request.timeout,
+            job_timeout=request.job_timeout,
         )
         if request.ref is not None and not request.ref.strip():
             raise InvalidInputError("ref is empty: leave it out, or give a unique name")
@@ -209,7 +216,7 @@ def prepare(item: object, index: int) -> Entry | InputProblem:
     stored = StoredRequest(
         parent=request.parent,
         prompt=request.prompt,
-        timeout=request.timeout,
+        timeout=request.job_timeout,
         webhook_override=request.webhook_override,
         mask_path=path,
         mask_data=None if path is not None else data,
@@ -233,7 +240,7 @@ def _digest(request: InpaintRequest, mask: bytes) -> str:
         "parent": request.parent,
         "mask": "b:" + hashlib.sha256(mask).hexdigest(),
         "prompt": request.prompt,
-        "timeout": request.timeout,
+        "timeout": request.job_timeout,
         "webhookOverride": request.webhook_override,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

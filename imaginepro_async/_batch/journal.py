@@ -8,7 +8,7 @@ States and their meaning on resume::
 
 A row left in ``submitting`` by a process that died is read back as ``uncertain``.
 
-How the file is opened, checked and locked is ``_journal_file.py``. Every call runs in a worker
+How the file is opened, checked and locked is ``journal_file.py``. Every call runs in a worker
 thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
 is never written here.
 """

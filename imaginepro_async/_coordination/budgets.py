@@ -2,7 +2,7 @@
 
 The rate limits are per API key, so every process using one key must spend one budget. A
 ``RedisCoordination`` keeps each budget in Redis and gives the same guarantee as ``LocalBudget``
-(read the proof in ``_budget.py``): **the server never sees more than N arrivals in any window,
+(read the proof in ``_pacing/budget.py``): **the server never sees more than N arrivals in any window,
 whatever the latency**, now across processes and machines.
 
 How it is kept, per budget (``<namespace>:{<key_id>}:<kind>:...``, one Redis hash slot):
@@ -149,7 +149,7 @@ class RedisCoordination:
         seed: seeds the jitter of retries.
         share_jobs: also share the jobs: the clients on this coordination register every job
             they follow in Redis, one process at a time (the leader) polls all of them, and every
-            process's handles are woken from Redis (see ``_shared_jobs.py``).
+            process's handles are woken from Redis (see ``shared_jobs.py``).
         leader_lease: API seconds the leader leads without renewing: when it dies, another
             process takes over within this.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 from imaginepro_async._calls import JobCall
 from imaginepro_async._errors import InvalidInputError
@@ -29,13 +29,16 @@ class Diy(Resource):
 
     __slots__ = ()
 
+    COMMANDS: ClassVar[tuple[str, ...]] = COMMAND_NAMES
+    """The commands ``command`` runs."""
+
     def command(
         self, name: str, *, ref: str | None = None, webhook_override: str | None = None
     ) -> JobCall:
         """Run a Midjourney command on the linked account (``POST /api/v1/nova/commands``).
 
         Args:
-            name: one of ``COMMAND_NAMES``: ``"relax"``, ``"fast"``, ``"turbo"``, ``"cancel"``,
+            name: one of ``client.diy.COMMANDS``: ``"relax"``, ``"fast"``, ``"turbo"``, ``"cancel"``,
                 ``"remix"``.
             ref, webhook_override: as for ``client.imagine``.
         """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 from imaginepro_async._calls import JobCall
 from imaginepro_async._models import FluxImagineRequest, FluxUpscaleRequest
@@ -35,6 +35,15 @@ class Flux(Resource):
 
     __slots__ = ()
 
+    MODELS: ClassVar[tuple[str, ...]] = FLUX_MODELS
+    """The Flux models ``imagine`` takes."""
+
+    ASPECT_RATIOS: ClassVar[tuple[str, ...]] = FLUX_ASPECT_RATIOS
+    """The aspect ratios ``imagine`` takes."""
+
+    OUTPUT_FORMATS: ClassVar[tuple[str, ...]] = FLUX_OUTPUT_FORMATS
+    """The output formats ``imagine`` takes."""
+
     def imagine(
         self,
         prompt: str,
@@ -59,10 +68,10 @@ class Flux(Resource):
             prompt: what to draw.
             n: how many images, 1 to 4 (default 1).
             width, height: in pixels, multiples of 8 from 256 to 2048 (default 1024).
-            aspect_ratio: one of ``FLUX_ASPECT_RATIOS`` (default ``"1:1"``).
+            aspect_ratio: one of ``client.flux.ASPECT_RATIOS`` (default ``"1:1"``).
             output_format: ``"png"`` (default), ``"jpg"`` or ``"webp"``.
             output_quality: 0 to 100 (default 100).
-            model: one of ``FLUX_MODELS`` (default ``"flux-1.1-pro"``).
+            model: one of ``client.flux.MODELS`` (default ``"flux-1.1-pro"``).
             ref, webhook_override, job_timeout: as for ``client.imagine``.
 
         Raises:

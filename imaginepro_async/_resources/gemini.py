@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 from imaginepro_async._calls import JobCall
 from imaginepro_async._models import ContentPart, ContentsRequest
@@ -21,6 +21,9 @@ class Gemini(Resource):
 
     __slots__ = ()
 
+    MODELS: ClassVar[tuple[str, ...]] = GEMINI_MODELS
+    """The models ``imagine`` takes."""
+
     def imagine(
         self,
         contents: Sequence[str | ContentPart] | str,
@@ -35,7 +38,7 @@ class Gemini(Resource):
         Args:
             contents: the parts, in order: ``str`` or ``TextPart`` for text, ``ImagePart(url)``
                 for an image (1 to 16 parts).
-            model: one of ``GEMINI_MODELS`` (default: the server's).
+            model: one of ``client.gemini.MODELS`` (default: the server's).
             ref, webhook_override, job_timeout: as for ``client.imagine``.
         """
 

@@ -229,13 +229,9 @@ class Midjourney(Resource):
     ) -> JobCall:
         """Upscale image ``index`` (1 to 4) of a grid: presses ``U1``..``U4``."""
 
-        def build() -> ButtonRequest:
-            button = _pick(_UPSCALES, index, "upscale")
-            return self._button_request(
-                parent, button, None, None, ref, webhook_override, job_timeout, None, boost
-            )
-
-        return self._call("upscale", BOOST_BUTTON if boost is True else BUTTON, build)
+        return self._grid_press(
+            "upscale", _UPSCALES, parent, index, ref, webhook_override, job_timeout, boost
+        )
 
     def vary(
         self,
@@ -249,13 +245,30 @@ class Midjourney(Resource):
     ) -> JobCall:
         """Make variations of image ``index`` (1 to 4) of a grid: presses ``V1``..``V4``."""
 
+        return self._grid_press(
+            "vary", _VARIATIONS, parent, index, ref, webhook_override, job_timeout, boost
+        )
+
+    def _grid_press(
+        self,
+        what: str,
+        buttons: tuple[Button, ...],
+        parent: Message | str,
+        index: int,
+        ref: str | None,
+        webhook_override: str | None,
+        job_timeout: int | None,
+        boost: bool,
+    ) -> JobCall:
+        """Press the button of image ``index`` of a grid among ``buttons`` (U1..U4, V1..V4)."""
+
         def build() -> ButtonRequest:
-            button = _pick(_VARIATIONS, index, "vary")
+            button = _pick(buttons, index, what)
             return self._button_request(
                 parent, button, None, None, ref, webhook_override, job_timeout, None, boost
             )
 
-        return self._call("vary", BOOST_BUTTON if boost is True else BUTTON, build)
+        return self._call(what, BOOST_BUTTON if boost is True else BUTTON, build)
 
     def inpaint(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 from imaginepro_async._calls import JobCall
 from imaginepro_async._models import ContentPart, ContentsRequest
@@ -23,6 +23,9 @@ class Universal(Resource):
 
     __slots__ = ()
 
+    MODELS: ClassVar[tuple[str, ...]] = UNIVERSAL_MODELS
+    """The models ``imagine`` takes (the first is the server's default)."""
+
     def imagine(
         self,
         contents: Sequence[str | ContentPart] | str,
@@ -37,7 +40,7 @@ class Universal(Resource):
         Args:
             contents: the parts, in order: ``str`` or ``TextPart`` for text, ``ImagePart(url)``
                 for an image (1 to 16 parts).
-            model: one of ``UNIVERSAL_MODELS`` (default ``"nano-banana"``).
+            model: one of ``client.universal.MODELS`` (default ``"nano-banana"``).
             ref, webhook_override, job_timeout: as for ``client.imagine``.
         """
 

@@ -1,5 +1,5 @@
-"""The planner's vocabulary: what it keeps per job (``JobRecord``) and what it answers (``Verdict``,
-``Failure``). Plain records, no logic: the rules are in ``_planner.py``.
+"""The planner's vocabulary: what it keeps per job (``PlannedJob``) and what it answers (``Verdict``,
+``Failure``). Plain records, no logic: the rules are in ``planner.py``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import enum
 
 from imaginepro_async._models import Status
 
-__all__ = ["Failure", "JobRecord", "Verdict"]
+__all__ = ["Failure", "PlannedJob", "Verdict"]
 
 
 class Verdict(enum.Enum):
@@ -30,7 +30,7 @@ class Failure(enum.Enum):
     FATAL = "fatal"  # anything else (401, 400): ends the job
 
 
-class JobRecord:
+class PlannedJob:
     """What the scheduler knows about one followed job (its handle's data lives in ``JobState``)."""
 
     __slots__ = (
@@ -97,4 +97,4 @@ class JobRecord:
         self.hinted_at: float | None = None  # last look a delivery asked for
 
     def __repr__(self) -> str:
-        return f"<JobRecord {self.message_id} {self.status} due={self.due}>"
+        return f"<PlannedJob {self.message_id} {self.status} due={self.due}>"

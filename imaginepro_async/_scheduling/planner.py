@@ -41,7 +41,7 @@ their settings (``policy.py``) are already apart.
   moment it was first followed.
 - *Throttling slows, it does not fail.* A 429 pauses the whole budget for ``Retry-After``; the job is
   looked at again one budget window later. 5xx, connection errors and unreadable answers are retried
-  with exponential backoff and full jitter (``_retry.backoff``); the job is not failed by a transient
+  with exponential backoff and full jitter (``retry.backoff``); the job is not failed by a transient
   error (a job whose answers stay unreadable ``max_invalid`` times in a row is given up, and one the
   server does not know ``max_not_found`` times in a row).
 - *Webhooks are hints.* A job created with this client's webhook URL expects deliveries: no look
@@ -65,10 +65,10 @@ from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._validation import JOB_TIMEOUT_RANGE
 
 from .estimates import Durations, hold_reason
-from .plan import Failure, JobRecord, Verdict
+from .plan import Failure, PlannedJob, Verdict
 from .policy import PollPolicy
 
-__all__ = ["Failure", "JobRecord", "Planner", "PollPolicy", "Verdict"]
+__all__ = ["Failure", "PlannedJob", "Planner", "PollPolicy", "Verdict"]
 
 #: The longest server-side timeout a job can have (doc): the deadline of a job followed by id.
 LONGEST_TIMEOUT = float(JOB_TIMEOUT_RANGE[1])
@@ -91,7 +91,7 @@ class Planner:
         self,
         policy: PollPolicy,
         *,
-        schedule: Callable[[JobRecord], None],
+        schedule: Callable[[PlannedJob], None],
         rng: random.Random,
         throttle_wait: float,
         poll_rate: float | None = None,
@@ -102,7 +102,7 @@ class Planner:
         self._rng = rng
         self._throttle_wait = throttle_wait
         self._poll_rate = poll_rate
-        self._queue: list[tuple[tuple[float, int], int, JobRecord]] = []
+        self._queue: list[tuple[tuple[float, int], int, PlannedJob]] = []
         self._entries = 0
         self.durations = Durations()
         self._concurrency_hint = account_concurrency or 1
@@ -134,7 +134,7 @@ class Planner:
         created_at: float | None = None,
         timeout: float | None = None,
         kind: str | None = None,
-    ) -> JobRecord:
+    ) -> PlannedJob:
         """A new record for ``message_id``, with its first look scheduled.
 
         ``timeout`` is the job's server-side timeout (API seconds; None: unknown, the longest);
@@ -142,7 +142,7 @@ class Planner:
         """
         self._entries += 1
         key = (math.inf if created_at is None else created_at, self._entries)
-        record = JobRecord(message_id, now=now, submitted=submitted, fifo_key=key)
+        record = PlannedJob(message_id, now=now, submitted=submitted, fifo_key=key)
         record.kind = kind
         self._live += 1
         self._live_ours += submitted
@@ -160,33 +160,33 @@ class Planner:
             self._look(record, now, now)
         return record
 
-    def watch(self, record: JobRecord, every: float, *, now: float) -> None:
+    def watch(self, record: PlannedJob, every: float, *, now: float) -> None:
         """Look at ``record`` at least every ``every`` seconds until ``unwatch``."""
         record.watchers += (every,)
         if record.in_flight or record.ended:
             return
         self._look(record, now if record.due is None else min(record.due, now + every), now)
 
-    def unwatch(self, record: JobRecord, every: float) -> None:
+    def unwatch(self, record: PlannedJob, every: float) -> None:
         """Stop one ``watch``."""
         watchers = record.watchers
         if every in watchers:
             index = watchers.index(every)
             record.watchers = watchers[:index] + watchers[index + 1 :]
 
-    def poke(self, record: JobRecord, *, now: float) -> None:
+    def poke(self, record: PlannedJob, *, now: float) -> None:
         """Look at ``record`` soon (after a cancel, for example)."""
         if not record.ended and not record.in_flight:
             self._look(record, now + self.policy.overdue_interval, now)
 
-    def expect_webhooks(self, record: JobRecord, *, now: float) -> None:
+    def expect_webhooks(self, record: PlannedJob, *, now: float) -> None:
         """``record`` was created with the client's webhook URL: its looks wait for deliveries."""
         record.heard_at = now
         self._relook(record, now)
 
     def heard(
         self,
-        record: JobRecord,
+        record: PlannedJob,
         *,
         now: float,
         look_now: bool,
@@ -211,11 +211,11 @@ class Planner:
         self._schedule(record)
         return True
 
-    def _relook(self, record: JobRecord, now: float) -> None:
+    def _relook(self, record: PlannedJob, now: float) -> None:
         if record.due is not None and not record.in_flight and not record.ended:
             self._look(record, record.due, now)
 
-    def drop(self, record: JobRecord) -> None:
+    def drop(self, record: PlannedJob) -> None:
         """Stop following ``record`` (the job ended outside the policy, or the client closed)."""
         if not record.ended:
             self._live -= 1
@@ -229,7 +229,7 @@ class Planner:
 
     def observe(
         self,
-        record: JobRecord,
+        record: PlannedJob,
         status: Status,
         progress: float,
         *,
@@ -273,7 +273,7 @@ class Planner:
         self.concurrency_seen = max(self.concurrency_seen, self._running_ours())
         return Verdict.GOES_ON
 
-    def poll_failed(self, record: JobRecord, failure: Failure, *, now: float) -> Verdict:
+    def poll_failed(self, record: PlannedJob, failure: Failure, *, now: float) -> Verdict:
         """A poll of ``record`` failed: when to try again, or ``GIVE_UP``."""
         if record.ended:
             return Verdict.GOES_ON
@@ -304,7 +304,7 @@ class Planner:
 
     def _ended(
         self,
-        record: JobRecord,
+        record: PlannedJob,
         status: Status,
         previous: Status | None,
         was_queued: bool,
@@ -327,7 +327,7 @@ class Planner:
             self._slot_freed(at, now)
 
     def _running(
-        self, record: JobRecord, progress: float, was_queued: bool, *, at: float, now: float
+        self, record: PlannedJob, progress: float, was_queued: bool, *, at: float, now: float
     ) -> None:
         if record.in_queue:
             # A queued job of ours seen running without a freed slot to explain it: the
@@ -340,7 +340,7 @@ class Planner:
         self._started_before(record, now)
         self._look(record, self.next_look(record, progress, at), now)
 
-    def _queued(self, record: JobRecord, *, at: float, now: float) -> None:
+    def _queued(self, record: PlannedJob, *, at: float, now: float) -> None:
         self.saturated = True
         record.anchor_time = record.first_seen_time = None
         if not record.in_queue:
@@ -351,7 +351,7 @@ class Planner:
         if record.watchers and record.due is None:
             self._look(record, at + min(record.watchers), now)  # someone watches it live
 
-    def next_look(self, record: JobRecord, progress: float, at: float) -> float:
+    def next_look(self, record: PlannedJob, progress: float, at: float) -> float:
         """When to look at a running job next: at the earliest end its progress allows.
 
         Progress is reported rounded down, so at ``at`` the job is somewhere in [p, p + 1). Two
@@ -406,7 +406,7 @@ class Planner:
             return 0.0
         return (self._live - self._in_queue) / (self.policy.budget_share * self._poll_rate)
 
-    def fresh_cap(self, record: JobRecord | None = None) -> float:
+    def fresh_cap(self, record: PlannedJob | None = None) -> float:
         """The longest a running job goes without a look: ``fresh_interval`` while the budget is
         free (``max_interval`` when the budget's rate is not known, or for a ``record`` that
         expects webhook deliveries: they tell of its changes); once the running jobs would need
@@ -425,7 +425,7 @@ class Planner:
         wait = self.policy.start_probe if shortest is None else shortest
         return min(wait, self.fresh_cap())
 
-    def _expect(self, record: JobRecord, duration: float | None) -> None:
+    def _expect(self, record: PlannedJob, duration: float | None) -> None:
         if record.expected is not None:
             self._expected_sum -= record.expected
             self._expected_count -= 1
@@ -475,7 +475,7 @@ class Planner:
             safety=policy.queue_safety,
         )
 
-    def _learn(self, record: JobRecord, at: float) -> None:
+    def _learn(self, record: PlannedJob, at: float) -> None:
         """A job seen DONE at ``at``: how long it ran, from its first look while running (its
         progress then dates its start) or else its presumed start."""
         seen, progress = record.first_seen_time, record.first_seen_progress
@@ -489,7 +489,7 @@ class Planner:
 
     # -- scheduling --------------------------------------------------------------------------------
 
-    def _look(self, record: JobRecord, when: float, now: float) -> None:
+    def _look(self, record: PlannedJob, when: float, now: float) -> None:
         if record.heard_at is not None:
             # Deliveries are expected: only the deadline's safety net looks before the silence ends.
             when = max(when, record.heard_at + self.policy.webhook_silence)
@@ -500,7 +500,7 @@ class Planner:
         record.due = when
         self._schedule(record)
 
-    def _end(self, record: JobRecord, now: float) -> None:
+    def _end(self, record: PlannedJob, now: float) -> None:
         was_queued = record.in_queue
         self.drop(record)
         if was_queued:
@@ -508,14 +508,14 @@ class Planner:
 
     # -- the FIFO queue of jobs not known to have started ---------------------------------------
 
-    def _set_queued(self, record: JobRecord, queued: bool) -> None:
+    def _set_queued(self, record: PlannedJob, queued: bool) -> None:
         if record.in_queue is not queued:
             step = 1 if queued else -1
             self._in_queue += step
             self._queued_ours += step if record.submitted else 0
             record.in_queue = queued
 
-    def _enqueue(self, record: JobRecord, now: float) -> None:
+    def _enqueue(self, record: PlannedJob, now: float) -> None:
         self._set_queued(record, True)
         self._entries += 1
         record.queue_entry = self._entries
@@ -524,7 +524,7 @@ class Planner:
             # Parked, but the server times it out at its deadline: one look just after.
             self._look(record, record.deadline, now)
 
-    def head(self) -> JobRecord | None:
+    def head(self) -> PlannedJob | None:
         """The oldest of our jobs not known to have started, if any."""
         queue = self._queue
         while queue:
@@ -548,7 +548,7 @@ class Planner:
         if head.due is None or when < head.due:
             self._look(head, when, now)
 
-    def _started_before(self, record: JobRecord, now: float) -> None:
+    def _started_before(self, record: PlannedJob, now: float) -> None:
         """``record`` has started: every job of ours created before it has started too (FIFO)."""
         while True:
             head = self.head()

@@ -1,4 +1,4 @@
-"""``PollPolicy``: the durations and counts the poll planner (``_planner.py``) decides with."""
+"""``PollPolicy``: the durations and counts the poll planner (``planner.py``) decides with."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every live job sits in one heap keyed by the time its next poll is due; one dispatcher task takes a
 permit from the progress budget (10 requests/s by default), pops the most urgent job and polls it.
 Each poll costs O(log n) heap work, whatever the number of live jobs. *When* a job is polled is the
-poll policy, in ``_planner.py`` (pure code, no I/O); this module only sleeps, polls, and wakes each
+poll policy, in ``planner.py`` (pure code, no I/O); this module only sleeps, polls, and wakes each
 job's waiters (``JobState``) with what it saw. It keeps its own record of every job it follows.
 """
 
@@ -39,7 +39,7 @@ from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._wire.endpoints import Endpoint
 
 from .job_state import JobState, closed_error
-from .planner import Failure, JobRecord, Planner, PollPolicy, Verdict
+from .planner import Failure, PlannedJob, Planner, PollPolicy, Verdict
 
 __all__ = ["Admission", "Held", "PollPolicy", "Scheduler", "SchedulerState"]
 
@@ -161,7 +161,7 @@ class Scheduler:
         self._room = anyio.Event()  # set (and renewed) whenever a job ends or is seen again
         self._held = 0
         self._hold_reason: str | None = None
-        self._jobs: dict[str, tuple[JobRecord, JobState]] = {}
+        self._jobs: dict[str, tuple[PlannedJob, JobState]] = {}
         self._routes: dict[
             str, Endpoint[None, Message]
         ] = {}  # jobs polled through another progress endpoint
@@ -384,7 +384,7 @@ class Scheduler:
 
     # -- the heap ----------------------------------------------------------------------------------
 
-    def _push(self, record: JobRecord) -> None:
+    def _push(self, record: PlannedJob) -> None:
         when = record.due
         assert when is not None
         self._entries += 1
@@ -393,7 +393,7 @@ class Scheduler:
         if when < self._sleeping_until:
             self._wakeup.set()
 
-    def _top(self) -> tuple[JobRecord, JobState] | None:
+    def _top(self) -> tuple[PlannedJob, JobState] | None:
         heap = self._heap
         while heap:
             _, entry, message_id = heap[0]
@@ -431,7 +431,7 @@ class Scheduler:
 
     # -- one poll ----------------------------------------------------------------------------------
 
-    async def _poll(self, record: JobRecord, state: JobState, permit: Permit) -> None:
+    async def _poll(self, record: PlannedJob, state: JobState, permit: Permit) -> None:
         sent = self._clock.now()
         state.polls += 1
         try:
@@ -452,7 +452,7 @@ class Scheduler:
 
     def _take(
         self,
-        record: JobRecord,
+        record: PlannedJob,
         state: JobState,
         message: Message,
         *,
@@ -492,7 +492,7 @@ class Scheduler:
             self._signal_room()  # a start seen may have shown more of the account's concurrency
 
     def _resolve(
-        self, record: JobRecord, state: JobState, error: ImagineProError | None = None
+        self, record: PlannedJob, state: JobState, error: ImagineProError | None = None
     ) -> None:
         """End the job: its waiters get the final Message, or ``error``."""
         self._jobs.pop(record.message_id, None)

@@ -3,7 +3,7 @@
 Streamed and capped (``max_bytes``), the content type checked (an image, or octet-stream), to memory
 or atomically to a file (a temporary file beside the target, synced, then renamed: the target is
 either absent or complete). Transient failures (connection errors, 5xx, a truncated body) are retried
-with the one backoff of ``_retry``. Credentials are the caller's business: the client sends its key
+with the one backoff of ``_pacing/retry.py``. Credentials are the caller's business: the client sends its key
 only to the API's own host, and a request that carries it never follows a redirect.
 """
 

@@ -1,10 +1,10 @@
 """Retried calls over the exchange layer, each spending its endpoint's budget through a permit.
 
 Three kinds of calls (what an endpoint is, and which budget it spends, is its row in
-``_endpoints.py``):
+``endpoints.py``):
 
 - **reads** (progress, account, history, prompt check) are idempotent: retried on 429 (after
-  ``Retry-After``), 5xx, connection errors and timeouts, with the one backoff of ``_retry``;
+  ``Retry-After``), 5xx, connection errors and timeouts, with the one backoff of ``_pacing/retry.py``;
 - **job-creating POSTs** cost credits: resent only when they cannot have been processed (no
   connection could be made, or the server answered 429 or 503). If the request may have been
   processed (a reset after sending, a read timeout, any other 5xx, a 303, an unreadable 2xx),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from imaginepro_async import PollPolicy, Status
-from imaginepro_async._scheduling.planner import Failure, JobRecord, Planner, Verdict
+from imaginepro_async._scheduling.planner import Failure, PlannedJob, Planner, Verdict
 
 POLICY = PollPolicy()
 THROTTLE_WAIT = 1.0
@@ -24,11 +24,11 @@ class Run:
     """A planner and its jobs by name, driven by steps."""
 
     def __init__(self) -> None:
-        self.pushed: list[JobRecord] = []
+        self.pushed: list[PlannedJob] = []
         self.planner = Planner(
             POLICY, schedule=self.pushed.append, rng=random.Random(0), throttle_wait=THROTTLE_WAIT
         )
-        self.jobs: dict[str, JobRecord] = {}
+        self.jobs: dict[str, PlannedJob] = {}
         self.created: dict[str, float] = {}
 
     def step(self, step: tuple[Any, ...]) -> Verdict | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 
 from imaginepro_async import PollPolicy, Status
-from imaginepro_async._scheduling.planner import JobRecord, Planner
+from imaginepro_async._scheduling.planner import PlannedJob, Planner
 
 POLICY = PollPolicy()  # webhook_silence 90, hint_interval 5, first_poll 5, timeout 900
 
 
-def planner() -> tuple[Planner, list[JobRecord]]:
+def planner() -> tuple[Planner, list[PlannedJob]]:
     """A planner with the default policy, and the list of records it scheduled."""
-    pushed: list[JobRecord] = []
+    pushed: list[PlannedJob] = []
     return Planner(POLICY, schedule=pushed.append, rng=random.Random(0), throttle_wait=1.0), pushed
 
 
@@ -68,7 +68,7 @@ def test_the_deadline_safety_net_holds_with_webhooks() -> None:
 
 def test_a_queued_job_expecting_webhooks_is_not_looked_at_every_fresh_interval() -> None:
     """With a free poll budget, a queued webhook job still waits queued_interval, not 2 s."""
-    pushed: list[JobRecord] = []
+    pushed: list[PlannedJob] = []
     plan = Planner(
         POLICY, schedule=pushed.append, rng=random.Random(0), throttle_wait=1.0, poll_rate=10.0
     )
