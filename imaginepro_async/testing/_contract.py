@@ -91,7 +91,15 @@ IMAGES_PAGE_SIZE_DEFAULT: Final = 10  # doc (example query)
 IMAGES_PAGE_SIZE_MAX: Final = 100  # assumed
 IMAGES_HISTORY_SECONDS: Final = 24 * 3600.0  # doc: history of the last 24 h
 # assumed: unknown request fields are ignored (the official SDK sends e.g. ``negativePrompt``);
-# a body that is empty counts as ``{}``; the Content-Type is not checked.
+# a body that is empty counts as ``{}``; the Content-Type is not checked, except that:
+# assumed (issue #20): a form-encoded body (``application/x-www-form-urlencoded`` or
+# ``multipart/form-data``, or text shaped like ``a=1&b=2``) is refused with 400 saying the API takes
+# JSON. (NestJS's Express adapter parses form bodies by default, so the real service may take
+# simple form fields; no client relies on it, and a clear refusal is the safer assumption.)
+FORM_BODY_ERROR: Final = (
+    "The request body is form-encoded ({what}); this API takes a JSON object: send the fields as"
+    " JSON with 'Content-Type: application/json'."
+)
 
 # --- Buttons (doc: the full set) -------------------------------------------------------------
 REROLL: Final = "\U0001f504"
@@ -362,3 +370,13 @@ REASONS: Final = {
 # other error message is one string. The reason is always in ``message`` and ``error`` is the status
 # phrase (doc: the JS SDK's type). Both official SDKs show users only ``error`` (so "Bad Request");
 # a client must read ``message`` too (contract).
+
+# --- HTTP details (ours; issue #20) -------------------------------------------------------------
+# ours: every answer's ``Date`` header is the simulated wall clock, the clock of ``createdAt`` and
+# ``updatedAt`` (at time_scale=1000 real time would lag minutes behind hours of simulated time).
+# ours: requests whose ``Origin`` is a loopback address (localhost, 127.x.x.x, [::1]; any scheme
+# and port) get CORS headers (the origin allowed, ``Retry-After`` and ``Date`` exposed), and their
+# preflight (OPTIONS with Access-Control-Request-Method) answers 204 without authentication, rate
+# limit or logging. Other origins get no CORS headers (the real service's policy is unknown).
+CORS_METHODS: Final = "GET, POST, PUT, OPTIONS"
+CORS_MAX_AGE: Final = "600"

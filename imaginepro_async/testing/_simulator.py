@@ -227,7 +227,10 @@ class Simulator:
         await self.aclose()
 
     async def _start(self) -> None:
-        app = web.Application(client_max_size=self._server.config.max_body_bytes)
+        app = web.Application(
+            client_max_size=self._server.config.max_body_bytes,
+            middlewares=[self._server.middleware],
+        )
         self._server.add_routes(app)
         add_admin_routes(app, self)
         self._server.add_fallback(app)

@@ -1,12 +1,16 @@
 """Issue #20's other differences: blocked prompts refused at creation (free), Gemini's documented
-models."""
+models, a ``Date`` header on the simulated clock, CORS for loopback origins, form bodies."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 import pytest
 
+from imaginepro_async.testing import Simulator
 from imaginepro_async.testing import _contract as c
 
 from .conftest import BUTTON, DESCRIBE, IMAGINE, PROMPT_CHECK, Api, text
@@ -98,3 +102,89 @@ async def test_gemini_refuses_an_unknown_model_naming_the_documented_ones(api: A
     status, answer = await api.post("/api/v1/gemini/imagine", body)
     assert status == 400
     assert "flux-1.1-pro" in text(answer)
+
+
+# -- the Date header ------------------------------------------------------------------------------
+
+
+async def test_the_date_header_runs_on_the_simulated_clock() -> None:
+    """At time_scale=1000 the Date header agrees with createdAt (ours: the simulated wall clock),
+    after an hour of simulated time."""
+    async with (
+        Simulator(time_scale=1000.0, general_rate_limit=None) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        api = Api(sim, session)
+        sim.advance(3600)
+        status, body, headers = await api.request("POST", IMAGINE, {"prompt": "a clock"})
+        assert status == 200
+        created = datetime.fromisoformat(body["createdAt"])
+        dated = parsedate_to_datetime(headers["Date"])
+        assert abs((created - dated).total_seconds()) <= 5
+
+
+# -- CORS -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8000"]
+)
+async def test_a_loopback_origin_gets_its_preflight_and_cors_headers(api: Api, origin: str) -> None:
+    """A preflight from a loopback origin is 204 allowing it (no key needed, not logged); the
+    answer then carries Access-Control-Allow-Origin (ours: CORS_METHODS, CORS_MAX_AGE)."""
+    preflight = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    status, _, headers = await api.request("OPTIONS", IMAGINE, headers=preflight)
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+    assert api.sim.requests() == []
+    status, _, headers = await api.request(
+        "POST", IMAGINE, {"prompt": "a cat"}, headers={**api.headers(None), "Origin": origin}
+    )
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+
+
+async def test_another_origin_gets_no_cors_headers(api: Api) -> None:
+    """An origin that is not loopback gets neither a preflight answer nor CORS headers."""
+    preflight = {"Origin": "https://example.com", "Access-Control-Request-Method": "POST"}
+    status, _, headers = await api.request("OPTIONS", IMAGINE, headers=preflight)
+    assert status == 404
+    assert "Access-Control-Allow-Origin" not in headers
+    status, _, headers = await api.request(
+        "POST",
+        IMAGINE,
+        {"prompt": "a cat"},
+        headers={**api.headers(None), "Origin": "https://localhost.example.com"},
+    )
+    assert status == 200
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+# -- form bodies ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        ("application/x-www-form-urlencoded", b"prompt=a+cat&timeout=60"),
+        ("text/plain", b"prompt=a+cat"),
+    ],
+)
+async def test_a_form_body_is_refused_saying_the_api_takes_json(
+    api: Api, content_type: str, raw: bytes
+) -> None:
+    """A form-encoded body is 400 saying it is a form and the API takes JSON (contract:
+    FORM_BODY_ERROR), not 'not valid JSON'."""
+    status, body, _ = await api.request(
+        "POST", IMAGINE, data=raw, headers={**api.headers(None), "Content-Type": content_type}
+    )
+    assert status == 400
+    assert "form-encoded" in text(body)
+    assert "Content-Type: application/json" in text(body)
