@@ -295,13 +295,10 @@ DESCRIBE_PROMPTS: Final = (
 # universal contents, a video's prompt; never URLs, describe or commands).
 # contract (third-party, mymidjourney era: "forbidden: The prompt has blocked words"): a blocked
 # prompt is refused when the job is created, non-2xx, no messageId, no charge. assumed: the status
-# is 400 and the NestJS body's ``message`` starts with the known wording.
+# is 400 and the NestJS body's ``message`` is the known wording, naming the word.
 DEFAULT_BANNED_WORDS: Final = ("nsfw",)
 BLOCKED_STATUS: Final = 400
-BLOCKED_ERROR: Final = (
-    "forbidden: The prompt has blocked words ({word!r}); nothing was created or charged. Rephrase"
-    " the prompt (POST /api/v1/nova/prompt-check tells whether a prompt passes)."
-)
+BLOCKED_ERROR: Final = "forbidden: The prompt has blocked words ({word!r})"
 # contract (third-party: "Our AI moderator thinks this prompt is probably against our community
 # standards" comes back from Midjourney as a job's failure): a prompt that passes the service's
 # list but not Midjourney's moderator is accepted and charged, then its job ends FAIL at once.
