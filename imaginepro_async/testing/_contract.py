@@ -201,7 +201,8 @@ V5_MAJOR: Final = "5"
 # over r, each rounded to a multiple of ASPECT_STEP (both scaled when ``image_size`` is not
 # 1024x1024); 1:1 is IMAGE_SIZE exactly. The exponent is fitted to Midjourney's 16:9 size: 1:1 ->
 # 1024x1024, 16:9 -> 1456x816, 9:16 -> 816x1456, 4:3 -> 1216x912, 3:2 -> 1312x880. No side exceeds
-# MAX_SIDE (extreme ratios are clamped, not refused: Midjourney v5+ takes any ratio).
+# MAX_SIDE, nor does an upscale or a pan (extreme ratios are clamped, not refused: Midjourney v5+
+# takes any ratio).
 ASPECT_EXPONENT: Final = 0.62
 ASPECT_STEP: Final = 16
 MAX_SIDE: Final = 8192
