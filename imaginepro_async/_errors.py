@@ -7,6 +7,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     │   ├── RequestRefusedError        200 with ``"success": false``: refused, with the reason
     │   ├── RedirectError              3xx: API calls never follow redirects (``location``)
     │   ├── BadRequestError            400: a parameter was refused
+    │   │   └── PromptRefusedError     ... the prompt (blocked words): nothing created or charged
     │   ├── AuthenticationError        401: bad or missing key, or not enough credits
     │   ├── NotFoundError              404: unknown messageId
     │   ├── RequestTooLargeError       413: the request body was too large
@@ -84,6 +85,7 @@ __all__ = [
     "JournalWriteError",
     "NotAJournalError",
     "NotFoundError",
+    "PromptRefusedError",
     "RateLimitError",
     "RedirectError",
     "RequestRefusedError",
@@ -223,6 +225,23 @@ class RedirectError(APIStatusError):
 
 class BadRequestError(APIStatusError, ValueError):
     """400: the server refused a parameter; ``message`` says which."""
+
+
+class PromptRefusedError(BadRequestError):
+    """The server refused the prompt itself (its blocked words, its moderator) when the job was to
+    be created: nothing was created, nothing was charged.
+
+    Sent as a 400 (a 403 or 422 saying the same is mapped here too); ``message`` is the server's
+    reason. A batch records the request as failed with it; sending the same prompt again is
+    refused again.
+    """
+
+    def _describe(self) -> str:
+        return (
+            f"{self.method} {self.url} refused the prompt ({self.status}): {self.message}. "
+            "Nothing was created or charged; rephrase the prompt (client.check_prompt(prompt) "
+            "says whether a prompt passes)"
+        )
 
 
 class AuthenticationError(APIStatusError):
@@ -532,6 +551,15 @@ class JournalWriteError(ImagineProError, OSError):
         super().__init__(text)
 
 
+#: How a refusal of the prompt itself reads: ImaginePro's "forbidden: The prompt has blocked words",
+#: Midjourney's "Banned prompt detected" and "Our AI moderator thinks this prompt is probably
+#: against our community standards" (third-party sources; see the API contract).
+_PROMPT_REFUSED: Final = re.compile(
+    r"(?i)\bblocked words?\b|\bbanned (?:prompt|words?)\b|\bban words?\b|\bAI moderator\b"
+    r"|\bcommunity standards\b"
+)
+_PROMPT_REFUSED_STATUSES: Final = frozenset({400, 403, 422})
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -566,6 +594,8 @@ def status_error(
             retry_after=retry_after,
         )
     cls = _STATUS_CLASSES.get(status)
+    if status in _PROMPT_REFUSED_STATUSES and _PROMPT_REFUSED.search(message):
+        cls = PromptRefusedError
     if cls is None:
         cls = ServerError if status >= 500 else APIStatusError
     return cls(status=status, message=message, body=body, method=method, url=url)

@@ -125,6 +125,7 @@ _TERMS: Final = (
         "pass --resize-mask",
     ),
     (re.compile(r"client\.history\(\)"), f"{PROG} history"),
+    (re.compile(r"client\.check_prompt\(prompt\)"), f"`{PROG} check-prompt PROMPT`"),
     (re.compile(r"await it again, or use client\.job\('([^']+)'\) later"), rf"{PROG} wait \1"),
     (re.compile(r"client\.job\('([^']+)'\)"), rf"{PROG} wait \1"),
     (re.compile(r"use client\.inpaint\(parent, mask, prompt=\.\.\.\)"), f"use {PROG} inpaint"),

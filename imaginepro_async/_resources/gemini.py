@@ -13,7 +13,12 @@ from .base import Resource, contents_request
 
 __all__ = ["GEMINI_MODELS", "Gemini"]
 
-GEMINI_MODELS: Final = ("gemini-2.5-flash-image-preview",)  # doc (JS SDK)
+# doc (JS SDK 1.0.3): the default first; its README names flux-1.1-pro as the alternative, and its
+# type for ``model`` admits every universal model too.
+GEMINI_MODELS: Final = (
+    "gemini-2.5-flash-image-preview", "flux-1.1-pro",
+    "nano-banana", "nano-banana-2", "gemini-3-pro-image-preview",
+)  # fmt: skip
 
 
 class Gemini(Resource):
@@ -38,7 +43,9 @@ class Gemini(Resource):
         Args:
             contents: the parts, in order: ``str`` or ``TextPart`` for text, ``ImagePart(url)``
                 for an image (1 to 16 parts).
-            model: one of ``client.gemini.MODELS`` (default: the server's).
+            model: one of ``client.gemini.MODELS`` (default: the server's,
+                ``gemini-2.5-flash-image-preview``; ``flux-1.1-pro`` and the universal models are
+                accepted too).
             ref, webhook_override, job_timeout: as for ``client.imagine``.
         """
 

@@ -175,7 +175,10 @@ async def _check(
         text = f"redirected to {where}" if where and response.status < 400 else ""
         raise status_error(
             status=response.status,
-            message=text or raw.decode("utf-8", "replace").strip()[:300] or response.reason or "",
+            message=text
+            or " ".join(raw.decode("utf-8", "replace").split())[:300]
+            or response.reason
+            or "",
             body=raw,
             method="GET",
             url=str(url),

@@ -21,6 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Final
 
 import aiohttp
@@ -38,7 +39,16 @@ from imaginepro_async._errors import (
     status_error,
 )
 
-__all__ = ["Exchange", "MaybeSent", "NotSent", "Reply", "Secret", "parse_retry_after"]
+__all__ = [
+    "Exchange",
+    "MaybeSent",
+    "NotSent",
+    "Reply",
+    "Secret",
+    "error_message",
+    "parse_retry_after",
+    "status_phrase",
+]
 
 logger = logging.getLogger("imaginepro_async")
 
@@ -80,19 +90,50 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+#: Status phrases ("Bad Request", "Forbidden"...): an ``error`` or ``message`` that is only one of
+#: these names the status, not the reason.
+_PHRASES: Final = frozenset(status.phrase.lower() for status in HTTPStatus) | {"error"}
+
+
+def status_phrase(status: int) -> str:
+    """The standard phrase of an HTTP status ("Bad Request"), or "" for an unknown one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def error_message(body: object, reason: str) -> str:
-    """The server's explanation in an error body (NestJS ``message``, lists joined)."""
+    """The most specific reason an error body gives, on one line.
+
+    A NestJS body puts it in ``message`` (a string, or a list of them: joined with "; ") and the
+    status phrase in ``error``; other servers put the reason in ``error``. Whichever of the two is
+    more than a status phrase is the reason; if both are and differ, both are shown. A text body is
+    its first 300 characters; an empty one, ``reason``.
+    """
     if isinstance(body, Mapping):
-        message = body.get("message")
-        if isinstance(message, list):
-            return "; ".join(str(item) for item in message)
-        if message:
-            return str(message)
-        if body.get("error"):
-            return str(body["error"])
+        message, error = _one_line(body.get("message")), _one_line(body.get("error"))
+        specific = [text for text in (error, message) if text and text.lower() not in _PHRASES]
+        if len(specific) == 2 and specific[0] in specific[1]:
+            specific = specific[1:]
+        elif len(specific) == 2 and specific[1] in specific[0]:
+            specific = specific[:1]
+        if specific:
+            return ": ".join(specific)
+        if message or error:
+            return message or error
     if isinstance(body, str) and body.strip():
-        return body.strip()[:300]
+        return " ".join(body.split())[:300]
     return reason or "no reason given"
+
+
+def _one_line(value: object) -> str:
+    """A body field as one line of text (a list joined with "; "; nothing for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(text for text in map(_one_line, value) if text)
+    return " ".join(str(value).split())
 
 
 def _refused(body: object) -> bool:
@@ -303,7 +344,7 @@ class Exchange:
                 "follow redirects: check base_url"
             )
         else:
-            message = error_message(body, "")
+            message = error_message(body, status_phrase(reply.status))
         return status_error(
             status=reply.status,
             message=message + note,
@@ -319,8 +360,7 @@ class Exchange:
         """A ``RequestRefusedError`` for a 2xx answer saying ``"success": false``, else None."""
         if not _refused(body):
             return None
-        assert isinstance(body, Mapping)
-        reason = body.get("error") or body.get("message") or "no reason given"
+        reason = error_message(body, "no reason given")
         return RequestRefusedError(
             status=200,
             message=f"the server did not accept {what}: {reason}",

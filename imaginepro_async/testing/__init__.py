@@ -8,7 +8,8 @@ a shared mistake cannot pass both sides. Every assumption it makes beyond Imagin
 documentation is a named constant in ``_contract.py``.
 
 Its modules, bottom up (none imports a module above it): ``_contract``, ``_clock``, ``_png``,
-``_ratelimit``, ``_faults``, ``_http``; ``_engine`` (accounts, queues, timed events);
+``_ratelimit``, ``_faults``, ``_http``, ``_cors``; ``_engine`` (accounts, queues, timed events);
+``_midjourney`` (prompt parameters, image sizes, buttons offered and what a press makes),
 ``_messages``, ``_request_checks``, ``_introspection``; ``_settings``, ``_webhooks``, ``_admin``;
 ``_handler_context``, then the ``_handlers_*`` modules; ``_api_server``; ``_simulator``; on top
 ``pytest_plugin`` and ``__main__``.

@@ -1,7 +1,8 @@
 """The HTTP side: :class:`ApiServer` holds the route table (every path, its endpoint name, its
 rate-limit bucket, its handler) and the request pipeline every route goes through: faults,
 latency, auth, rate limits, then the handler, then logging. The handlers live in the
-``_handlers_*`` modules; every other path gets the NestJS-style 404."""
+``_handlers_*`` modules; every other path gets the NestJS-style 404. Its middleware stamps every
+answer with the simulated ``Date`` and serves CORS to loopback origins."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from . import _contract as c
 from ._clock import SimClock
+from ._cors import answer_headers, loopback_origin, preflight_headers
 from ._engine import Account, Engine, Job
 from ._faults import Endpoint, FaultKind, FaultRule, Faults
 from ._handler_context import Handler, HandlerContext
@@ -126,6 +128,28 @@ class ApiServer:
             return await self._serve(request, route)
 
         return handle
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Every answer: the simulated ``Date``; CORS for a loopback ``Origin`` (its preflight is
+        answered here, before auth, rate limits and the log)."""
+        origin = loopback_origin(request.headers.get("Origin"))
+        if (
+            origin is not None
+            and request.method == "OPTIONS"
+            and "Access-Control-Request-Method" in request.headers
+        ):
+            response: web.StreamResponse = web.Response(
+                status=204, headers=preflight_headers(origin, request.headers)
+            )
+        else:
+            response = await handler(request)
+            if origin is not None:
+                response.headers.update(answer_headers(origin))
+        response.headers["Date"] = self.clock.http_date(self.clock.now())
+        return response
 
     # --- the pipeline ---------------------------------------------------------------------------
     async def _serve(self, request: web.Request, route: _Route) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 
 class SimClock:
@@ -43,3 +44,7 @@ class SimClock:
         """The simulated wall time ``at`` seconds after start, ISO-8601 with ms and ``Z``."""
         stamp = datetime.fromtimestamp(self._start_wall + at, tz=UTC)
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+    def http_date(self, at: float) -> str:
+        """The simulated wall time ``at`` seconds after start, as an HTTP ``Date`` header."""
+        return format_datetime(datetime.fromtimestamp(self._start_wall + at, tz=UTC), usegmt=True)

@@ -91,7 +91,15 @@ IMAGES_PAGE_SIZE_DEFAULT: Final = 10  # doc (example query)
 IMAGES_PAGE_SIZE_MAX: Final = 100  # assumed
 IMAGES_HISTORY_SECONDS: Final = 24 * 3600.0  # doc: history of the last 24 h
 # assumed: unknown request fields are ignored (the official SDK sends e.g. ``negativePrompt``);
-# a body that is empty counts as ``{}``; the Content-Type is not checked.
+# a body that is empty counts as ``{}``; the Content-Type is not checked, except that:
+# assumed (issue #20): a form-encoded body (``application/x-www-form-urlencoded`` or
+# ``multipart/form-data``, or text shaped like ``a=1&b=2``) is refused with 400 saying the API takes
+# JSON. (NestJS's Express adapter parses form bodies by default, so the real service may take
+# simple form fields; no client relies on it, and a clear refusal is the safer assumption.)
+FORM_BODY_ERROR: Final = (
+    "The request body is form-encoded ({what}); this API takes a JSON object: send the fields as"
+    " JSON with 'Content-Type: application/json'."
+)
 
 # --- Buttons (doc: the full set) -------------------------------------------------------------
 REROLL: Final = "\U0001f504"
@@ -108,6 +116,7 @@ ALL_BUTTONS: Final = (
     "Upscale (Creative)", "Upscale (Subtle)", CANCEL_JOB,
 )  # fmt: skip
 UPSCALES: Final = ("U1", "U2", "U3", "U4")
+MAKE_SQUARE: Final = "Make Square"
 # doc: what a grid offers (after imagine, variations, reroll, zoom, pan, Vary, Make Square).
 GRID_BUTTONS: Final = ("U1", "U2", "U3", "U4", REROLL, "V1", "V2", "V3", "V4")
 # assumed (from Midjourney's set): what a single upscaled image (after U1..U4) offers.
@@ -115,6 +124,16 @@ UPSCALED_BUTTONS: Final = (
     "Upscale (Subtle)", "Upscale (Creative)", "Vary (Subtle)", "Vary (Strong)", VARY_REGION,
     "Zoom Out 2x", "Zoom Out 1.5x", PAN_LEFT, PAN_RIGHT, PAN_UP, PAN_DOWN,
 )  # fmt: skip
+# assumed (contract: Midjourney v5 upscales offer Upscale (2x)/(4x) instead of Subtle/Creative):
+# what an upscale of a ``--v 5``/``--v 5.x`` job offers.
+V5_UPSCALED_BUTTONS: Final = (
+    "Upscale (2x)", "Upscale (4x)", "Vary (Subtle)", "Vary (Strong)", VARY_REGION,
+    "Zoom Out 2x", "Zoom Out 1.5x", PAN_LEFT, PAN_RIGHT, PAN_UP, PAN_DOWN,
+)  # fmt: skip
+# assumed (contract: Midjourney shows Make Square only on a non-square upscale): an upscale
+# (U1..U4) whose aspect ratio is not 1:1 also offers Make Square, listed after the zooms.
+# Make Square makes a grid of square images of the 1:1 size (``IMAGE_SIZE``); its upscales are
+# square, so they do not offer it again.
 # assumed: what a second-stage upscale (Upscale (Subtle/Creative/2x/4x), Redo ...) offers.
 # doc: Vary (Region) only on a message produced by U1..U4, so it is not here.
 REUPSCALED_BUTTONS: Final = (
@@ -125,6 +144,23 @@ SECOND_UPSCALES: Final = (
     "Upscale (Subtle)", "Upscale (Creative)", "Upscale (2x)", "Upscale (4x)",
     "Redo Upscale (2x)", "Redo Upscale (4x)",
 )  # fmt: skip
+# assumed (contract: Redo Upscale (2x)/(4x) follow Upscale (2x)/(4x)): the result of Upscale (2x)
+# (or of Redo Upscale (2x)) offers Redo Upscale (2x) first, then REUPSCALED_BUTTONS; 4x alike.
+REDO_OF: Final = {
+    "Upscale (2x)": "Redo Upscale (2x)", "Redo Upscale (2x)": "Redo Upscale (2x)",
+    "Upscale (4x)": "Redo Upscale (4x)", "Redo Upscale (4x)": "Redo Upscale (4x)",
+}  # fmt: skip
+# assumed (the issue's "Upscale 2x gives twice the size"; Midjourney's v6 Subtle/Creative upscalers
+# double too): how many times larger, each way, a second-stage upscale is than its parent. A redo
+# makes another image the size of the one it redoes (its parent).
+UPSCALE_FACTORS: Final = {
+    "Upscale (Subtle)": 2, "Upscale (Creative)": 2, "Upscale (2x)": 2, "Upscale (4x)": 4,
+    "Redo Upscale (2x)": 1, "Redo Upscale (4x)": 1,
+}  # fmt: skip
+# assumed (Midjourney: panning extends the canvas in that direction): a pan makes a grid whose
+# images are PAN_FACTOR times wider (left, right) or taller (up, down); the aspect ratio follows.
+# Zooms, variations, rerolls and Vary (Region) keep the parent's size and aspect ratio.
+PAN_FACTOR: Final = (3, 2)  # 1.5, as a fraction
 # assumed: a FAIL message offers no buttons; QUEUED and PROCESSING messages offer none either
 # (Cancel Job is accepted while a job runs but never listed in ``buttons``).
 # doc: Cancel Job is accepted only while the target job is in progress; assumed: it ends the target
@@ -143,6 +179,37 @@ CANCELLED_ERROR: Final = "Job cancelled by user"
 # refused with 400 naming both sizes. "The same aspect ratio" allows one pixel of rounding:
 # |mask_h * image_w - mask_w * image_h| <= MASK_ASPECT_SLACK_PX * image_w.
 MASK_ASPECT_SLACK_PX: Final = 1
+
+# --- Midjourney prompt parameters (Midjourney's docs; assumed to hold for the service) ----------
+# Midjourney docs: ``--aspect W:H`` or ``--ar W:H`` sets the aspect ratio, whole numbers, default
+# 1:1. assumed (contract, issue #20): it shapes every image of the job and of its descendants
+# (buttons pressed on it, and on those); the last one in the prompt counts. A value that is not two
+# positive whole numbers is refused with 400 at creation, nothing charged (Midjourney refuses it
+# too; the service's way of saying so is not documented).
+ASPECT_PARAMS: Final = ("--ar", "--aspect")
+INVALID_ASPECT: Final = (
+    "Invalid parameter: {param} {value} is not an aspect ratio; use two whole numbers, like"
+    " '{param} 16:9'."
+)
+# Midjourney docs: ``--v``/``--version`` picks the model version. assumed (contract): 5, 5.0, 5.1
+# and 5.2 upscales offer V5_UPSCALED_BUTTONS; any other version, or none (v6 and later are the
+# default), offers UPSCALED_BUTTONS. Other parameters are passed through untouched.
+VERSION_PARAMS: Final = ("--v", "--version")
+V5_MAJOR: Final = "5"
+# assumed (issue #20: "sizes near Midjourney's, e.g. 16:9 -> 1456x816"): for an aspect ratio of
+# r:1 (r >= 1), the long side is IMAGE_SIZE * r ** ASPECT_EXPONENT and the short side the long one
+# over r, each rounded to a multiple of ASPECT_STEP (both scaled when ``image_size`` is not
+# 1024x1024); 1:1 is IMAGE_SIZE exactly. The exponent is fitted to Midjourney's 16:9 size: 1:1 ->
+# 1024x1024, 16:9 -> 1456x816, 9:16 -> 816x1456, 4:3 -> 1216x912, 3:2 -> 1312x880. No side exceeds
+# MAX_SIDE, nor does an upscale or a pan (extreme ratios are clamped, not refused: Midjourney v5+
+# takes any ratio).
+ASPECT_EXPONENT: Final = 0.62
+ASPECT_STEP: Final = 16
+MAX_SIDE: Final = 8192
+# assumed (contract: "masks of that aspect accepted at any resolution"): a Vary (Region) mask is
+# accepted when it has the aspect ratio of the image's pixels (Midjourney's 1456x816 is not exactly
+# 16:9) or the one the prompt asked for, when not 1:1 (a 1920x1080 mask on a ``--ar 16:9`` image),
+# to MASK_ASPECT_SLACK_PX pixel of rounding.
 
 # --- Result images (assumed: the sizes Midjourney produces, configurable) ----------------------
 IMAGE_SIZE: Final = (1024, 1024)  # one image: an upscale, and each of a grid's four ``images``
@@ -173,7 +240,12 @@ FLUX_UPSCALE_INPUT_SIDE: Final = 512
 # --- Blend, Face Swap, Gemini / universal ----------------------------------------------------
 BLEND_URLS: Final = (2, 5)  # legacy docs: 2..5 image URLs; assumed: the result is a grid
 # assumed: faceswap and remove-bg end with one image and no buttons.
-GEMINI_MODELS: Final = ("gemini-2.5-flash-image-preview",)  # doc (JS SDK): the default
+# doc (JS SDK 1.0.3): the default is gemini-2.5-flash-image-preview; its README names flux-1.1-pro
+# as the alternative model, and its type for ``model`` admits every universal model too.
+GEMINI_MODELS: Final = (
+    "gemini-2.5-flash-image-preview", "flux-1.1-pro",
+    "nano-banana", "nano-banana-2", "gemini-3-pro-image-preview",
+)  # fmt: skip
 UNIVERSAL_MODELS: Final = (  # doc (JS SDK), first is the default
     "nano-banana", "nano-banana-2", "gemini-2.5-flash-image-preview", "gemini-3-pro-image-preview",
 )  # fmt: skip
@@ -219,9 +291,25 @@ DESCRIBE_PROMPTS: Final = (
     "{subject}, oil painting, impressionist style, warm palette",
     "{subject} in a cinematic still, dramatic lighting, 35mm film",
 )
-# assumed: banned words fail a job at once (still charged); matched as whole words, any case.
-DEFAULT_BANNED_WORDS: Final = ("nsfw", "gore")
-BANNED_ERROR: Final = "Banned prompt detected: {word!r} is not allowed"
+# Prompts that are not run. Words are matched as whole words, in any case, in the text a request
+# sends (imagine's prompt, a button's prompt, Flux's prompt, the text parts of Gemini and
+# universal contents, a video's prompt; never URLs, describe or commands).
+# contract (third-party, mymidjourney era: "forbidden: The prompt has blocked words"): a blocked
+# prompt is refused when the job is created, non-2xx, no messageId, no charge. assumed: the status
+# is 400 and the NestJS body's ``message`` is the known wording, naming the word.
+DEFAULT_BANNED_WORDS: Final = ("nsfw",)
+BLOCKED_STATUS: Final = 400
+BLOCKED_ERROR: Final = "forbidden: The prompt has blocked words ({word!r})"
+# contract (third-party: "Our AI moderator thinks this prompt is probably against our community
+# standards" comes back from Midjourney as a job's failure): a prompt that passes the service's
+# list but not Midjourney's moderator is accepted and charged, then its job ends FAIL at once.
+# assumed: the default word, the wording (naming the word, as Midjourney's banned-word message
+# does), and that the prompt check flags these words too (it "can avoid most of the bad cases").
+DEFAULT_MODERATED_WORDS: Final = ("gore",)
+MODERATED_ERROR: Final = (
+    "Banned prompt detected: Sorry! Our AI moderator thinks this prompt is probably against our"
+    " community standards (the word {word!r})."
+)
 # ours: with ``failure_rate``, a failing job runs 20..80 % of its drawn duration, then ends FAIL.
 FAILED_ERROR: Final = "The job failed on the server (simulated failure)"
 
@@ -277,4 +365,16 @@ REASONS: Final = {
     503: "Service Unavailable",
 }
 # assumed: field validation problems come as a list of strings (NestJS ValidationPipe); every
-# other error message is one string.
+# other error message is one string. The reason is always in ``message`` and ``error`` is the status
+# phrase (doc: the JS SDK's type). Both official SDKs show users only ``error`` (so "Bad Request");
+# a client must read ``message`` too (contract).
+
+# --- HTTP details (ours; issue #20) -------------------------------------------------------------
+# ours: every answer's ``Date`` header is the simulated wall clock, the clock of ``createdAt`` and
+# ``updatedAt`` (at time_scale=1000 real time would lag minutes behind hours of simulated time).
+# ours: requests whose ``Origin`` is a loopback address (localhost, 127.x.x.x, [::1]; any scheme
+# and port) get CORS headers (the origin allowed, ``Retry-After`` and ``Date`` exposed), and their
+# preflight (OPTIONS with Access-Control-Request-Method) answers 204 without authentication, rate
+# limit or logging. Other origins get no CORS headers (the real service's policy is unknown).
+CORS_METHODS: Final = "GET, POST, PUT, OPTIONS"
+CORS_MAX_AGE: Final = "600"

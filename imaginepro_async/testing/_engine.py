@@ -43,39 +43,38 @@ def fixed_duration(seconds: float) -> DurationFn:
     return draw
 
 
-# What a finished job offers, by the kind of result it produced.
+# What kind of result a finished job produced (which buttons it offers is decided when it is
+# created, by ``_midjourney``, and kept in ``Job.offers``).
 RESULT_GRID: Final = 0
-RESULT_UPSCALED: Final = 1
-RESULT_REUPSCALED: Final = 2
+RESULT_UPSCALED: Final = 1  # U1..U4
+RESULT_REUPSCALED: Final = 2  # Upscale (Subtle/Creative/2x/4x), Redo Upscale (2x/4x)
 RESULT_DESCRIPTION: Final = 3
 RESULT_IMAGES: Final = 4  # ``count`` images, no buttons (flux, faceswap, remove-bg, gemini, ...)
 RESULT_VIDEO: Final = 5  # videos (``videoUrl``, ``results``), no images
 RESULT_NONE: Final = 6  # nothing to show (a Midjourney command)
-RESULT_BUTTONS: Final[dict[int, tuple[str, ...]]] = {
-    RESULT_GRID: c.GRID_BUTTONS,
-    RESULT_UPSCALED: c.UPSCALED_BUTTONS,
-    RESULT_REUPSCALED: c.REUPSCALED_BUTTONS,
-    RESULT_DESCRIPTION: (),
-    RESULT_IMAGES: (),
-    RESULT_VIDEO: (),
-    RESULT_NONE: (),
-}
 #: Results that have image files on the CDN.
 IMAGE_RESULTS: Final = frozenset((RESULT_GRID, RESULT_UPSCALED, RESULT_REUPSCALED, RESULT_IMAGES))
 
 
-def result_of(button: str) -> int:
-    """The kind of result pressing ``button`` produces."""
-    if button in c.UPSCALES:
-        return RESULT_UPSCALED
-    if button in c.SECOND_UPSCALES:
-        return RESULT_REUPSCALED
-    return RESULT_GRID
+class WordList:
+    """Words matched as whole words, in any case (blocked or moderated prompts)."""
 
+    __slots__ = ("_pattern",)
 
-def kind_of(button: str) -> str:
-    """The duration kind of a button job: upscales are quick (assumed), the others as imagine."""
-    return "upscale" if button in c.UPSCALES or button in c.SECOND_UPSCALES else "button"
+    def __init__(self, words: Iterable[str]) -> None:
+        found = sorted({w.strip().lower() for w in words if w.strip()})
+        self._pattern = (
+            re.compile(r"\b(" + "|".join(re.escape(w) for w in found) + r")\b", re.IGNORECASE)
+            if found
+            else None
+        )
+
+    def first(self, text: str) -> str | None:
+        """The first listed word in ``text``, if any."""
+        if self._pattern is None:
+            return None
+        found = self._pattern.search(text)
+        return None if found is None else found.group(1)
 
 
 class Token:
@@ -133,6 +132,7 @@ class Job:
 
     __slots__ = (
         "account",
+        "aspect",
         "button",
         "charged",
         "count",
@@ -144,6 +144,7 @@ class Job:
         "fail_frac",
         "finished",
         "message_id",
+        "offers",
         "parent_id",
         "prompt",
         "ref",
@@ -152,6 +153,7 @@ class Job:
         "started",
         "status",
         "timeout",
+        "version",
         "webhook",
     )
 
@@ -175,6 +177,9 @@ class Job:
         charged: int,
         size: tuple[int, int],
         count: int,
+        aspect: tuple[int, int],
+        version: str | None,
+        offers: tuple[str, ...],
     ) -> None:
         self.message_id = message_id
         self.account = account
@@ -193,6 +198,9 @@ class Job:
         self.charged = charged
         self.size = size  # of one result image
         self.count = count  # how many result images (or videos)
+        self.aspect = aspect  # the aspect ratio asked for (``--ar``), kept by descendants
+        self.version = version  # the Midjourney version asked for (``--v``), if any
+        self.offers = offers  # the buttons the Message offers once DONE
         self.started: float | None = None
         self.finished: float | None = None
         self.status: str = c.QUEUED
@@ -218,7 +226,7 @@ class Job:
 
     def buttons(self) -> tuple[str, ...]:
         """The buttons the Message offers: only once DONE."""
-        return RESULT_BUTTONS[self.result] if self.status == c.DONE else ()
+        return self.offers if self.status == c.DONE else ()
 
 
 class InsufficientCreditsError(Exception):
@@ -235,7 +243,7 @@ class Engine:
         duration: DurationFn,
         durations: dict[str, DurationFn],
         failure_rate: float,
-        banned_words: Iterable[str],
+        moderated_words: Iterable[str],
         refund_failed_jobs: bool,
         webhook_progress_interval: float | None,
         on_webhook: Callable[[Job, float, str], None],
@@ -252,12 +260,7 @@ class Engine:
         self._duration = duration
         self._durations = durations
         self.failure_rate = failure_rate
-        words = sorted({w.lower() for w in banned_words if w.strip()})
-        self._banned = (
-            re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
-            if words
-            else None
-        )
+        self.moderated = WordList(moderated_words)
         self.refund_failed_jobs = refund_failed_jobs
         self._progress_every = webhook_progress_interval
         self._on_webhook = on_webhook
@@ -289,13 +292,6 @@ class Engine:
         )
         return account
 
-    def banned_word(self, prompt: str) -> str | None:
-        """The first banned word in ``prompt``, if any."""
-        if self._banned is None:
-            return None
-        found = self._banned.search(prompt)
-        return None if found is None else found.group(1)
-
     # --- jobs ----------------------------------------------------------------------------------
     def create(
         self,
@@ -315,11 +311,15 @@ class Engine:
         kind: str | None = None,
         size: tuple[int, int] = c.IMAGE_SIZE,
         count: int = 1,
+        aspect: tuple[int, int] = (1, 1),
+        version: str | None = None,
+        offers: tuple[str, ...] = (),
     ) -> Job:
         """Charge the account and queue a new job.
 
         ``kind`` picks the duration distribution (default: the endpoint's name); ``size`` is the
-        size of one result image and ``count`` how many images (or videos) the job makes.
+        size of one result image and ``count`` how many images (or videos) the job makes;
+        ``aspect`` and ``version`` are what its prompt asked for; ``offers`` its buttons once DONE.
 
         Raises:
             InsufficientCreditsError: The balance is below ``cost``; nothing changed.
@@ -354,24 +354,27 @@ class Engine:
             charged=cost,
             size=size,
             count=count,
+            aspect=aspect,
+            version=version,
+            offers=offers,
         )
         self._admit(job, now)
         return job
 
     def _admit(self, job: Job, now: float) -> None:
-        """Register a new job, then end it (a banned word), start it, or queue it."""
+        """Register a new job, then end it (a word the moderator refuses), start it, or queue it."""
         account = job.account
         self.jobs[job.message_id] = job
         account.jobs.append(job)
         if job.webhook is not None:
             self.webhook_jobs_live += 1
-        banned = (
-            self.banned_word(job.prompt)
+        moderated = (
+            self.moderated.first(job.prompt)
             if job.result not in (RESULT_DESCRIPTION, RESULT_NONE)
             else None
         )
-        if banned is not None:
-            self._finish(job, now, c.BANNED_ERROR.format(word=banned))
+        if moderated is not None:
+            self._finish(job, now, c.MODERATED_ERROR.format(word=moderated))
         elif account.running < account.concurrency and not account.queue:
             self._start(job, now, queued=False)
         else:

@@ -1,6 +1,7 @@
 """What every route handler works with: :class:`HandlerContext` holds the engine, the clock, the
-counters and the settings of one simulator, and the steps handlers share (read the body, create a
-job and answer, find the caller's job); :data:`Handler` is the handlers' signature."""
+counters and the settings of one simulator, and the steps handlers share (read the body, refuse a
+blocked prompt, create a job and answer, find the caller's job); :data:`Handler` is the handlers'
+signature."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from . import _contract as c
 from ._clock import SimClock
 from ._engine import RESULT_GRID, Account, Engine, InsufficientCreditsError, Job
 from ._faults import Endpoint
 from ._http import ApiError, json_response
 from ._introspection import Recorder
+from ._midjourney import Look
 from ._request_checks import Common, Fields, read_json_body
 from ._settings import AppConfig
 
@@ -64,8 +67,21 @@ class HandlerContext:
         kind: str | None = None,
         size: tuple[int, int] | None = None,
         count: int = 1,
+        look: Look | None = None,
+        screen: str | None = None,
     ) -> web.Response:
-        """Charge by the cost table, create the job, answer the creation answer."""
+        """Refuse a blocked prompt, charge by the cost table, create the job, answer the creation
+        answer.
+
+        ``screen`` is the text the request sent (checked against the blocked words); ``look``, for
+        a Midjourney job, gives its result, duration kind, size, aspect ratio and buttons.
+        """
+        if screen is not None:
+            word = self.config.blocked.first(screen)
+            if word is not None:
+                raise ApiError(c.BLOCKED_STATUS, c.BLOCKED_ERROR.format(word=word))
+        if look is not None:
+            result, kind, size = look.result, look.kind, look.size
         try:
             job = self.engine.create(
                 now,
@@ -83,6 +99,9 @@ class HandlerContext:
                 kind=kind,
                 size=size or self.config.image_size,
                 count=count,
+                aspect=(1, 1) if look is None else look.aspect,
+                version=None if look is None else look.version,
+                offers=() if look is None else look.offers,
             )
         except InsufficientCreditsError as exc:
             raise ApiError(401, str(exc)) from None

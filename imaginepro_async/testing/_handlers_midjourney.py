@@ -3,7 +3,9 @@ checked here), describe, the prompt check, blend, face swap, video generate and 
 DIY plan's commands.
 
 Each job-creating handler validates its fields (every problem in one NestJS list), then calls
-:meth:`HandlerContext.create`, which charges by the cost table and queues the job in the one engine.
+:meth:`HandlerContext.create`, which refuses a blocked prompt, charges by the cost table and queues
+the job in the one engine. What a Midjourney job makes (its size, its buttons) is decided by
+``_midjourney`` from the prompt and the parent.
 """
 
 from __future__ import annotations
@@ -14,20 +16,18 @@ import binascii
 from aiohttp import web
 
 from . import _contract as c
-from ._engine import (
-    RESULT_DESCRIPTION,
-    RESULT_GRID,
-    RESULT_IMAGES,
-    RESULT_NONE,
-    RESULT_VIDEO,
-    Account,
-    Job,
-    kind_of,
-    result_of,
-)
+from ._engine import RESULT_DESCRIPTION, RESULT_IMAGES, RESULT_NONE, RESULT_VIDEO, Account, Job
 from ._faults import Endpoint
 from ._handler_context import HandlerContext
 from ._http import ApiError, json_response
+from ._midjourney import (
+    InvalidParameterError,
+    Look,
+    grid_look,
+    imagine_look,
+    mask_fits,
+    press_look,
+)
 from ._png import sniff_image
 from ._request_checks import Fields
 
@@ -52,9 +52,16 @@ class MidjourneyHandlers:
         endpoint = (
             Endpoint.BOOST_IMAGINE if request.path == c.PATH_BOOST_IMAGINE else Endpoint.IMAGINE
         )
+        look = self._look(prompt)
         return self.ctx.create(
-            now, account, endpoint, body, prompt=prompt, common=common, kind="imagine"
+            now, account, endpoint, body, prompt=prompt, common=common, look=look, screen=prompt
         )
+
+    def _look(self, prompt: str) -> Look:
+        try:
+            return imagine_look(prompt, self.ctx.config.image_size)
+        except InvalidParameterError as exc:
+            raise ApiError(400, str(exc)) from None
 
     async def button(
         self, request: web.Request, account: Account | None, now: float
@@ -105,8 +112,8 @@ class MidjourneyHandlers:
         endpoint = Endpoint.BOOST_BUTTON if request.path == c.PATH_BOOST_BUTTON else Endpoint.BUTTON
         return self.ctx.create(
             now, account, endpoint, body, prompt=prompt or parent.prompt, common=common,
-            button=button, parent_id=parent.message_id, result=result_of(button),
-            kind=kind_of(button), size=parent.size,
+            button=button, parent_id=parent.message_id, screen=prompt,
+            look=press_look(button, parent, self.ctx.config.image_size),
         )  # fmt: skip
 
     def _check_mask(self, mask: str | None, parent: Job) -> None:
@@ -134,12 +141,14 @@ class MidjourneyHandlers:
             )
         kind, width, height = found
         want_w, want_h = parent.size
-        slack = c.MASK_ASPECT_SLACK_PX * want_w
-        if self.ctx.config.check_mask_size and abs(height * want_w - width * want_h) > slack:
+        if self.ctx.config.check_mask_size and not mask_fits(
+            (width, height), parent.size, parent.aspect
+        ):
+            asked = "" if parent.aspect == (1, 1) else " ({}:{})".format(*parent.aspect)
             raise ApiError(
                 400,
                 f"mask size {width}x{height} ({kind}) does not have the aspect ratio of the image"
-                f" being edited, {want_w}x{want_h}; send a mask of that aspect ratio (any"
+                f" being edited, {want_w}x{want_h}{asked}; send a mask of that aspect ratio (any"
                 " resolution is scaled).",
             )
 
@@ -167,10 +176,17 @@ class MidjourneyHandlers:
         prompt = fields.string("prompt", required=True)
         fields.check()
         assert prompt is not None
-        word = self.ctx.engine.banned_word(prompt)
-        if word is None:
-            return json_response({"status": "SUCCESS"})
-        return json_response({"status": "FAIL", "message": c.BANNED_ERROR.format(word=word)})
+        word = self.ctx.config.blocked.first(prompt)
+        if word is not None:
+            return json_response({"status": "FAIL", "message": c.BLOCKED_ERROR.format(word=word)})
+        word = self.ctx.engine.moderated.first(prompt)
+        if word is not None:
+            return json_response({"status": "FAIL", "message": c.MODERATED_ERROR.format(word=word)})
+        try:
+            imagine_look(prompt, self.ctx.config.image_size)
+        except InvalidParameterError as exc:
+            return json_response({"status": "FAIL", "message": str(exc)})
+        return json_response({"status": "SUCCESS"})
 
     # --- blend, face swap -------------------------------------------------------------------------
     async def blend(
@@ -181,9 +197,10 @@ class MidjourneyHandlers:
         urls = fields.urls("urls", *c.BLEND_URLS)
         common = fields.common()
         fields.check()
+        base = self.ctx.config.image_size
         return self.ctx.create(
             now, account, Endpoint.BLEND, fields.body, prompt=" ".join(urls), common=common,
-            result=RESULT_GRID,
+            look=grid_look((1, 1), base, None, kind=Endpoint.BLEND.value),
         )  # fmt: skip
 
     async def faceswap(
@@ -213,7 +230,7 @@ class MidjourneyHandlers:
         fields.check()
         return self.ctx.create(
             now, account, Endpoint.VIDEO_GENERATE, fields.body, prompt=prompt or "",
-            common=common, result=RESULT_VIDEO, count=c.VIDEO_RESULTS,
+            common=common, result=RESULT_VIDEO, count=c.VIDEO_RESULTS, screen=prompt,
         )  # fmt: skip
 
     async def video_extend(

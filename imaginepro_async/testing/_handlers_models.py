@@ -54,7 +54,7 @@ class ModelHandlers:
         assert ratio is not None
         return self.ctx.create(
             now, account, Endpoint.FLUX_IMAGINE, fields.body, prompt=prompt, common=common,
-            result=RESULT_IMAGES, size=flux_size(width, height, ratio), count=n,
+            result=RESULT_IMAGES, size=flux_size(width, height, ratio), count=n, screen=prompt,
         )  # fmt: skip
 
     @staticmethod
@@ -137,5 +137,6 @@ class ModelHandlers:
         fields.check()
         text = " ".join(part["text"] for part in parts if part["type"] == "text")
         return self.ctx.create(
-            now, account, endpoint, fields.body, prompt=text, common=common, result=RESULT_IMAGES
-        )
+            now, account, endpoint, fields.body, prompt=text, common=common, result=RESULT_IMAGES,
+            screen=text,
+        )  # fmt: skip

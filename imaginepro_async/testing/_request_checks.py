@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -179,6 +180,9 @@ async def read_json_body(request: web.Request, limit: int) -> dict[str, Any]:
         raise too_large from None
     if not raw.strip():
         return {}  # assumed: like an Express JSON parser, an empty body is {}
+    form = _form_encoded(request.content_type, raw)
+    if form is not None:
+        raise ApiError(400, c.FORM_BODY_ERROR.format(what=form))
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -190,6 +194,19 @@ async def read_json_body(request: web.Request, limit: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, f"The request body must be a JSON object, got {json_type(data)}.")
     return data
+
+
+_FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+_FORM_TEXT: Final = re.compile(rb"[\w.%+\-\[\]]+=[^&]*(?:&[\w.%+\-\[\]]+=[^&]*)*")
+
+
+def _form_encoded(content_type: str, raw: bytes) -> str | None:
+    """How a body shows it is a form (its Content-Type, or ``a=1&b=2`` text), or None."""
+    if content_type in _FORM_TYPES:
+        return f"Content-Type: {content_type}"
+    if _FORM_TEXT.fullmatch(raw.strip()):
+        return "it reads like a=1&b=2"
+    return None
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:

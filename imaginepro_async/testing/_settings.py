@@ -3,13 +3,13 @@ can change live), checked from the ``Simulator`` keywords, and the job duration 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
 
 from . import _contract as c
-from ._engine import RESULT_GRID, DurationFn, Job, uniform_duration
+from ._engine import RESULT_GRID, DurationFn, Job, WordList, uniform_duration
 from ._messages import PREVIEW
 
 
@@ -22,6 +22,7 @@ class AppConfig:
     check_mask_size: bool
     max_body_bytes: int
     costs: Mapping[str, int]
+    blocked: WordList
     latency_before: float = c.LATENCY_BEFORE
     latency_after: float = c.LATENCY_AFTER
 
@@ -31,7 +32,11 @@ class AppConfig:
             width, height = job.size
             return max(1, width // c.PREVIEW_FACTOR), max(1, height // c.PREVIEW_FACTOR)
         if job.result == RESULT_GRID and name in ("grid.png", "original.png"):
-            return self.grid_size
+            if job.size == self.image_size:
+                return self.grid_size
+            # A grid of another shape (``--ar``, a pan): the configured grid's proportions.
+            (width, height), (iw, ih), (gw, gh) = job.size, self.image_size, self.grid_size
+            return min(c.MAX_SIDE * 2, width * gw // iw), min(c.MAX_SIDE * 2, height * gh // ih)
         return job.size
 
 
@@ -42,6 +47,7 @@ def app_config(
     check_mask_size: bool,
     max_body_bytes: int,
     prices: dict[str, int],
+    blocked_words: Iterable[str],
     latency_before: float,
     latency_after: float,
 ) -> AppConfig:
@@ -61,6 +67,7 @@ def app_config(
         check_mask_size=check_mask_size,
         max_body_bytes=max_body_bytes,
         costs=MappingProxyType(prices),
+        blocked=WordList(blocked_words),
         latency_before=float(latency_before),
         latency_after=float(latency_after),
     )

@@ -73,16 +73,23 @@ class Simulator:
             ``remove_bg``, ``gemini_imagine``, ``universal_imagine``, ``video_generate``,
             ``video_extend``, ``commands``).
         failure_rate: Probability that a job fails part-way through (0..1).
-        banned_words: Words that make a prompt fail (whole words, any case).
+        banned_words: Words the service refuses in a prompt (whole words, any case): the
+            request is refused with 400 when the job would be created, nothing is charged
+            (default ``nsfw``).
+        moderated_words: Words Midjourney's moderator refuses (whole words, any case): the job
+            is created and charged, then ends FAIL at once saying why (default ``gore``).
         general_rate_limit: The general bucket, or None for no limit.
         progress_rate_limit: The progress bucket, or None for no limit.
-        image_size: ``(width, height)`` of one Midjourney image: an upscale, and each of a grid's
-            four ``images`` (default 1024x1024, as Midjourney). Flux, Gemini and the tools have
-            their own sizes (see ``_contract.py``).
-        grid_size: Size of a grid (its ``uri``); default twice ``image_size`` each way
-            (2048x2048).
+        image_size: ``(width, height)`` of one 1:1 Midjourney image: an upscale, and each of a
+            grid's four ``images`` (default 1024x1024, as Midjourney). A prompt with ``--ar W:H``
+            gets Midjourney's size for that ratio (16:9: 1456x816), scaled by ``image_size`` /
+            1024; its descendants keep it. Flux, Gemini and the tools have their own sizes (see
+            ``_contract.py``).
+        grid_size: Size of a 1:1 grid (its ``uri``); default twice ``image_size`` each way
+            (2048x2048). Grids of another shape keep these proportions.
         check_mask_size: Refuse a Vary (Region) mask whose aspect ratio differs from the edited
-            image's (assumed rule: any resolution of the right aspect ratio is accepted).
+            image's and from the prompt's ``--ar`` (assumed rule: any resolution of the right
+            aspect ratio is accepted).
         max_body_bytes: Larger request bodies get 413.
         cost_imagine: Credits per imagine job (default from ``imaginepro_async/_costs.py``).
         cost_button: Credits per button job (Cancel Job is free).
@@ -119,6 +126,7 @@ class Simulator:
         durations: Mapping[str, DurationFn] | None = None,
         failure_rate: float = 0.0,
         banned_words: Iterable[str] = c.DEFAULT_BANNED_WORDS,
+        moderated_words: Iterable[str] = c.DEFAULT_MODERATED_WORDS,
         general_rate_limit: SimulatedRateLimit | None = DEFAULT_GENERAL_LIMIT,
         progress_rate_limit: SimulatedRateLimit | None = DEFAULT_PROGRESS_LIMIT,
         image_size: tuple[int, int] = c.IMAGE_SIZE,
@@ -147,6 +155,7 @@ class Simulator:
                 _costs.CREDITS, imagine=cost_imagine, button=cost_button, describe=cost_describe
             )
             | dict(costs or {}),
+            blocked_words=banned_words,
             latency_before=latency_before,
             latency_after=latency_after,
         )
@@ -167,7 +176,7 @@ class Simulator:
             duration=duration or uniform_duration(*c.DURATION_RANGE),
             durations=durations_per_kind(duration, describe_duration, durations),
             failure_rate=failure_rate,
-            banned_words=banned_words,
+            moderated_words=moderated_words,
             refund_failed_jobs=refund_failed_jobs,
             webhook_progress_interval=webhook_progress_interval,
             on_webhook=self._send_webhook,
@@ -218,7 +227,10 @@ class Simulator:
         await self.aclose()
 
     async def _start(self) -> None:
-        app = web.Application(client_max_size=self._server.config.max_body_bytes)
+        app = web.Application(
+            client_max_size=self._server.config.max_body_bytes,
+            middlewares=[self._server.middleware],
+        )
         self._server.add_routes(app)
         add_admin_routes(app, self)
         self._server.add_fallback(app)

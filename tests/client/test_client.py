@@ -198,7 +198,7 @@ async def test_as_completed_yields_in_finishing_order(sim: Simulator) -> None:
 
 async def test_gather_collects_every_failure(client: ImagineProClient) -> None:
     """gather waits for all jobs and raises all failures together, or returns them in place."""
-    jobs = [await client.imagine(p) for p in ("fine", "bad gore", "worse nsfw")]
+    jobs = [await client.imagine(p) for p in ("fine", "bad gore", "worse gore")]
     with pytest.raises(ExceptionGroup) as caught:
         await gather(*jobs)
     assert len(caught.value.exceptions) == 2

@@ -13,7 +13,7 @@ def make_engine() -> tuple[Engine, Account]:
         duration=fixed_duration(10.0),
         durations={"describe": fixed_duration(1.0)},
         failure_rate=0.0,
-        banned_words=(),
+        moderated_words=(),
         refund_failed_jobs=False,
         webhook_progress_interval=None,
         on_webhook=lambda job, at, event: None,

@@ -318,19 +318,28 @@ async def test_refund_failed_jobs_gives_credits_back() -> None:
         assert sim.credits_spent()[sim.api_key] == 0
 
 
-async def test_banned_words_fail_the_job_at_once(api: Api) -> None:
-    """A prompt with a banned word creates a job that is FAIL right away, saying why."""
+async def test_moderated_words_fail_the_job_at_once(api: Api) -> None:
+    """A prompt Midjourney's moderator refuses creates a charged job that is FAIL at once, saying
+    why (contract: DEFAULT_MODERATED_WORDS, MODERATED_ERROR)."""
+    before = api.sim.credits()
     message = await api.fetch(await api.imagine("some GORE here"))
     assert message["status"] == "FAIL"
     assert "gore" in message["error"].lower()
+    assert "moderator" in message["error"]
+    assert api.sim.credits() == before - 10
 
 
-async def test_custom_banned_words() -> None:
-    """banned_words replaces the list."""
-    async with fresh(banned_words=["pineapple"]) as sim, aiohttp.ClientSession() as session:
+async def test_custom_banned_and_moderated_words() -> None:
+    """banned_words and moderated_words replace their lists."""
+    async with (
+        fresh(banned_words=["pineapple"], moderated_words=["anchovy"]) as sim,
+        aiohttp.ClientSession() as session,
+    ):
         api = Api(sim, session)
-        assert (await api.fetch(await api.imagine("nsfw")))["status"] == "PROCESSING"
-        assert (await api.fetch(await api.imagine("Pineapple pizza")))["status"] == "FAIL"
+        assert (await api.fetch(await api.imagine("nsfw gore")))["status"] == "PROCESSING"
+        status, _ = await api.post(IMAGINE, {"prompt": "Pineapple pizza"})
+        assert status == 400
+        assert (await api.fetch(await api.imagine("Anchovy pizza")))["status"] == "FAIL"
 
 
 async def test_time_scale_runs_jobs_faster_in_real_time() -> None:

@@ -180,15 +180,15 @@ async def test_progress_webhooks_when_configured(receiver: Receiver) -> None:
 async def test_cancelled_and_failed_jobs_send_their_final_webhook(
     api: Api, receiver: Receiver
 ) -> None:
-    """A cancelled job's webhook says FAIL with the cancel error; a banned prompt's too."""
+    """A cancelled job's webhook says FAIL with the cancel error; a moderated prompt's too."""
     target = await api.imagine(webhookOverride=receiver.url)
     await api.press(target, "Cancel Job")
-    await api.imagine("nsfw", webhookOverride=receiver.url)
+    await api.imagine("gore", webhookOverride=receiver.url)
     await api.sim.wait_webhooks()
     statuses = sorted((p["status"], p["error"]) for p in receiver.received)
     assert [s for s, _ in statuses] == ["FAIL", "FAIL"]
     assert any("cancel" in e.lower() for _, e in statuses)
-    assert any("nsfw" in e.lower() for _, e in statuses)
+    assert any("gore" in e.lower() for _, e in statuses)
 
 
 async def test_timer_wakes_for_a_job_started_by_a_cancel(receiver: Receiver) -> None:
