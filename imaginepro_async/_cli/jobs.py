@@ -307,12 +307,22 @@ async def _follow(job: Job) -> None:
                 bar.update(task, completed=update.progress, description=label)
                 bar.refresh()
         return
-    last = None
+    last: tuple[str, int] | None = None
     async for update in job.updates(every=2.0):
-        line = f"{job.message_id} {update.status.value} {update.progress}%"
-        if line != last:
-            err(line)
-            last = line
+        mark = piped_mark(update)
+        if mark != last:
+            err(f"{job.message_id} {update.status.value} {update.progress}%")
+            last = mark
+
+
+#: Piped, a job prints a line when its status changes and when its progress crosses a multiple of
+#: this: at most 8 lines for a job (a script still sees that a long job moves), not one per poll.
+PIPED_STEP: Final = 25
+
+
+def piped_mark(update: Message) -> tuple[str, int]:
+    """What must change for a piped progress line to be printed: the status, or the 25 % step."""
+    return update.status.value, min(max(update.progress, 0), 100) // PIPED_STEP
 
 
 def _json(value: object) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from imaginepro_async import __version__
+from imaginepro_async import Message, Status, __version__
 from imaginepro_async._cli.common import cli_terms
+from imaginepro_async._cli.jobs import piped_mark
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
 from tests.batch.conftest import make_world
 
@@ -55,6 +56,8 @@ async def test_from_a_prompt_to_an_inpainting(world: World) -> None:
     pressed = await run_cli(sim, tmp, "press", up.out.strip(), "Zoom Out 2x")
     assert pressed.code == 0, pressed.err
     assert "status:    DONE" in pressed.out
+    progress = [line for line in pressed.err.splitlines() if line.endswith("%")]
+    assert 2 <= len(progress) <= 8, pressed.err  # piped: status changes and 25 % steps only
 
 
 async def test_account_history_and_check_prompt(world: World) -> None:
@@ -135,6 +138,25 @@ async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
     shown = await run_cli(None, tmp, "imagine", "--help")
     assert "--job-timeout SECONDS" in shown.out and "--timeout" not in shown.out
     assert sim.stats().by_endpoint.get("blend", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("updates", "printed"),
+    [
+        ([("QUEUED", 0), ("QUEUED", 0), ("PROCESSING", 0), ("DONE", 100)], 3),
+        ([("PROCESSING", p) for p in range(0, 101, 4)], 5),  # 0, 25, 50, 75 and 100 % steps
+        ([("PROCESSING", 10), ("PROCESSING", 24), ("PROCESSING", 26), ("FAIL", 26)], 3),
+    ],
+)
+def test_piped_progress_prints_status_changes_and_quarter_steps(
+    updates: list[tuple[str, int]], printed: int
+) -> None:
+    """Piped, a line is printed only when the status changes or progress crosses a 25 % step."""
+    marks = [piped_mark(Message(message_id="m", status=Status(s), progress=p)) for s, p in updates]
+    changes = sum(
+        1 for before, after in zip([None, *marks], marks, strict=False) if before != after
+    )
+    assert changes == printed
 
 
 def test_client_messages_are_translated() -> None:
