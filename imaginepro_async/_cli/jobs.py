@@ -87,8 +87,10 @@ def _options() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The options of commands that follow a job, and of those that also create one."""
     output = argparse.ArgumentParser(add_help=False)
     group = output.add_argument_group("output")
-    group.add_argument("--json", action="store_true", help="print the final Message as JSON")
-    group.add_argument("-q", "--quiet", action="store_true", help="print only the messageId")
+    # Exclusive: one prints the whole Message, the other only its id; neither may silently win.
+    either = group.add_mutually_exclusive_group()
+    either.add_argument("--json", action="store_true", help="print the final Message as JSON")
+    either.add_argument("-q", "--quiet", action="store_true", help="print only the messageId")
     group.add_argument(
         "--download", metavar="FILE", default=None, help="save the (first) image there"
     )

@@ -7,6 +7,7 @@ import argparse
 import errno
 import signal
 import sys
+from typing import NoReturn
 
 import anyio
 
@@ -15,8 +16,15 @@ from ._engine import uniform_duration
 from ._simulator import DEFAULT_GENERAL_LIMIT, DEFAULT_PROGRESS_LIMIT, Simulator
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, as the rest of the CLI's (the simulator does not import ``_cli``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Serve a local ImaginePro simulator until Ctrl-C. It prints the export lines"
         " that point the SDK (and the imaginepro-async CLI) at it.",

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from imaginepro_async import Message, Status, __version__
+from imaginepro_async._cli.app import main
 from imaginepro_async._cli.common import cli_terms
 from imaginepro_async._cli.jobs import piped_mark
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
@@ -131,6 +132,7 @@ async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
     old = await run_cli(sim, tmp, "imagine", "a harbour", "--timeout", "600")
     assert old.code == 2
     assert "unrecognized arguments: --timeout" in old.err
+    assert old.err.count("\n") == 1 and old.err.endswith("(see imaginepro-async imagine --help)\n")
     url = "https://example.com/a.png"
     blend = await run_cli(sim, tmp, "blend", url, url, "--job-timeout", "60")
     assert blend.code == 2
@@ -138,6 +140,29 @@ async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
     shown = await run_cli(None, tmp, "imagine", "--help")
     assert "--job-timeout SECONDS" in shown.out and "--timeout" not in shown.out
     assert sim.stats().by_endpoint.get("blend", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["imagine"], "imaginepro-async imagine: error: the following arguments are required"),
+        (["inpaint", "--parent", "x"], "required: --mask"),
+        (["imagine", "a fox", "-q", "--json"], "not allowed with argument"),
+        (["wait", "abc", "--json", "--quiet"], "not allowed with argument"),
+        (["mask", "--rect", "1", "2"], "--rect: expected 4 arguments"),
+        (["nope"], "invalid choice: 'nope'"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_argument_errors_are_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad command line exits 2 with one line naming the problem and the --help to read."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert needle in err
+    assert err.rstrip().endswith(" --help)")
 
 
 @pytest.mark.parametrize(
