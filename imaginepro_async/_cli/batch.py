@@ -28,6 +28,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
+    cli_terms,
     client_for,
     default_journal,
 )
@@ -142,7 +143,10 @@ class _Results:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
 
     def write(self, result: BatchResult) -> None:
-        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode()
+        data = result.to_json()
+        if data.get("error"):
+            data["error"] = cli_terms(data["error"])  # a JSONL line's mask is a path or base64
+        line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
         if self._fd is None:
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
@@ -206,7 +210,7 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
 def _problem_line(result: BatchResult) -> str:
     where = f"line {result.line}" if result.line is not None else "a request"
     key = f" ({result.key})" if result.key else ""
-    reason = result.error or result.download_error or "no reason given"
+    reason = cli_terms(result.error or result.download_error or "no reason given")
     return f"{where}{key}: {result.state.value}: {reason}"
 
 

@@ -144,6 +144,8 @@ _TERMS: Final = (
     ),
     (re.compile(r"\bmax_in_flight\b"), "--max-in-flight"),
     (re.compile(r"(with |pass )relative=True"), r"\1--relative"),
+    (re.compile(r"pass relative=False"), "leave out --relative"),
+    (re.compile(r"pass a pathlib\.Path to read a file"), "give the path of an existing file"),
     (
         re.compile(
             r"pass (?:resize|resize_mask)=True(?:, or call mask\.resized\([^)]*\)\)? first)?"

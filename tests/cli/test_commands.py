@@ -11,10 +11,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from imaginepro_async import Message, Status, __version__
-from imaginepro_async._cli.app import main
+from imaginepro_async import InvalidMaskError, Mask, Message, Status, __version__
+from imaginepro_async._cli.app import _parser, main
 from imaginepro_async._cli.common import cli_terms
 from imaginepro_async._cli.jobs import piped_mark
+from imaginepro_async._masks.codec import read_mask_text
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
 from tests.batch.conftest import make_world
 
@@ -182,6 +183,30 @@ def test_piped_progress_prints_status_changes_and_quarter_steps(
         1 for before, after in zip([None, *marks], marks, strict=False) if before != after
     )
     assert changes == printed
+
+
+def test_every_option_has_help() -> None:
+    """Each option and argument of each subcommand says what it is in --help."""
+    parser = _parser()
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in parser.subcommands.items()
+        for action in sub._actions
+        if action.help is None and name != "simulate"  # simulate --help is its own parser's
+    ]
+    assert missing == []
+
+
+def test_mask_messages_speak_in_options(tmp_path: Path) -> None:
+    """The mask refusals a CLI user meets name --relative and a file path, not Python terms."""
+    with pytest.raises(InvalidMaskError) as fractions:
+        Mask.rectangle((8, 8), (0, 0, 2, 2), relative=True)
+    with pytest.raises(InvalidMaskError) as missing:
+        read_mask_text("no-such-mask.png", base_dir=tmp_path)
+    assert "leave out --relative for pixels" in cli_terms(str(fractions.value))
+    assert "give the path of an existing file" in cli_terms(str(missing.value))
+    for text in (cli_terms(str(fractions.value)), cli_terms(str(missing.value))):
+        assert "relative=" not in text and "pathlib" not in text
 
 
 def test_client_messages_are_translated() -> None:
