@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
@@ -10,9 +11,20 @@ from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
+from rich.progress import Progress
 
-from imaginepro_async import InvalidMaskError, Mask, Message, Status, __version__
+from imaginepro_async import (
+    BatchProgress,
+    InvalidMaskError,
+    Mask,
+    Message,
+    RequestState,
+    Status,
+    __version__,
+)
 from imaginepro_async._cli.app import _parser, main
+from imaginepro_async._cli.batch import live_columns, live_layout
 from imaginepro_async._cli.common import cli_terms
 from imaginepro_async._cli.jobs import piped_mark
 from imaginepro_async._masks.codec import read_mask_text
@@ -183,6 +195,27 @@ def test_piped_progress_prints_status_changes_and_quarter_steps(
         1 for before, after in zip([None, *marks], marks, strict=False) if before != after
     )
     assert changes == printed
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+def test_the_live_batch_line_keeps_its_count_whole(width: int) -> None:
+    """On a narrow terminal the counts text gives way (cut with …), never the count or the ETA."""
+    counts = dict.fromkeys(RequestState, 0)
+    counts |= {RequestState.DONE: 312, RequestState.SUBMITTED: 100, RequestState.PENDING: 2888}
+    progress = BatchProgress(
+        total=3300, counts=counts, finished_this_run=312, elapsed=60, throughput=5.0, eta=620
+    )
+    output = io.StringIO()
+    console = Console(file=output, width=width, force_terminal=True, color_system=None)
+    columns = live_columns()
+    with Progress(*columns, console=console, auto_refresh=False) as bar:
+        columns[1].bar_width, text = live_layout(progress, width)
+        bar.add_task("batch", total=3300, completed=312, counts=text, eta="10m20s")
+        bar.refresh()
+    line = output.getvalue().split("\r")[1].removeprefix("\x1b[2K")
+    assert len(line) <= width
+    assert " 312/3300 " in line and line.endswith("ETA 10m20s"), line
+    assert ("pending 2888" in line) == (width >= 120)
 
 
 def test_every_option_has_help() -> None:
