@@ -116,12 +116,15 @@ def _require_asyncio() -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pytest.fail(
-            "the imaginepro fixtures run on asyncio only (the SDK is built on aiohttp, which is"
-            " asyncio-only), and this test runs on another event loop (trio?): make its"
-            " anyio_backend fixture return 'asyncio'",
-            pytrace=False,
-        )
+        pass  # failed below, outside the handler: no "during handling" chain in the report
+    else:
+        return
+    pytest.fail(
+        "the imaginepro fixtures run on asyncio only (the SDK is built on aiohttp, which is"
+        " asyncio-only), and this test runs on another event loop (trio?): make its"
+        " anyio_backend fixture return 'asyncio'",
+        pytrace=False,
+    )
 
 
 def _keywords(function: Callable[..., Any]) -> list[str]:
@@ -185,12 +188,22 @@ async def _start(stack: AsyncExitStack, options: Mapping[str, Any]) -> Simulator
     settings = {**DEFAULTS, **options}
     faults = settings.pop("faults", ())
     settings.pop("client", None)
+    # A bad value is one line, not a traceback (failed outside the handler: no exception chain).
     try:
         sim = await stack.enter_async_context(Simulator(**settings))
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+    else:
+        problem = ""
         for rule in faults:
-            sim.faults.add(**rule)
-    except (TypeError, ValueError) as exc:  # a bad value: one line, not a traceback
-        pytest.fail(f"{_MARKER}: {exc}", pytrace=False)
+            try:
+                sim.faults.add(**rule)
+            except (TypeError, ValueError) as exc:
+                kinds = ", ".join(kind.value for kind in FaultKind)
+                problem = f"faults entry {dict(rule)!r}: {exc} (kinds: {kinds})"
+                break
+    if problem:
+        pytest.fail(f"{_MARKER}: {problem}", pytrace=False)
     return sim
 
 
@@ -203,8 +216,10 @@ async def _connect(
     try:
         client = ImagineProClient(sim.api_key, base_url=sim.url, **settings)
     except (TypeError, ValueError) as exc:
-        pytest.fail(f"{_MARKER}: client=: {exc}", pytrace=False)
-    return await stack.enter_async_context(client)
+        problem = str(exc)
+    else:
+        return await stack.enter_async_context(client)
+    pytest.fail(f"{_MARKER}: client=: {problem}", pytrace=False)
 
 
 @pytest.fixture

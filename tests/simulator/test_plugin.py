@@ -91,7 +91,8 @@ def _run(pytester: pytest.Pytester, test: str) -> pytest.RunResult:
             ],
         ),
         ("faults=[{'kind': 'http_503', 'endpiont': 'fetch'}]", ["unknown option endpiont"]),
-        ("faults=[{'kind': 'http_504'}]", ["'http_504' is not a valid FaultKind"]),
+        ("faults=[{'kind': 'http_504'}]", ["'http_504' is not a valid FaultKind", "http_503"]),
+        ("client={'request_timeout': -1}", ["client=: request_timeout must be"]),
         ("client={'retries': 3}", ["client=: unknown option retries", "retry"]),
         ("faults={'kind': 'slow'}", ["faults= takes a list of dicts"]),
     ],
@@ -117,6 +118,7 @@ async def test_it(imaginepro_client):
     for needle in needles:
         assert needle in text, text
     assert "Traceback" not in text and "_start" not in text  # no frames of the plugin
+    assert "During handling" not in text  # no chained exception either
 
 
 def test_forgetting_the_anyio_marker_says_what_to_add(pytester: pytest.Pytester) -> None:
@@ -145,5 +147,6 @@ def test_the_markers_help_documents_the_fault_format(pytester: pytest.Pytester) 
 
 def test_the_fixtures_refuse_a_loop_that_is_not_asyncio() -> None:
     """Off asyncio (trio, where aiohttp cannot run) the fixtures fail saying asyncio is needed."""
-    with pytest.raises(pytest.fail.Exception, match=r"asyncio only .*return 'asyncio'"):
+    with pytest.raises(pytest.fail.Exception, match=r"asyncio only .*return 'asyncio'") as failed:
         _require_asyncio()  # no asyncio loop runs here, as under trio
+    assert failed.value.__context__ is None  # reported alone, without asyncio's RuntimeError
