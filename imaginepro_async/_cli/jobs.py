@@ -318,7 +318,7 @@ async def _follow(job: Job) -> None:
 
 
 #: Piped, a job prints a line when its status changes and when its progress crosses a multiple of
-#: this: at most 8 lines for a job (a script still sees that a long job moves), not one per poll.
+#: this: about seven lines a job (a script still sees that a long job moves), not one per poll.
 PIPED_STEP: Final = 25
 
 
