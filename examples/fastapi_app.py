@@ -9,14 +9,16 @@ Run it as::
 Routes:
 
 - ``POST /inpaint`` with JSON ``{"parent": "<messageId of an upscale>", "mask": "<base64 PNG>",
-  "prompt": "..."}``: ``202`` with the submission's ``id`` at once (bad input: ``422``).
+  "prompt": "..."}``: ``202`` with the submission's ``id`` at once (bad input, or a parent that
+  ImaginePro does not know: ``422``; the parent is fetched once, within the rate limits).
 - ``GET /jobs/{id}``: where it is (waiting in line, sent, its status and progress, its image).
 - ``GET /jobs/{id}/events``: Server-Sent Events: its place in line, then each progress change.
 - ``POST /imaginepro/webhook``: ImaginePro's deliveries (only with the client's secret token).
 
 ``IMAGINEPRO_BASE_URL`` points the client elsewhere (the simulator: ``python -m
 imaginepro_async.testing``); ``IMAGINEPRO_TIME_SCALE`` matches a simulator running faster than
-real time. Without ``PUBLIC_URL`` there are no webhooks and jobs are polled.
+real time. Without ``PUBLIC_URL`` there are no webhooks and jobs are polled. Without a key the app
+still starts: it logs what to set, and answers ``503`` with that message until restarted with one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +41,7 @@ from imaginepro_async import (
     ImagineProClient,
     ImagineProError,
     InvalidInputError,
+    NotFoundError,
     Submission,
 )
 from imaginepro_async.webhooks import asgi_app
@@ -45,21 +49,46 @@ from imaginepro_async.webhooks import asgi_app
 WEBHOOK_PATH = "/imaginepro/webhook"
 _PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
 
+
+def make_client() -> tuple[ImagineProClient | None, str]:
+    """The app's client, or None and what to set (the app then starts and answers 503)."""
+    try:
+        # IMAGINEPRO_API_KEY, IMAGINEPRO_BASE_URL and IMAGINEPRO_TIME_SCALE are read by the client.
+        webhooks = f"{_PUBLIC_URL}{WEBHOOK_PATH}" if _PUBLIC_URL else None
+        return ImagineProClient(webhook_base=webhooks), ""
+    except InvalidInputError as exc:
+        if not os.environ.get("IMAGINEPRO_API_KEY", "").strip():
+            return None, (
+                "no ImaginePro API key: set IMAGINEPRO_API_KEY (sk-...; for the simulator, the"
+                " one `imaginepro-async simulate` prints) and restart the app"
+            )
+        return None, f"cannot start the ImaginePro client: {exc}; fix it and restart the app"
+
+
 # One client for the app's lifetime: it shares the API's rate limits among all requests.
-client = ImagineProClient(
-    webhook_base=f"{_PUBLIC_URL}{WEBHOOK_PATH}" if _PUBLIC_URL else None,
-    time_scale=float(os.environ.get("IMAGINEPRO_TIME_SCALE", "1")),
-)
+client, NOT_CONFIGURED = make_client()
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    if client is None:
+        logging.getLogger("uvicorn.error").error(NOT_CONFIGURED)  # uvicorn shows this logger
+        yield
+        return
     async with client:  # closing it: submissions not sent yet are not sent
         yield
 
 
 app = FastAPI(lifespan=lifespan)
-app.mount(WEBHOOK_PATH, asgi_app(client))
+if client is not None:
+    app.mount(WEBHOOK_PATH, asgi_app(client))
+
+
+def configured() -> ImagineProClient:
+    """The client, or a 503 that says what to set."""
+    if client is None:
+        raise HTTPException(503, NOT_CONFIGURED)
+    return client
 
 
 class InpaintBody(BaseModel):
@@ -84,7 +113,7 @@ def view(submission: Submission) -> dict[str, Any]:
 
 
 def find(submission_id: str) -> Submission:
-    submission = client.submission(submission_id)
+    submission = configured().submission(submission_id)
     if submission is None:
         raise HTTPException(404, "no such job")
     return submission
@@ -92,16 +121,24 @@ def find(submission_id: str) -> Submission:
 
 @app.post("/inpaint", status_code=202)
 async def inpaint(body: InpaintBody) -> dict[str, Any]:
+    api = configured()
     try:
         mask = base64.b64decode(body.mask, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, "mask must be a base64 image") from None
     try:
-        submission = await client.enqueue(client.inpaint(body.parent, mask, prompt=body.prompt))
+        # Fetched once before the 202: an unknown parent is refused now, not failed later, and
+        # the client checks the mask against the parent's image and its Vary (Region) button.
+        parent = await api.fetch(body.parent)
+        submission = await api.enqueue(api.inpaint(parent, mask, prompt=body.prompt))
+    except NotFoundError:
+        raise HTTPException(422, f"no job {body.parent} on this account") from None
     except InvalidInputError as exc:
         raise HTTPException(422, str(exc)) from None
     except ClientClosedError:
         raise HTTPException(503, "shutting down") from None
+    except ImagineProError as exc:  # the parent could not be fetched: ImaginePro's side
+        raise HTTPException(502, f"ImaginePro: {exc}") from None
     return view(submission)
 
 

@@ -26,6 +26,7 @@ from .common import (
     EXIT_OK,
     EXIT_USAGE,
     PROG,
+    Parser,
     describe_error,
     err,
     exit_code,
@@ -45,10 +46,10 @@ process lists). Exit codes: 0 done, 1 a job failed, 2 refused before anything wa
 refused or could not be reached, 130 interrupted."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> Parser:
     from imaginepro_async import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="ImaginePro's image API from the shell: single jobs with live progress, or "
         "thousands of inpaints from a JSONL file, resumable.",
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the README demo on an embedded simulator")
     demo.add_argument("--jobs", type=int, default=12, help="how many inpaints (12)")
     demo.add_argument("--time-scale", type=float, default=30.0, help="simulator speed-up (30)")
+    parser.subcommands = commands.choices
     return parser
 
 
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return simulate(args_list[1:])
     try:
-        args = _parser().parse_args(args_list)
+        args = _parser().parse_command_line(args_list)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     run = _cli_jobs.Run()

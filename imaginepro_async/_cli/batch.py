@@ -28,6 +28,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
+    cli_terms,
     client_for,
     default_journal,
 )
@@ -142,7 +143,10 @@ class _Results:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
 
     def write(self, result: BatchResult) -> None:
-        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode()
+        data = result.to_json()
+        if data.get("error"):
+            data["error"] = cli_terms(data["error"])  # a JSONL line's mask is a path or base64
+        line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
         if self._fd is None:
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
@@ -206,30 +210,60 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
 def _problem_line(result: BatchResult) -> str:
     where = f"line {result.line}" if result.line is not None else "a request"
     key = f" ({result.key})" if result.key else ""
-    reason = result.error or result.download_error or "no reason given"
+    reason = cli_terms(result.error or result.download_error or "no reason given")
     return f"{where}{key}: {result.state.value}: {reason}"
+
+
+def live_layout(progress: BatchProgress, width: int) -> tuple[int, str]:
+    """The bar's width and the counts text for a live line of ``width`` columns.
+
+    rich shrinks every column of a line that is too wide, the count first (``3/1…``); here the
+    counts text gives way instead, cut at a separator, then the bar (20 columns down to 5).
+    """
+    count, eta = f"{progress.finished}/{progress.total}", f"ETA {_duration(progress.eta)}"
+    fixed = len("batch") + len(count) + len(eta) + 5  # four gaps, and the last column rich keeps
+    bar = min(max(width - fixed - 30, 5), 20)
+    return bar, _shorten(_counts_text(progress), width - fixed - bar)
+
+
+def _shorten(text: str, room: int) -> str:
+    if len(text) <= room:
+        return text
+    parts = text.split(" · ")
+    while parts and len(" · ".join([*parts, "…"])) > room:
+        parts.pop()
+    return " · ".join([*parts, "…"]) if room > 0 else ""
+
+
+def live_columns() -> tuple[Any, ...]:
+    """The columns of the live batch line (rich's), in the order ``live_layout`` counts them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+
+    return (
+        TextColumn("batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+    )
 
 
 async def _display(batch: Batch, every: float) -> None:
     if _live():
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import Progress
 
-        columns = (
-            TextColumn("batch"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TextColumn("ETA {task.fields[eta]}"),
-        )
-        with Progress(*columns, console=Console(stderr=True), auto_refresh=False) as bar:
+        columns = live_columns()
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, auto_refresh=False) as bar:
             task = bar.add_task("batch", total=None, counts="", eta="?")
             async for progress in batch.progress(every=0.25):
+                columns[1].bar_width, counts = live_layout(progress, console.width)
                 bar.update(
                     task,
                     total=progress.total,
                     completed=progress.finished,
-                    counts=_counts_text(progress),
+                    counts=counts,
                     eta=_duration(progress.eta),
                 )
                 bar.refresh()

@@ -7,8 +7,9 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final, NoReturn
 
 from imaginepro_async._client import ImagineProClient
 from imaginepro_async._converters import make_converter
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_JOURNAL",
     "EXIT_OK",
     "EXIT_USAGE",
+    "Parser",
     "UsageError",
     "check_output_file",
     "cli_terms",
@@ -59,6 +61,30 @@ PROG: Final = "imaginepro-async"
 
 class UsageError(Exception):
     """A problem with the command line or its input: exit code 2, nothing was sent."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what was wrong, and where ``--help`` is).
+
+    argparse prints the whole usage block before its error, seven lines for ``inpaint``, which
+    hides the one that matters; subcommands inherit the class (``add_subparsers``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The subcommands by name (filled by whoever adds them), to name the right ``--help``.
+        self.subcommands: Mapping[str, argparse.ArgumentParser] = {}
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_command_line(self, argv: Sequence[str]) -> argparse.Namespace:
+        """``parse_args``, but an unknown option is refused by the subcommand it was given to."""
+        args, extra = self.parse_known_args(argv)
+        if extra:
+            where = self.subcommands.get(getattr(args, "command", None) or "", self)
+            where.error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
 
 def err(text: str) -> None:
@@ -118,6 +144,8 @@ _TERMS: Final = (
     ),
     (re.compile(r"\bmax_in_flight\b"), "--max-in-flight"),
     (re.compile(r"(with |pass )relative=True"), r"\1--relative"),
+    (re.compile(r"pass relative=False"), "leave out --relative"),
+    (re.compile(r"pass a pathlib\.Path to read a file"), "give the path of an existing file"),
     (
         re.compile(
             r"pass (?:resize|resize_mask)=True(?:, or call mask\.resized\([^)]*\)\)? first)?"

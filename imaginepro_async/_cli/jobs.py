@@ -87,8 +87,10 @@ def _options() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The options of commands that follow a job, and of those that also create one."""
     output = argparse.ArgumentParser(add_help=False)
     group = output.add_argument_group("output")
-    group.add_argument("--json", action="store_true", help="print the final Message as JSON")
-    group.add_argument("-q", "--quiet", action="store_true", help="print only the messageId")
+    # Exclusive: one prints the whole Message, the other only its id; neither may silently win.
+    either = group.add_mutually_exclusive_group()
+    either.add_argument("--json", action="store_true", help="print the final Message as JSON")
+    either.add_argument("-q", "--quiet", action="store_true", help="print only the messageId")
     group.add_argument(
         "--download", metavar="FILE", default=None, help="save the (first) image there"
     )
@@ -307,12 +309,22 @@ async def _follow(job: Job) -> None:
                 bar.update(task, completed=update.progress, description=label)
                 bar.refresh()
         return
-    last = None
+    last: tuple[str, int] | None = None
     async for update in job.updates(every=2.0):
-        line = f"{job.message_id} {update.status.value} {update.progress}%"
-        if line != last:
-            err(line)
-            last = line
+        mark = piped_mark(update)
+        if mark != last:
+            err(f"{job.message_id} {update.status.value} {update.progress}%")
+            last = mark
+
+
+#: Piped, a job prints a line when its status changes and when its progress crosses a multiple of
+#: this: about seven lines a job (a script still sees that a long job moves), not one per poll.
+PIPED_STEP: Final = 25
+
+
+def piped_mark(update: Message) -> tuple[str, int]:
+    """What must change for a piped progress line to be printed: the status, or the 25 % step."""
+    return update.status.value, min(max(update.progress, 0), 100) // PIPED_STEP
 
 
 def _json(value: object) -> None:

@@ -19,10 +19,23 @@ def add_parser(commands: Any) -> None:
     mask.add_argument("--size", default=None, help="WIDTHxHEIGHT (default: the --image's size)")
     mask.add_argument("--image", default=None, help="the image being edited, for the preview")
     mask.add_argument(
-        "--rect", nargs=4, type=float, action="append", default=[], metavar=("L", "T", "R", "B")
+        "--rect",
+        nargs=4,
+        type=float,
+        action="append",
+        default=[],
+        metavar=("L", "T", "R", "B"),
+        help="a rectangle by its left, top, right and bottom edges, in pixels (with --relative: "
+        "fractions, 0.5 is the middle); repeat for several",
     )
     mask.add_argument(
-        "--ellipse", nargs=4, type=float, action="append", default=[], metavar=("L", "T", "R", "B")
+        "--ellipse",
+        nargs=4,
+        type=float,
+        action="append",
+        default=[],
+        metavar=("L", "T", "R", "B"),
+        help="an ellipse filling the box L T R B (edges as for --rect); repeat for several",
     )
     mask.add_argument(
         "--polygon",

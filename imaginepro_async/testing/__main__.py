@@ -7,6 +7,7 @@ import argparse
 import errno
 import signal
 import sys
+from typing import NoReturn
 
 import anyio
 
@@ -15,8 +16,15 @@ from ._engine import uniform_duration
 from ._simulator import DEFAULT_GENERAL_LIMIT, DEFAULT_PROGRESS_LIMIT, Simulator
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, as the rest of the CLI's (the simulator does not import ``_cli``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Serve a local ImaginePro simulator until Ctrl-C. It prints the export lines"
         " that point the SDK (and the imaginepro-async CLI) at it.",
@@ -86,9 +94,17 @@ def _size(text: str) -> tuple[int, int]:
     raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1024x1024, got {text!r}")
 
 
-def export_lines(url: str, api_key: str) -> list[str]:
-    """The shell lines that point the SDK and the CLI at a simulator."""
-    return [f"export IMAGINEPRO_API_KEY={api_key}", f"export IMAGINEPRO_BASE_URL={url}"]
+def export_lines(url: str, api_key: str, time_scale: float = 1.0) -> list[str]:
+    """The shell lines that point the SDK and the CLI at a simulator.
+
+    A simulator faster than real time needs ``IMAGINEPRO_TIME_SCALE`` too: without it the client
+    paces its polls and waits in real seconds, and a batch takes ``time_scale`` times longer.
+    """
+    lines = [f"export IMAGINEPRO_API_KEY={api_key}", f"export IMAGINEPRO_BASE_URL={url}"]
+    if time_scale != 1.0:
+        scale = str(int(time_scale)) if time_scale.is_integer() else repr(time_scale)
+        lines.append(f"export IMAGINEPRO_TIME_SCALE={scale}")
+    return lines
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -115,7 +131,7 @@ async def _serve(args: argparse.Namespace) -> None:
             print(f"ImaginePro simulator listening on {sim.url}", flush=True)
             print(f"API key: {sim.api_key}", flush=True)
             print("Point the SDK and the CLI at it (paste into your shell):", flush=True)
-            for line in export_lines(sim.url, sim.api_key):
+            for line in export_lines(sim.url, sim.api_key, sim.time_scale):
                 print(f"  {line}", flush=True)
             print("Press Ctrl-C to stop.", flush=True)
             async for _ in signals:

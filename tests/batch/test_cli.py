@@ -84,14 +84,18 @@ async def test_batch_command_completes_and_rerun_resumes(world: World) -> None:
 
 
 async def test_batch_command_reports_failures_and_bad_lines(world: World) -> None:
-    """Bad lines are named on stderr with line numbers, others run, and the exit code is 1."""
-    path = world.write_jsonl("in.jsonl", [*world.requests(2), "{oops", {"parent": "x y"}])
+    """Bad lines are named on stderr with line numbers (in CLI terms), others run, exit code 1."""
+    no_file = {"parent": world.parent, "mask": "no-such-mask.png"}
+    path = world.write_jsonl("in.jsonl", [*world.requests(2), "{oops", {"parent": "x y"}, no_file])
     done = await cli(world, "batch", str(path), "--out", "out.jsonl", *common(world))
     assert done.returncode == 1
     assert b"line 3" in done.stderr
     assert b"line 4" in done.stderr
-    states = sorted(line["state"] for line in results(world.tmp / "out.jsonl"))
-    assert states == ["done", "done", "invalid", "invalid"]
+    assert b"line 5" in done.stderr and b"give the path of an existing file" in done.stderr
+    written = results(world.tmp / "out.jsonl")
+    assert not any("pathlib" in (line["error"] or "") for line in written)  # no Python terms
+    states = sorted(line["state"] for line in written)
+    assert states == ["done", "done", "invalid", "invalid", "invalid"]
 
 
 async def test_strict_bad_input_and_foreign_journal_exit_2(world: World) -> None:

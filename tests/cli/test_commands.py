@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
@@ -10,9 +11,23 @@ from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
+from rich.progress import Progress
 
-from imaginepro_async import __version__
+from imaginepro_async import (
+    BatchProgress,
+    InvalidMaskError,
+    Mask,
+    Message,
+    RequestState,
+    Status,
+    __version__,
+)
+from imaginepro_async._cli.app import _parser, main
+from imaginepro_async._cli.batch import live_columns, live_layout
 from imaginepro_async._cli.common import cli_terms
+from imaginepro_async._cli.jobs import piped_mark
+from imaginepro_async._masks.codec import read_mask_text
 from imaginepro_async.testing import Simulator, fixed_duration, make_mask
 from tests.batch.conftest import make_world
 
@@ -55,6 +70,8 @@ async def test_from_a_prompt_to_an_inpainting(world: World) -> None:
     pressed = await run_cli(sim, tmp, "press", up.out.strip(), "Zoom Out 2x")
     assert pressed.code == 0, pressed.err
     assert "status:    DONE" in pressed.out
+    progress = [line for line in pressed.err.splitlines() if line.endswith("%")]
+    assert 2 <= len(progress) <= 8, pressed.err  # piped: status changes and 25 % steps only
 
 
 async def test_account_history_and_check_prompt(world: World) -> None:
@@ -128,6 +145,7 @@ async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
     old = await run_cli(sim, tmp, "imagine", "a harbour", "--timeout", "600")
     assert old.code == 2
     assert "unrecognized arguments: --timeout" in old.err
+    assert old.err.count("\n") == 1 and old.err.endswith("(see imaginepro-async imagine --help)\n")
     url = "https://example.com/a.png"
     blend = await run_cli(sim, tmp, "blend", url, url, "--job-timeout", "60")
     assert blend.code == 2
@@ -135,6 +153,93 @@ async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:
     shown = await run_cli(None, tmp, "imagine", "--help")
     assert "--job-timeout SECONDS" in shown.out and "--timeout" not in shown.out
     assert sim.stats().by_endpoint.get("blend", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["imagine"], "imaginepro-async imagine: error: the following arguments are required"),
+        (["inpaint", "--parent", "x"], "required: --mask"),
+        (["imagine", "a fox", "-q", "--json"], "not allowed with argument"),
+        (["wait", "abc", "--json", "--quiet"], "not allowed with argument"),
+        (["mask", "--rect", "1", "2"], "--rect: expected 4 arguments"),
+        (["nope"], "invalid choice: 'nope'"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_argument_errors_are_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad command line exits 2 with one line naming the problem and the --help to read."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert needle in err
+    assert err.rstrip().endswith(" --help)")
+
+
+@pytest.mark.parametrize(
+    ("updates", "printed"),
+    [
+        ([("QUEUED", 0), ("QUEUED", 0), ("PROCESSING", 0), ("DONE", 100)], 3),
+        ([("PROCESSING", p) for p in range(0, 101, 4)], 5),  # 0, 25, 50, 75 and 100 % steps
+        ([("PROCESSING", 10), ("PROCESSING", 24), ("PROCESSING", 26), ("FAIL", 26)], 3),
+    ],
+)
+def test_piped_progress_prints_status_changes_and_quarter_steps(
+    updates: list[tuple[str, int]], printed: int
+) -> None:
+    """Piped, a line is printed only when the status changes or progress crosses a 25 % step."""
+    marks = [piped_mark(Message(message_id="m", status=Status(s), progress=p)) for s, p in updates]
+    changes = sum(
+        1 for before, after in zip([None, *marks], marks, strict=False) if before != after
+    )
+    assert changes == printed
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+def test_the_live_batch_line_keeps_its_count_whole(width: int) -> None:
+    """On a narrow terminal the counts text gives way (cut with …), never the count or the ETA."""
+    counts = dict.fromkeys(RequestState, 0)
+    counts |= {RequestState.DONE: 312, RequestState.SUBMITTED: 100, RequestState.PENDING: 2888}
+    progress = BatchProgress(
+        total=3300, counts=counts, finished_this_run=312, elapsed=60, throughput=5.0, eta=620
+    )
+    output = io.StringIO()
+    console = Console(file=output, width=width, force_terminal=True, color_system=None)
+    columns = live_columns()
+    with Progress(*columns, console=console, auto_refresh=False) as bar:
+        columns[1].bar_width, text = live_layout(progress, width)
+        bar.add_task("batch", total=3300, completed=312, counts=text, eta="10m20s")
+        bar.refresh()
+    line = output.getvalue().split("\r")[1].removeprefix("\x1b[2K")
+    assert len(line) <= width
+    assert " 312/3300 " in line and line.endswith("ETA 10m20s"), line
+    assert ("pending 2888" in line) == (width >= 120)
+
+
+def test_every_option_has_help() -> None:
+    """Each option and argument of each subcommand says what it is in --help."""
+    parser = _parser()
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in parser.subcommands.items()
+        for action in sub._actions
+        if action.help is None and name != "simulate"  # simulate --help is its own parser's
+    ]
+    assert missing == []
+
+
+def test_mask_messages_speak_in_options(tmp_path: Path) -> None:
+    """The mask refusals a CLI user meets name --relative and a file path, not Python terms."""
+    with pytest.raises(InvalidMaskError) as fractions:
+        Mask.rectangle((8, 8), (0, 0, 2, 2), relative=True)
+    with pytest.raises(InvalidMaskError) as missing:
+        read_mask_text("no-such-mask.png", base_dir=tmp_path)
+    assert "leave out --relative for pixels" in cli_terms(str(fractions.value))
+    assert "give the path of an existing file" in cli_terms(str(missing.value))
+    for text in (cli_terms(str(fractions.value)), cli_terms(str(missing.value))):
+        assert "relative=" not in text and "pathlib" not in text
 
 
 def test_client_messages_are_translated() -> None:

@@ -14,12 +14,20 @@ import pytest
 from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.text import TextReceiveStream
 
+from imaginepro_async.testing.__main__ import export_lines
+
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def read_banner(process: Process) -> tuple[str, str]:
-    """Read stdout until the two ``export`` lines have been printed; return the URL and key."""
+    """Read the banner; return the exported URL and key."""
+    exports = await read_exports(process)
+    return exports["IMAGINEPRO_BASE_URL"], exports["IMAGINEPRO_API_KEY"]
+
+
+async def read_exports(process: Process) -> dict[str, str]:
+    """Read stdout until the ``Press Ctrl-C`` line; return the variables of its export lines."""
     assert process.stdout is not None
     seen = ""
     with anyio.fail_after(20):
@@ -30,8 +38,8 @@ async def read_banner(process: Process) -> tuple[str, str]:
                 for ln in seen.splitlines(keepends=True)
                 if ln.strip().startswith("export ") and ln.endswith("\n")
             )
-            if {"IMAGINEPRO_API_KEY", "IMAGINEPRO_BASE_URL"} <= exports.keys():
-                return exports["IMAGINEPRO_BASE_URL"], exports["IMAGINEPRO_API_KEY"]
+            if "Press Ctrl-C" in seen:
+                return exports
     raise AssertionError(f"no banner in {seen!r}")
 
 
@@ -57,9 +65,11 @@ async def run_cli(*args: str) -> Process:
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 async def test_cli_serves_until_signalled(stop: signal.Signals) -> None:
-    """The CLI prints URL and key, serves the API, and exits 0 on SIGINT or SIGTERM."""
+    """The CLI prints URL, key and time scale, serves the API, and exits 0 on SIGINT or SIGTERM."""
     async with await run_cli("--port", "0", "--time-scale", "100", "--seed", "3") as process:
-        url, key = await read_banner(process)
+        exports = await read_exports(process)
+        assert exports["IMAGINEPRO_TIME_SCALE"] == "100"  # else a pasting user polls in real time
+        url, key = exports["IMAGINEPRO_BASE_URL"], exports["IMAGINEPRO_API_KEY"]
         assert url.startswith("http://127.0.0.1:")
         async with (
             aiohttp.ClientSession() as session,
@@ -78,12 +88,14 @@ async def test_cli_serves_until_signalled(stop: signal.Signals) -> None:
 
 
 async def test_cli_options_reach_the_simulator() -> None:
-    """--api-key, --credits and --no-rate-limits are applied."""
+    """--api-key, --credits and --no-rate-limits are applied; real time exports no time scale."""
     async with await run_cli(
         "--port", "0", "--api-key", "sk-mine", "--credits", "20", "--no-rate-limits",
         "--duration-range", "5", "6", "--concurrency", "1", "--failure-rate", "0",
     ) as process:  # fmt: skip
-        url, key = await read_banner(process)
+        exports = await read_exports(process)
+        assert "IMAGINEPRO_TIME_SCALE" not in exports  # real time: nothing to match
+        url, key = exports["IMAGINEPRO_BASE_URL"], exports["IMAGINEPRO_API_KEY"]
         assert key == "sk-mine"
         headers = {"Authorization": "Bearer sk-mine"}
         async with aiohttp.ClientSession() as session:
@@ -154,3 +166,10 @@ async def test_cli_image_size_option_reaches_the_simulator() -> None:
         with anyio.fail_after(20):
             assert await process.wait() == 0
     assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (600, 400)
+
+
+def test_export_lines_carry_a_fractional_time_scale_exactly() -> None:
+    """A time scale that is not whole is exported as typed, so the client matches it exactly."""
+    lines = export_lines("http://127.0.0.1:1", "sk-x", 2.5)
+    assert lines[-1] == "export IMAGINEPRO_TIME_SCALE=2.5"
+    assert len(export_lines("http://127.0.0.1:1", "sk-x", 1.0)) == 2

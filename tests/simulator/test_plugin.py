@@ -6,9 +6,10 @@ import pytest
 
 from imaginepro_async import ImagineProClient, Status
 from imaginepro_async.testing import Simulator
-from imaginepro_async.testing.pytest_plugin import Factory
+from imaginepro_async.testing.pytest_plugin import Factory, _require_asyncio
 
 pytestmark = pytest.mark.anyio
+pytest_plugins = ["pytester"]
 
 
 async def test_the_client_fixture_talks_to_the_simulator_fixture(
@@ -59,3 +60,93 @@ async def test_the_factory_makes_independent_pairs(imaginepro_factory: Factory) 
     assert second.credits() == 0
     assert first.stats().jobs_created == 0
     assert one.base_url != two.base_url
+
+
+# -- mistakes a user makes, run in an inner pytest (pytester) ----------------------------------
+
+_CONFTEST = """
+import pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+
+
+def _run(pytester: pytest.Pytester, test: str) -> pytest.RunResult:
+    """Run one inner test module (with an asyncio anyio_backend) and return its outcome."""
+    pytester.makeconftest(_CONFTEST)
+    pytester.makepyfile(test)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider")
+
+
+@pytest.mark.parametrize(
+    ("marker", "needles"),
+    [
+        (
+            "concurency=1",
+            [
+                "unknown option concurency (did you mean concurrency?)",
+                "client, concurrency, cost_button",
+            ],
+        ),
+        ("faults=[{'kind': 'http_503', 'endpiont': 'fetch'}]", ["unknown option endpiont"]),
+        ("faults=[{'kind': 'http_504'}]", ["'http_504' is not a valid FaultKind", "http_503"]),
+        ("client={'request_timeout': -1}", ["client=: request_timeout must be"]),
+        ("client={'retries': 3}", ["client=: unknown option retries", "retry"]),
+        ("faults={'kind': 'slow'}", ["faults= takes a list of dicts"]),
+    ],
+)
+def test_a_bad_marker_option_is_named_without_a_traceback(
+    pytester: pytest.Pytester, marker: str, needles: list[str]
+) -> None:
+    """A misspelt or bad marker option fails the test at setup with one message naming it."""
+    result = _run(
+        pytester,
+        f"""
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+@pytest.mark.imaginepro({marker})
+async def test_it(imaginepro_client):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    for needle in needles:
+        assert needle in text, text
+    assert "Traceback" not in text and "_start" not in text  # no frames of the plugin
+    assert "During handling" not in text  # no chained exception either
+
+
+def test_forgetting_the_anyio_marker_says_what_to_add(pytester: pytest.Pytester) -> None:
+    """An async test using the fixtures without pytest.mark.anyio is told to add it."""
+    result = _run(
+        pytester,
+        """
+async def test_it(imaginepro_client):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*imaginepro fixtures (imaginepro_client*), which are async*pytest.mark.anyio*"]
+    )
+
+
+def test_the_markers_help_documents_the_fault_format(pytester: pytest.Pytester) -> None:
+    """pytest --markers shows the marker's options, the fault keywords and kinds included."""
+    result = pytester.runpytest_inprocess("--markers")
+    text = result.stdout.str()
+    assert "@pytest.mark.imaginepro(**options)" in text
+    for needle in ("faults=[{'kind': 'http_503'", "http_500|http_502", "probability", "asyncio"):
+        assert needle in text
+
+
+def test_the_fixtures_refuse_a_loop_that_is_not_asyncio() -> None:
+    """Off asyncio (trio, where aiohttp cannot run) the fixtures fail saying asyncio is needed."""
+    with pytest.raises(pytest.fail.Exception, match=r"asyncio only .*return 'asyncio'") as failed:
+        _require_asyncio()  # no asyncio loop runs here, as under trio
+    assert failed.value.__context__ is None  # reported alone, without asyncio's RuntimeError

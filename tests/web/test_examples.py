@@ -38,7 +38,9 @@ APPS = {
 
 
 @asynccontextmanager
-async def running(name: str, sim: Simulator, log: Path) -> AsyncIterator[str]:
+async def running(
+    name: str, sim: Simulator, log: Path, *, key: bool = True, ready: int = 404
+) -> AsyncIterator[str]:
     """Start example ``name`` in a subprocess configured from the environment; yield its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -51,13 +53,15 @@ async def running(name: str, sim: Simulator, log: Path) -> AsyncIterator[str]:
         "PUBLIC_URL": url,
         "PORT": str(port),
     }
+    if not key:
+        del env["IMAGINEPRO_API_KEY"]
     extra = ["--port", str(port)] if name == "fastapi" else []
     with log.open("wb") as output:
         process = await anyio.open_process(
             [sys.executable, *APPS[name], *extra], cwd=ROOT, env=env, stdout=output, stderr=output
         )
         try:
-            await wait_ready(url, process, log)
+            await wait_ready(url, process, log, ready)
             yield url
         finally:
             if process.returncode is None:
@@ -66,15 +70,15 @@ async def running(name: str, sim: Simulator, log: Path) -> AsyncIterator[str]:
             await process.aclose()
 
 
-async def wait_ready(url: str, process: anyio.abc.Process, log: Path) -> None:
-    """Wait until the app answers (it answers 404 for an unknown job)."""
+async def wait_ready(url: str, process: anyio.abc.Process, log: Path, ready: int = 404) -> None:
+    """Wait until the app answers ``ready`` for an unknown job (404; 503 when not configured)."""
     async with aiohttp.ClientSession() as session:
         for _ in range(400):
             if process.returncode is not None:
                 raise AssertionError(f"the app exited: {await anyio.Path(log).read_text()}")
             try:
                 async with session.get(f"{url}/jobs/none") as response:
-                    if response.status == 404:
+                    if response.status == ready:
                         return
             except aiohttp.ClientConnectionError:
                 pass
@@ -148,7 +152,8 @@ async def test_fifty_submissions_answered_at_once_then_ended_by_webhooks(
             assert final["uri"] and final["message_id"]
     delivered = [attempt for attempt in sim.webhook_deliveries() if attempt.delivered]
     assert len({attempt.message_id for attempt in delivered}) == 50
-    assert sim.stats().by_endpoint["fetch"] < 50 * 2  # woken by webhooks, not found by polling
+    polls = [r for r in sim.requests() if r.endpoint == "fetch" and not r.path.endswith(parent)]
+    assert len(polls) < 50 * 2  # woken by webhooks, not found by polling
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
@@ -174,8 +179,37 @@ async def test_bad_requests_get_404_or_422_and_forged_deliveries_403(
                 assert response.status == 422, body
         async with http.post(f"{url}/inpaint", data=b"{oops") as response:
             assert response.status == 422
+        if name == "fastapi":  # the parent is fetched before the 202
+            unknown = {"parent": "no-such-job", "mask": mask}
+            async with http.post(f"{url}/inpaint", json=unknown) as response:
+                assert response.status == 422
+                assert (await response.json())["detail"] == "no job no-such-job on this account"
         forged = {"messageId": "x", "status": "DONE"}
         for query in ("", "?token=forged-token-forged-token"):
             async with http.post(f"{url}/imaginepro/webhook{query}", json=forged) as response:
                 assert response.status == 403
     assert sim.stats().by_endpoint.get("button", 0) == 1  # only the upscale of the fixture
+
+
+async def test_the_fastapi_app_starts_without_a_key_and_says_what_to_set(
+    world: tuple[Simulator, str, str], tmp_path: Path
+) -> None:
+    """No IMAGINEPRO_API_KEY: the app starts, logs one line naming it, and answers 503 with it."""
+    sim, parent, mask = world
+    log = tmp_path / "app.log"
+    async with (
+        running("fastapi", sim, log, key=False, ready=503) as url,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.post(f"{url}/inpaint", json={"parent": parent, "mask": mask}) as response:
+            assert response.status == 503
+            detail = (await response.json())["detail"]
+        async with http.get(f"{url}/jobs/any") as response:
+            assert response.status == 503
+    assert "set IMAGINEPRO_API_KEY" in detail
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert [line for line in text.splitlines() if "IMAGINEPRO_API_KEY" in line] == [
+        f"ERROR:    {detail}"
+    ]
+    assert sim.stats().jobs_created == 2  # the fixture's grid and upscale only
