@@ -29,7 +29,8 @@ PACKAGE_DIR: Final = ROOT / PACKAGE
 # fmt: off
 #: The layers, bottom to top: (number, name, entries). This table is the rule's documentation.
 LAYERS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
-    (1, "foundation",   ("_models", "_costs", "_errors", "_validation", "_converters")),
+    (1, "foundation",   ("_models", "_costs", "_errors", "_validation", "_converters",
+                         "_events")),
     (2, "pacing",       ("_pacing", "_masks")),
     (3, "wire",         ("_wire",)),
     (4, "scheduling",   ("_scheduling",)),
@@ -38,7 +39,7 @@ LAYERS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                          "_client")),
     (7, "applications", ("_batch", "webhooks")),
     (8, "top",          ("_cli", "demo", "__main__", "imaginepro_async",
-                         "testing.pytest_plugin")),
+                         "testing.pytest_plugin", "telemetry")),
 )
 #: The simulator stands apart from the layers: every module of ``testing`` but its pytest plugin
 #: (the longer entry above wins). It imports only itself and these; only the top layer imports it.
