@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         SubmissionFailed,
         SubmissionHeld,
         SubmissionResumed,
+        SubmissionStarted,
     )
     from ._jobs import (
         Job,
@@ -228,6 +229,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "SubmissionFailed": "_events.records",
     "SubmissionHeld": "_events.records",
     "SubmissionResumed": "_events.records",
+    "SubmissionStarted": "_events.records",
     "SubmissionState": "_submissions",
     "SubmissionUncertainError": "_errors",
     "TextPart": "_models",
@@ -321,6 +323,7 @@ __all__ = [
     "SubmissionFailed",
     "SubmissionHeld",
     "SubmissionResumed",
+    "SubmissionStarted",
     "SubmissionState",
     "SubmissionUncertainError",
     "TextPart",

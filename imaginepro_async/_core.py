@@ -303,7 +303,8 @@ class ClientCore:
         """Send a prepared job-creating request by its row's rules; the job's handle (and, with
         hooks listening, report how the submission ended)."""
         events = self.settings.events
-        if events.job_submitted is None and events.submission_failed is None:
+        listened = (events.submission_started, events.job_submitted, events.submission_failed)
+        if listened == (None, None, None):
             return await self._send_job(prepared, options)
         endpoint, request = prepared.endpoint, prepared.request
         return await reported(

@@ -25,6 +25,7 @@ from .records import (
     SubmissionFailed,
     SubmissionHeld,
     SubmissionResumed,
+    SubmissionStarted,
 )
 
 __all__ = ["EVENTS", "ClientHooks", "Emitter", "check_hooks"]
@@ -73,6 +74,9 @@ class ClientHooks:
     def on_submission_resumed(self, event: SubmissionResumed) -> None:
         """A held submission goes on."""
 
+    def on_submission_started(self, event: SubmissionStarted) -> None:
+        """A job-creating call starts its submission (in the caller's task)."""
+
     def on_job_submitted(self, event: JobSubmitted) -> None:
         """The server took a job: its messageId."""
 
@@ -95,6 +99,7 @@ EVENTS: Final = (
     ("budget_wait", "on_budget_wait"),
     ("submission_held", "on_submission_held"),
     ("submission_resumed", "on_submission_resumed"),
+    ("submission_started", "on_submission_started"),
     ("job_submitted", "on_job_submitted"),
     ("submission_failed", "on_submission_failed"),
     ("job_polled", "on_job_polled"),
@@ -106,7 +111,9 @@ def check_hooks(hooks: ClientHooks | Iterable[ClientHooks] | None) -> tuple[Clie
     """The ``hooks=`` option as a tuple (``TypeError`` naming what is not a ``ClientHooks``)."""
     if hooks is None:
         return ()
-    found = (hooks,) if isinstance(hooks, ClientHooks) else tuple(hooks)
+    if isinstance(hooks, ClientHooks):
+        return (hooks,)
+    found = tuple(hooks) if isinstance(hooks, Iterable) and not isinstance(hooks, str) else (hooks,)
     for hook in found:
         if not isinstance(hook, ClientHooks):
             raise TypeError(
@@ -149,6 +156,7 @@ class Emitter:
     budget_wait: Callable[[BudgetWaited], None] | None
     submission_held: Callable[[SubmissionHeld], None] | None
     submission_resumed: Callable[[SubmissionResumed], None] | None
+    submission_started: Callable[[SubmissionStarted], None] | None
     job_submitted: Callable[[JobSubmitted], None] | None
     submission_failed: Callable[[SubmissionFailed], None] | None
     job_polled: Callable[[JobPolled], None] | None

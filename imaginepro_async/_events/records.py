@@ -22,6 +22,7 @@ __all__ = [
     "SubmissionFailed",
     "SubmissionHeld",
     "SubmissionResumed",
+    "SubmissionStarted",
 ]
 
 
@@ -134,6 +135,24 @@ class SubmissionResumed:
 
     kind: str | None
     waited: float
+
+
+@attrs.frozen(kw_only=True)
+class SubmissionStarted:
+    """A job-creating call starts its submission (checked; admission and budget still ahead).
+
+    Its end is a ``JobSubmitted`` or a ``SubmissionFailed``, in the same task; the requests, waits
+    and retries in between are this submission's.
+
+    Attributes:
+        endpoint: the row it is sent through (``imagine``, ``button``, ``flux_imagine``, ...).
+        kind: the endpoint, or the button pressed (``Vary (Region)`` for an inpaint).
+        model: the model asked for, when the request names one.
+    """
+
+    endpoint: str
+    kind: str
+    model: str | None
 
 
 @attrs.frozen(kw_only=True)

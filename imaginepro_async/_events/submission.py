@@ -1,5 +1,6 @@
-"""A submission reported to the client's hooks: ``JobSubmitted`` with its messageId, or
-``SubmissionFailed`` with the error, timed from its start (admission and budget waits included)."""
+"""A submission reported to the client's hooks: ``SubmissionStarted``, then ``JobSubmitted`` with
+its messageId or ``SubmissionFailed`` with the error, timed from its start (admission and budget
+waits included), all in the caller's task."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 from .hooks import Emitter
-from .records import JobSubmitted, SubmissionFailed
+from .records import JobSubmitted, SubmissionFailed, SubmissionStarted
 
 __all__ = ["reported"]
 
@@ -30,6 +31,8 @@ async def reported(
     emitter: Emitter, run: Awaitable[SubmittedT], *, endpoint: str, kind: str, model: str | None
 ) -> SubmittedT:
     """Await the submission ``run``, reporting how it ended."""
+    if emitter.submission_started is not None:
+        emitter.submission_started(SubmissionStarted(endpoint=endpoint, kind=kind, model=model))
     started = time.perf_counter()
     try:
         job = await run
