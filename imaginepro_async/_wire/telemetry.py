@@ -36,7 +36,11 @@ Download = Callable[[str, int, bool, Target | None], Awaitable[bytes | Path]]
 
 
 def _where(url: yarl.URL | str) -> str:
-    return str(yarl.URL(url).with_user(None).with_query(None).with_fragment(None))
+    """``url`` without its query, fragment or user (an API path has none: it is left alone)."""
+    url = yarl.URL(url) if isinstance(url, str) else url
+    if url.raw_query_string or url.raw_fragment or url.raw_user is not None:
+        url = url.with_user(None).with_query(None).with_fragment(None)
+    return str(url)
 
 
 def _names(row: Endpoint[Any, Any] | None) -> tuple[str, str, bool]:

@@ -120,9 +120,9 @@ def render(spans: Sequence[ReadableSpan]) -> list[str]:
 
 
 def skeleton(lines: Iterable[str]) -> list[str]:
-    """The span names of a rendered trace, in order (numbers and events left out)."""
+    """The span names of a rendered trace, in order (numbers, events and notes left out)."""
     return [
-        re.sub(r"^[\d. →]+ms\s+", "", line).strip()
+        re.sub(r"^[\d. →]+ms\s+|\s+\(.*\)$", "", line).strip()
         for line in lines
         if re.match(r"^\s*[\d.]+ → ", line)
     ]
@@ -137,7 +137,7 @@ async def test_one_inpaint_is_one_span_with_its_request_polls_and_download(sim: 
     root = by_name[ROOT_SPAN]
     assert job.parent is not None and root.context is not None
     assert job.parent.span_id == root.context.span_id and job.kind is SpanKind.CLIENT
-    attributes = dict(job.attributes or {})
+    attributes: dict[str, Any] = dict(job.attributes or {})
     assert attributes["gen_ai.operation.name"] == "Vary (Region)"
     assert attributes["gen_ai.provider.name"] == attributes["gen_ai.system"] == "imaginepro"
     assert attributes["imaginepro.endpoint"] == "button"
@@ -147,7 +147,7 @@ async def test_one_inpaint_is_one_span_with_its_request_polls_and_download(sim: 
     polls = [e for e in job.events if e.name == "poll"]
     assert len(polls) == attributes["imaginepro.polls"] >= 2
     assert (polls[-1].attributes or {})["imaginepro.status"] == "DONE"
-    assert float(attributes["imaginepro.detection_lag"]) > 0  # type: ignore[arg-type]
+    assert attributes["imaginepro.detection_lag"] > 0
     post = by_name["POST button"]
     assert post.parent is not None and job.context is not None
     assert post.parent.span_id == job.context.span_id
@@ -222,6 +222,16 @@ async def _print_trace() -> None:
     async with Simulator(time_scale=60, seed=1, duration=fixed_duration(30.0)) as sim:
         spans = await record_inpaint(sim, Telemetry())
     sys.stdout.write("\n".join(render(spans)) + "\n")
+
+
+def test_the_examples_of_the_page_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every Python example of docs/telemetry.md runs against the simulator."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) == 2
+    for number, block in enumerate(blocks):
+        exec(compile(block, f"{DOC.name} example {number + 1}", "exec"), {"__name__": "example"})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("DONE ") and printed[-1] == "['POST imagine', 'imagine']"
 
 
 if __name__ == "__main__":
