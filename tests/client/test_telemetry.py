@@ -218,6 +218,16 @@ def test_the_documented_trace_has_the_spans_of_a_fresh_one() -> None:
     assert skeleton(shown.splitlines()) == skeleton(anyio.run(fresh))
 
 
+def test_the_overhead_benchmark_runs_each_configuration() -> None:
+    """benchmarks/telemetry.py's poll path and hooks-alone loop run (no timing is asserted)."""
+    from benchmarks import telemetry
+
+    for config in telemetry.CONFIGS:
+        run = anyio.run(telemetry.poll_path, config, 3, 2)
+        assert run["polls"] == 3 * 2
+        assert telemetry.hooks_alone(config, 10) >= 0
+
+
 async def _print_trace() -> None:
     async with Simulator(time_scale=60, seed=1, duration=fixed_duration(30.0)) as sim:
         spans = await record_inpaint(sim, Telemetry())
