@@ -20,7 +20,7 @@ from imaginepro_async._errors import ExtraNotInstalledError
 try:
     import opentelemetry.metrics
     import opentelemetry.trace  # noqa: F401
-except ModuleNotFoundError as exc:  # pragma: no cover - the tests install the extra
+except ModuleNotFoundError as exc:
     raise ExtraNotInstalledError(
         "imaginepro_async.telemetry",
         extra="otel",
