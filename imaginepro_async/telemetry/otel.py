@@ -133,7 +133,9 @@ class OpenTelemetryHooks(ClientHooks):
     """``ClientHooks`` that record each job as an OpenTelemetry span and the client's metrics.
 
     Pass it as ``ImagineProClient(hooks=OpenTelemetryHooks())``. One instance may serve several
-    clients. The spans and metrics are listed in the module docstring and in ``METRICS``.
+    clients. The spans and metrics are listed in the module docstring and in ``METRICS``. Hooks
+    run inline (in the scheduler's task for polls and ends): export spans with a
+    ``BatchSpanProcessor``, not one that sends each span as it ends.
 
     Args:
         tracer_provider: where the spans go (default: the global one).
