@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal, Self, overload
 
@@ -21,6 +21,7 @@ import yarl
 from ._calls import JobCall, steps
 from ._core import ClientCore, ClientState, Settings
 from ._errors import InvalidInputError
+from ._events.hooks import ClientHooks, Emitter, check_hooks
 from ._inbox import Inbox
 from ._jobs import Job
 from ._models import AccountInfo, HistoryImage, Message
@@ -106,6 +107,10 @@ class ImagineProClient(Midjourney):
             (about 7 polls/s of 10 at a 0.3 s round trip). ``"send"``: one window after it was
             sent: polls at the limit whatever the round trip, at the price of a rare 429 when
             requests reach the server at uneven delays (each honoured: the budget pauses).
+        hooks: ``ClientHooks`` objects (one or several) told what the client does: requests and
+            answers, retries, 429s, budget waits, held submissions, jobs submitted, polled and
+            ended (see ``ClientHooks``; ``imaginepro_async.telemetry.OpenTelemetryHooks`` turns
+            them into OpenTelemetry traces and metrics). Default: none, at no cost.
     """
 
     __slots__ = (
@@ -140,6 +145,7 @@ class ImagineProClient(Midjourney):
         webhook_hint_limit: RateLimit | None = None,
         account_concurrency: int | None = None,
         poll_pacing: Literal["answer", "send"] = "answer",
+        hooks: ClientHooks | Iterable[ClientHooks] | None = None,
     ) -> None:
         api = Secret(check_api_key(api_key))
         time_scale = check_positive(
@@ -172,6 +178,7 @@ class ImagineProClient(Midjourney):
             if check_choice(poll_pacing, "poll_pacing", ("answer", "send")) == "send"
             else "answer",
             account_concurrency=account_concurrency,
+            events=Emitter(check_hooks(hooks)),
         )
         inbox = Inbox(
             webhook_base,

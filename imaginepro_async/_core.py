@@ -37,6 +37,8 @@ from ._errors import (
     ResponseValidationError,
     SubmissionUncertainError,
 )
+from ._events.hooks import Emitter
+from ._events.submission import reported
 from ._inbox import Inbox, Outcome
 from ._jobs import Job
 from ._masks.imageinfo import sniff_image
@@ -87,6 +89,7 @@ class Settings:
     poll_policy: PollPolicy
     poll_pacing: Literal["answer", "send"]
     account_concurrency: int | None
+    events: Emitter = attrs.field(factory=Emitter)
 
 
 class ClientCore:
@@ -173,6 +176,7 @@ class ClientCore:
             max_retry_after=settings.max_retry_after,
             converter=self.converter,
             poll_pacing=settings.poll_pacing,
+            events=settings.events,
         )
         # Shared jobs: the scheduler polls only while this process leads, and publishes.
         self._shared = None
@@ -193,6 +197,7 @@ class ClientCore:
             policy=settings.poll_policy,
             clock=self.clock,
             account_concurrency=settings.account_concurrency,
+            events=settings.events,
         )
         self._scheduler.start()
         if self._shared is not None:
@@ -295,6 +300,22 @@ class ClientCore:
         return JobCall(name, prepare, self.submit)
 
     async def submit(self, prepared: Prepared[Any], options: SubmitOptions) -> Job:
+        """Send a prepared job-creating request by its row's rules; the job's handle (and, with
+        hooks listening, report how the submission ended)."""
+        events = self.settings.events
+        listened = (events.submission_started, events.job_submitted, events.submission_failed)
+        if listened == (None, None, None):
+            return await self._send_job(prepared, options)
+        endpoint, request = prepared.endpoint, prepared.request
+        return await reported(
+            events,
+            self._send_job(prepared, options),
+            endpoint=endpoint.name,
+            kind=request.button if isinstance(request, ButtonRequest) else endpoint.name,
+            model=getattr(request, "model", None),
+        )
+
+    async def _send_job(self, prepared: Prepared[Any], options: SubmitOptions) -> Job:
         """Send a prepared job-creating request by its row's rules; the job's handle.
 
         The scheduler's admission rule holds it while it would time out in the account's queue;

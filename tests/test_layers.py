@@ -29,7 +29,8 @@ PACKAGE_DIR: Final = ROOT / PACKAGE
 # fmt: off
 #: The layers, bottom to top: (number, name, entries). This table is the rule's documentation.
 LAYERS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
-    (1, "foundation",   ("_models", "_costs", "_errors", "_validation", "_converters")),
+    (1, "foundation",   ("_models", "_costs", "_errors", "_validation", "_converters",
+                         "_events")),
     (2, "pacing",       ("_pacing", "_masks")),
     (3, "wire",         ("_wire",)),
     (4, "scheduling",   ("_scheduling",)),
@@ -38,7 +39,7 @@ LAYERS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                          "_client")),
     (7, "applications", ("_batch", "webhooks")),
     (8, "top",          ("_cli", "demo", "__main__", "imaginepro_async",
-                         "testing.pytest_plugin")),
+                         "testing.pytest_plugin", "telemetry")),
 )
 #: The simulator stands apart from the layers: every module of ``testing`` but its pytest plugin
 #: (the longer entry above wins). It imports only itself and these; only the top layer imports it.
@@ -49,7 +50,9 @@ SIMULATOR_MAY_IMPORT: Final = ("testing", "_costs")
 #: The most modules directly in ``imaginepro_async/`` (``__init__`` and ``__main__`` included).
 ROOT_MODULES_AT_MOST: Final = 16
 #: What ``import imaginepro_async`` must not import (its names are looked up lazily).
-NOT_AT_PACKAGE_IMPORT: Final = ("_client", "_batch", "_coordination", "_scheduling", "_wire")
+NOT_AT_PACKAGE_IMPORT: Final = (
+    "_client", "_batch", "_coordination", "_scheduling", "_wire", "_events", "telemetry",
+)  # fmt: skip
 
 TOP: Final = LAYERS[-1][0]
 
@@ -313,10 +316,13 @@ def test_subpackage_inits_import_nothing_from_the_package() -> None:
 
 
 def test_package_import_is_lazy() -> None:
-    """``import imaginepro_async`` imports none of the client, batch, coordination, scheduling, wire."""
+    """``import imaginepro_async`` imports none of the client, batch, coordination, scheduling, wire;
+    neither it nor a client without hooks imports opentelemetry."""
     code = (
         "import imaginepro_async, sys; print(imaginepro_async.__file__); "
-        "print(sorted(m for m in sys.modules if m.startswith('imaginepro_async')))"
+        "print(sorted(m for m in sys.modules if m.startswith('imaginepro_async'))); "
+        "imaginepro_async.ImagineProClient('sk-lazy'); "
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -327,7 +333,8 @@ def test_package_import_is_lazy() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    where, loaded = done.stdout.splitlines()
+    where, loaded, telemetry = done.stdout.splitlines()
+    assert ast.literal_eval(telemetry) == [], f"opentelemetry imported: {telemetry}"
     assert Path(where).resolve().is_relative_to(PACKAGE_DIR), where
     eager = [
         m

@@ -33,6 +33,7 @@ from imaginepro_async._errors import (
     ResponseValidationError,
     ServerError,
 )
+from imaginepro_async._events.hooks import Emitter
 from imaginepro_async._models import Message, Status
 from imaginepro_async._pacing.budget import Budget, Permit
 from imaginepro_async._pacing.clock import Clock
@@ -40,6 +41,7 @@ from imaginepro_async._wire.endpoints import Endpoint
 
 from .job_state import JobState, closed_error
 from .planner import Failure, PlannedJob, Planner, PollPolicy, Verdict
+from .telemetry import JobEvents
 
 __all__ = ["Admission", "Held", "PollPolicy", "Scheduler", "SchedulerState"]
 
@@ -134,6 +136,7 @@ class Scheduler:
         policy: the poll policy's durations (API seconds).
         clock: the client's clock.
         account_concurrency: how many jobs the account runs at once, if known (else learnt).
+        events: the client's hooks (polls, ends, held submissions).
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class Scheduler:
         policy: PollPolicy,
         clock: Clock,
         account_concurrency: int | None = None,
+        events: Emitter | None = None,
     ) -> None:
         self._clock = clock
+        self._events = JobEvents(events or Emitter(), clock)
         self._fetcher = fetcher
         self._budget = budget
         limit = budget.limit
@@ -227,7 +232,10 @@ class Scheduler:
         self._routes.clear()
         for record, state in jobs.values():
             self._planner.drop(record)
-            state.resolve(error(record.message_id))
+            exc = error(record.message_id)
+            if self._events.ends:
+                self._events.ended(record, state, exc)
+            state.resolve(exc)
         self._heap.clear()
         self._planner.clear()
 
@@ -327,6 +335,9 @@ class Scheduler:
             return
         logger.info("submission held: %s", reason)
         self._held += 1
+        since = self._clock.now()
+        if self._events.holds:
+            self._events.held(kind, reason)
         try:
             while reason is not None:
                 self._hold_reason = reason
@@ -335,6 +346,8 @@ class Scheduler:
                 reason = planner.hold_reason(timeout=timeout, kind=kind)
         finally:
             self._held -= 1
+            if self._events.holds:
+                self._events.resumed(kind, since)
         logger.info("submission resumed")
 
     def _signal_room(self) -> None:
@@ -418,7 +431,8 @@ class Scheduler:
                     await self._wakeup.wait()
                 self._sleeping_until = -math.inf
                 continue
-            permit = await self._budget.acquire()
+            budget, events = self._budget, self._events
+            permit = await (events.acquire(budget) if events.waits else budget.acquire())
             top = self._top()
             if top is None or top[0].due is None or top[0].due > clock.now():
                 await permit.give_back()
@@ -440,6 +454,8 @@ class Scheduler:
             )
         except ImagineProError as exc:
             record.in_flight = False
+            if self._events.polls:
+                self._events.polled(state, None, exc, sent=sent)
             verdict = self._planner.poll_failed(record, _failure(exc), now=self._clock.now())
             logger.debug("poll of %s failed (%s): %s", record.message_id, exc, verdict.value)
             if verdict is Verdict.GIVE_UP:
@@ -448,6 +464,8 @@ class Scheduler:
         finally:
             record.in_flight = False
         now = self._clock.now()
+        if self._events.polls:
+            self._events.polled(state, message, None, sent=sent)
         self._take(record, state, message, at=(sent + now) / 2, now=now, sent=sent)
 
     def _take(
@@ -462,6 +480,8 @@ class Scheduler:
     ) -> None:
         if record.ended:
             return
+        if self._events.ends:
+            self._events.seen(message, at=at)
         previous = state.latest
         if previous is None or (previous.status, previous.progress) != (
             message.status,
@@ -503,4 +523,6 @@ class Scheduler:
         if error is None and latest is not None and latest.status is Status.FAIL:
             cls = JobCancelledError if record.cancel_requested else JobFailedError
             error = cls(message_id=record.message_id, message=latest)
+        if self._events.ends:
+            self._events.ended(record, state, error)
         state.resolve(error)

@@ -39,6 +39,7 @@ from imaginepro_async._errors import (
     ServerError,
     SubmissionUncertainError,
 )
+from imaginepro_async._events.hooks import Emitter
 from imaginepro_async._pacing.budget import Budget, Permit, ServerClock
 from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._pacing.retry import RetryPolicy
@@ -46,6 +47,7 @@ from imaginepro_async._pacing.retry import RetryPolicy
 from .download import Target, download
 from .endpoints import Endpoint
 from .exchange import Exchange, MaybeSent, NotSent, Reply
+from .telemetry import WireEvents
 
 __all__ = ["BeforeSend", "Sender"]
 
@@ -81,8 +83,10 @@ class Sender:
         max_retry_after: float,
         converter: cattrs.Converter,
         poll_pacing: str = "answer",
+        events: Emitter | None = None,
     ) -> None:
         self._exchange = exchange
+        self._events = WireEvents(events or Emitter(), clock)
         self._budgets = budgets
         self._clock = clock
         self.retry = retry
@@ -114,6 +118,7 @@ class Sender:
         before: BeforeSend | None = None,
         stamped: bool = False,
         by_send: bool = False,
+        row: Endpoint[Any, Any] | None = None,
     ) -> Reply:
         """One exchange holding a permit of ``budget`` (given back if nothing left).
 
@@ -121,8 +126,9 @@ class Sender:
         ``stamped`` (a create), a 2xx answer's ``createdAt`` may bound when the request arrived;
         with ``by_send`` the permit counts from the send (the opt-in pacing of polls).
         """
+        events = self._events
         if permit is None:
-            permit = await budget.acquire()
+            permit = await (budget.acquire() if events.silent else events.acquire(budget, row))
         sent = before is None
         arrived_by = None
         try:
@@ -132,7 +138,10 @@ class Sender:
             started = self._clock.now()
             if by_send:
                 arrived_by = started
-            reply = await self._exchange.send(method, url, payload, fresh=fresh)
+            if events.silent:
+                reply = await self._exchange.send(method, url, payload, fresh=fresh)
+            else:
+                reply = await events.exchange(self._exchange, method, url, payload, fresh, row)
             if stamped:
                 arrived_by = self._arrival(reply, started)
             return reply
@@ -154,7 +163,14 @@ class Sender:
         return clock.arrived_by(stamp, now=now)
 
     async def _status_error(
-        self, reply: Reply, method: str, url: yarl.URL, budget: Budget, *, capped: bool
+        self,
+        reply: Reply,
+        method: str,
+        url: yarl.URL,
+        budget: Budget,
+        *,
+        capped: bool,
+        row: Endpoint[Any, Any] | None = None,
     ) -> APIStatusError:
         """The error of a non-2xx reply; a 429 pauses ``budget`` for its Retry-After first.
 
@@ -163,6 +179,8 @@ class Sender:
         local = None if reply.retry_after is None else self._clock.local(reply.retry_after)
         error = self._exchange.status_error(reply, method, url, local_wait=local)
         if isinstance(error, RateLimitError):
+            if not self._events.silent:
+                self._events.rate_limited(method, url, row, reply.retry_after)
             wait = reply.retry_after if reply.retry_after is not None else budget.limit.per
             if capped and wait > self._max_retry_after:
                 note = (
@@ -184,14 +202,15 @@ class Sender:
         *,
         capped: bool,
         by_send: bool = False,
+        row: Endpoint[Any, Any] | None = None,
     ) -> object:
         """One read: the decoded JSON body, or the mapped error raised."""
         try:
-            reply = await self._send(method, url, payload, budget, permit, by_send=by_send)
+            reply = await self._send(method, url, payload, budget, permit, by_send=by_send, row=row)
         except (NotSent, MaybeSent) as failure:
             raise failure.error from failure.__cause__
         if reply.status >= 300:
-            raise await self._status_error(reply, method, url, budget, capped=capped)
+            raise await self._status_error(reply, method, url, budget, capped=capped, row=row)
         return self._exchange.decode(reply, method, url)
 
     # -- the three kinds of calls ----------------------------------------------------------------
@@ -205,7 +224,14 @@ class Sender:
         url = self._exchange.url(endpoint.path_for(**params))
         budget = self._budgets[endpoint.budget]
         return await self._attempt(
-            endpoint.method, url, None, budget, permit, capped=False, by_send=self._polls_by_send
+            endpoint.method,
+            url,
+            None,
+            budget,
+            permit,
+            capped=False,
+            by_send=self._polls_by_send,
+            row=endpoint,
         )
 
     async def _read(
@@ -223,19 +249,23 @@ class Sender:
         for attempt in range(self.retry.attempts):
             try:
                 answer = await self._attempt(
-                    endpoint.method, url, payload, budget, None, capped=True
+                    endpoint.method, url, payload, budget, None, capped=True, row=endpoint
                 )
             except _WaitTooLong as too_long:
                 raise too_long.error from None
-            except _TRANSIENT:
+            except _TRANSIENT as exc:
                 if attempt + 1 >= self.retry.attempts:
                     raise
+                reason = exc
             else:
                 refusal = self._exchange.refusal(answer, endpoint.method, url, what="the request")
                 if refusal is not None:
                     raise refusal
                 return answer
-            await self._clock.sleep(self.retry.backoff(attempt, self.rng))
+            wait = self.retry.backoff(attempt, self.rng)
+            if not self._events.silent:
+                self._events.retry(endpoint, url, attempt, reason, wait)
+            await self._clock.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send(
@@ -269,12 +299,23 @@ class Sender:
         for attempt in range(self.retry.attempts):
             try:
                 reply = await self._send(
-                    "POST", url, payload, budget, None, fresh=True, before=before, stamped=True
+                    "POST",
+                    url,
+                    payload,
+                    budget,
+                    None,
+                    fresh=True,
+                    before=before,
+                    stamped=True,
+                    row=endpoint,
                 )
             except NotSent as failure:
                 if attempt + 1 >= self.retry.attempts:
                     raise failure.error from failure.__cause__
-                await self._clock.sleep(self.retry.backoff(attempt, self.rng))
+                wait = self.retry.backoff(attempt, self.rng)
+                if not self._events.silent:
+                    self._events.retry(endpoint, url, attempt, failure.error, wait)
+                await self._clock.sleep(wait)
                 continue
             except MaybeSent as failure:
                 raise _uncertain(failure.reason, url, body) from failure.error
@@ -286,7 +327,9 @@ class Sender:
                 # Not found: nothing was processed there; the row's documented path takes it.
                 return await self._create(endpoint.fallback, body, before)
             try:
-                error = await self._status_error(reply, "POST", url, budget, capped=True)
+                error = await self._status_error(
+                    reply, "POST", url, budget, capped=True, row=endpoint
+                )
             except _WaitTooLong as too_long:
                 raise too_long.error from None
             if reply.status == 303 or (
@@ -298,8 +341,12 @@ class Sender:
                 ) from error
             if reply.status not in _CREATE_RETRY_STATUSES or attempt + 1 >= self.retry.attempts:
                 raise error
-            if not isinstance(error, RateLimitError):
-                await self._clock.sleep(self.retry.backoff(attempt, self.rng))
+            limited = isinstance(error, RateLimitError)  # it waits in its budget's pause
+            wait = 0.0 if limited else self.retry.backoff(attempt, self.rng)
+            if not self._events.silent:
+                self._events.retry(endpoint, url, attempt, error, wait)
+            if not limited:
+                await self._clock.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _accepted(self, reply: Reply, url: yarl.URL, body: Mapping[str, Any]) -> object:
@@ -329,6 +376,13 @@ class Sender:
 
         The API key is sent only to the API's own host, never to a CDN or another host.
         """
+        if not self._events.silent:
+            return await self._events.download(self._download, url, max_bytes, prefix_only, to)
+        return await self._download(url, max_bytes, prefix_only, to)
+
+    async def _download(
+        self, url: str, max_bytes: int, prefix_only: bool, to: Target | None
+    ) -> bytes | Path:
         return await download(
             self._exchange.session,
             url,
