@@ -769,6 +769,14 @@ def test_same_aspect_allows_one_pixel_of_rounding() -> None:
     assert not same_aspect((64, 50), (64, 48))
 
 
+def test_same_aspect_takes_midjourneys_rounded_sizes() -> None:
+    """A 16:9 mask fits Midjourney's "16:9" image (1456×816, sides rounded to 16 px); 4 % off does not."""
+    assert same_aspect((1920, 1080), (1456, 816))
+    assert same_aspect((1080, 1920), (816, 1456))
+    assert same_aspect((1600, 1200), (1232, 928))  # 4:3
+    assert not same_aspect((1920, 1000), (1456, 816))
+
+
 @pytest.mark.anyio
 async def test_load_mask_fits_when_asked() -> None:
     """load_mask(fit=True) scales a mask of the image's aspect ratio and refuses another."""

@@ -299,10 +299,18 @@ def read_mask_text(text: str, *, base_dir: Path | None = None) -> bytes | Path:
     )
 
 
+#: How far apart two aspect ratios may be and still count as the same. Midjourney rounds the sides
+#: of its images to multiples of 16 pixels, so its "16:9" image is 1456×816, 0.4 % off 16:9: a mask
+#: drawn at 1920×1080 must fit it. Scaling by that little moves an edge by under 1 % of the side.
+ASPECT_TOLERANCE = 0.01
+
+
 def same_aspect(mask: tuple[int, int], image: tuple[int, int]) -> bool:
-    """True when ``mask`` has the aspect ratio of ``image``, to one pixel of rounding."""
+    """True when ``mask`` has the aspect ratio of ``image``: to one pixel of rounding, or within
+    ``ASPECT_TOLERANCE`` (1 %)."""
     (mask_w, mask_h), (image_w, image_h) = mask, image
-    return abs(mask_h * image_w - mask_w * image_h) <= image_w
+    cross = abs(mask_h * image_w - mask_w * image_h)
+    return cross <= image_w or cross <= ASPECT_TOLERANCE * mask_w * image_h
 
 
 def _source_image(source: bytes | PILImage.Image) -> PILImage.Image:

@@ -21,6 +21,9 @@ async def test_inpaint_and_make_square_on_a_wide_upscale(
     assert Button.MAKE_SQUARE in up.buttons
     inpainted = await (await client.inpaint(up, make_mask(728, 408), prompt="a red boat"))
     assert inpainted.status.value == "DONE"
+    # A mask drawn at true 16:9 (Midjourney's "16:9" is 1456x816, rounded to 16 px) fits too.
+    true_ratio = await (await client.inpaint(up, make_mask(1920, 1080), prompt="a blue boat"))
+    assert true_ratio.status.value == "DONE"
     with pytest.raises(InvalidMaskError, match="1456x816"):
         await client.inpaint(up, make_mask(512, 512))
     square = await (await client.press(up, Button.MAKE_SQUARE))
