@@ -1,4 +1,4 @@
-"""A core-only install: the demo says which extra to install before it starts anything.
+"""A core-only install: what needs an extra says which, in one line, before it starts anything.
 
 Pillow is hidden by ``sys.modules["PIL"] = None`` (what ``import PIL`` and ``find_spec`` then
 see when it is not installed). ``.ci/package`` checks the same from a wheel in a fresh venv.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,13 +48,24 @@ async def test_demo_main_without_pillow_raises_before_starting() -> None:
 
 
 @pytest.mark.usefixtures("no_pillow")
-def test_cli_demo_without_pillow_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    """`imaginepro-async demo` without Pillow: one line on stderr, exit 2, nothing on stdout."""
+@pytest.mark.parametrize(
+    "argv",
+    [["demo"], ["mask", "--size", "100x100", "--rect", "0", "0", "50", "50", "-o", "m.png"]],
+    ids=["demo", "mask"],
+)
+def test_cli_commands_needing_pillow_say_so_in_one_line(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """`imaginepro-async demo` / `mask` without Pillow: one line naming the extra, exit 2."""
     from imaginepro_async._cli.app import main
 
+    monkeypatch.chdir(tmp_path)
     saved = signal.getsignal(signal.SIGINT)  # the CLI's main() installs its own handlers
     try:
-        code = main(["demo"])
+        code = main(argv)
     finally:
         signal.signal(signal.SIGINT, saved)
     out, err = capsys.readouterr()
@@ -61,3 +73,4 @@ def test_cli_demo_without_pillow_is_a_usage_error(capsys: pytest.CaptureFixture[
     assert out == ""
     assert len(err.splitlines()) == 1
     assert "pip install 'imaginepro-async[masks]'" in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
