@@ -3,18 +3,28 @@
 Run it with ``python -m imaginepro_async.demo``. It starts the embedded simulator at 30x speed, so
 a minute of jobs takes two seconds; the client's budgets are scaled the same way, so what you see is
 what the real service's rate limits would allow, sped up.
+
+It draws its mask with Pillow (the ``[masks]`` or ``[cli]`` extra): without it, the demo says what
+to install and exits 2 before it starts anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 
 import anyio
 
-from . import ImagineProClient, Job, Mask, Message, as_completed
+from . import ExtraNotInstalledError, ImagineProClient, Job, Mask, Message, as_completed
 from .testing import Simulator
+
+
+def check_extras() -> None:
+    """Raise ``ExtraNotInstalledError`` now if the demo could not finish (it draws a mask)."""
+    if importlib.util.find_spec("PIL") is None:
+        raise ExtraNotInstalledError("the demo (it draws a mask)")
 
 
 def _bar(progress: int, width: int = 24) -> str:
@@ -45,7 +55,12 @@ async def _render(rows: dict[str, str], stop: anyio.Event, live: bool) -> None:
 
 
 async def main(count: int = 12, time_scale: float = 30.0) -> list[Message]:
-    """Run the demo; returns the inpainting results."""
+    """Run the demo; returns the inpainting results.
+
+    Raises:
+        ExtraNotInstalledError: Pillow is not installed (checked before anything starts).
+    """
+    check_extras()
     async with Simulator(time_scale=time_scale, seed=7, concurrency=4) as sim:
         print(f"simulator at {sim.url} (time runs {time_scale:g}x faster)")
         async with ImagineProClient(sim.api_key, base_url=sim.url, time_scale=time_scale) as client:
@@ -95,6 +110,11 @@ def run() -> None:
     parser.add_argument("--jobs", type=int, default=12, help="how many inpaints (default 12)")
     parser.add_argument("--time-scale", type=float, default=30.0, help="simulator speed-up")
     args = parser.parse_args()
+    try:
+        check_extras()
+    except ExtraNotInstalledError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     anyio.run(main, args.jobs, args.time_scale)
 
 

@@ -1,9 +1,14 @@
-"""README.md cannot rot: every Python snippet runs against a simulator, and the error tree is true.
+"""README.md and the docs cannot rot: every Python example runs against a simulator and
+type-checks, and the error trees are true.
 
-A snippet that calls ``anyio.run(`` or ``asyncio.run(`` runs as a script, as printed. The others
-are written for ``python -m asyncio`` (top-level ``await``) and continue the tour, as the README
-says: they run after ``PRELUDE``, which opens ``client`` and makes ``grid``, ``up`` and ``mask``.
-Each snippet runs in its own process, in an empty folder, with warnings as errors.
+The conventions are ``tests/_snippets.py``'s: a snippet that calls ``anyio.run(`` or ``asyncio.run(``
+runs as a script, as printed. The others are written for ``python -m asyncio`` (top-level
+``await``) and continue the tour: they run after ``PRELUDE``, which opens ``client`` and makes
+``grid``, ``up`` and ``mask``; a ``test_*`` function they define that takes only
+``imaginepro_client`` (a pytest plugin example) is then called with ``client``. Each snippet runs
+in its own process, in an empty folder, with warnings as errors; the same code in README.md and a
+page of the docs runs once. Their types are checked by the project's mypy run, through the
+generated ``tests/typing/examples.py``.
 """
 
 from __future__ import annotations
@@ -17,40 +22,19 @@ from pathlib import Path
 import anyio
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
-PRELUDE = """\
-from contextlib import AsyncExitStack
-from imaginepro_async import ImagineProClient, Mask
-_stack = AsyncExitStack()
-client = await _stack.enter_async_context(ImagineProClient())
-grid = await (await client.imagine("a lighthouse at dusk"))
-up = await (await client.upscale(grid, 1))
-mask = Mask.ellipse((1024, 1024), (0.55, 0.55, 0.95, 0.95), relative=True)
-"""
+from tests._snippets import (
+    DOCS,
+    GENERATED,
+    PRELUDE,
+    README,
+    ROOT,
+    Snippet,
+    doc_files,
+    typed_module,
+    unique,
+)
+
 EPILOGUE = "await _stack.aclose()\n"
-
-
-def snippets(language: str) -> list[tuple[int, str]]:
-    """Every fenced block of ``language`` in the README, with the line it starts on."""
-    found = []
-    lines = README.read_text(encoding="utf-8").splitlines()
-    inside: list[str] | None = None
-    start = 0
-    for number, line in enumerate(lines, 1):
-        if inside is None and line.strip() == f"```{language}":
-            inside, start = [], number
-        elif inside is not None and line.strip() == "```":
-            found.append((start, "\n".join(inside) + "\n"))
-            inside = None
-        elif inside is not None:
-            inside.append(line)
-    return found
-
-
-def is_script(code: str) -> bool:
-    """A snippet that runs its own event loop."""
-    return "anyio.run(" in code or "asyncio.run(" in code
 
 
 #: What ``python -m asyncio`` would do with the prelude, the snippet (argv[1]) and the epilogue.
@@ -65,24 +49,29 @@ async def main():
         result = eval(code, namespace)
         if inspect.iscoroutine(result):
             await result
+        if name == sys.argv[1]:  # a pytest plugin example: its tests, given the client
+            for test in [v for k, v in namespace.items() if k.startswith("test_")]:
+                if list(inspect.signature(test).parameters) == ["imaginepro_client"]:
+                    await test(namespace["client"])
 
 asyncio.run(main())
 """
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("line", "code"), snippets("python"), ids=lambda v: str(v)[:12])
+@pytest.mark.parametrize("snippet", unique(doc_files()), ids=lambda s: s.name)
 async def test_snippet_runs(
-    line: int, code: str, tmp_path: Path, request: pytest.FixtureRequest
+    snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """The README's Python snippet runs as printed against a simulator (see the module doc)."""
+    """The Python example runs as printed against a simulator (see the module doc)."""
     from imaginepro_async.testing import Simulator
 
+    code, line = snippet.code, snippet.line
     redis = {}
     if "REDIS_URL" in code:  # the "Several processes" snippet: a real Redis too
         redis["REDIS_URL"] = request.getfixturevalue("redis_server").url
 
-    path = tmp_path / f"readme_line_{line}.py"
+    path = tmp_path / f"{snippet.name}.py"
     path.write_text(code, encoding="utf-8")
     async with Simulator(time_scale=1000, seed=line) as sim:
         env = {
@@ -94,12 +83,28 @@ async def test_snippet_runs(
             **redis,
         }
         command = [sys.executable, "-W", "error", str(path)]
-        if not is_script(code):
+        if not snippet.is_script:
             command = [sys.executable, "-W", "error", "-c", RUNNER, str(path)]
         done = await anyio.run_process(
             command, env=env, cwd=tmp_path, check=False, stdin=subprocess.DEVNULL
         )
-    assert done.returncode == 0, f"README line {line}:\n{done.stderr.decode()}"
+    assert done.returncode == 0, f"{snippet.path} line {line}:\n{done.stderr.decode()}"
+
+
+def test_typed_examples_are_up_to_date() -> None:
+    """tests/typing/examples.py (what mypy checks) holds the docs' examples as they are now."""
+    assert GENERATED.read_text(encoding="utf-8") == typed_module(), (
+        "the docs' examples changed: run `python -m tests._snippets` and commit the result"
+    )
+
+
+def test_reference_documents_every_public_name() -> None:
+    """Every name of imaginepro_async.__all__ has an entry in the site's API reference."""
+    import imaginepro_async
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "reference").glob("*.md"))
+    documented = set(re.findall(r"^::: imaginepro_async\.(\w+)$", text, flags=re.MULTILINE))
+    assert sorted(set(imaginepro_async.__all__) - documented) == []
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -113,8 +118,15 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert commands[1].endswith("python -m pytest")
 
 
-def test_error_tree_matches_the_code() -> None:
-    """The README's error tree names every exception class of _errors.py, under its real parent."""
+#: The pages that draw the error tree: the docs' Errors page, and README.md while it has one.
+TREE_PAGES = [DOCS / "errors.md"]
+if "\n## Errors\n" in README.read_text(encoding="utf-8"):
+    TREE_PAGES.append(README)
+
+
+@pytest.mark.parametrize("page", TREE_PAGES, ids=lambda p: p.name)
+def test_error_tree_matches_the_code(page: Path) -> None:
+    """The error tree (docs, README) names every exception class of _errors.py, under its parent."""
     from imaginepro_async import _errors
 
     classes = {
@@ -125,8 +137,12 @@ def test_error_tree_matches_the_code() -> None:
         # defined there: the public ones present themselves as imaginepro_async.X
         and value.__module__ in (_errors.__name__, "imaginepro_async")
     }
-    text = README.read_text(encoding="utf-8")
-    tree = text.split("## Errors", 1)[1].split("```", 2)[1]
+    text = page.read_text(encoding="utf-8")
+    tree = (
+        text.split("```", 2)[1]
+        if page != README
+        else text.split("## Errors", 1)[1].split("```", 2)[1]
+    )
     parents: dict[int, str] = {}
     seen: dict[str, str | None] = {}
     for line in tree.splitlines():

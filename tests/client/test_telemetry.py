@@ -1,7 +1,7 @@
 """OpenTelemetry (``imaginepro_async.telemetry``) read back from the SDK's in-memory exporters.
 
 Run as ``python -m tests.client.test_telemetry`` it prints the trace of one inpaint (simulator
-at ``time_scale=60``, 30 s jobs) as shown in ``docs/telemetry.md``.
+at ``time_scale=60``, 30 s jobs) as shown in ``docs/guides/telemetry-hooks.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .conftest import client_for
 
 pytestmark = pytest.mark.anyio
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "telemetry.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "telemetry-hooks.md"
 ROOT_SPAN = "inpaint one image"
 
 
@@ -203,7 +203,7 @@ async def test_a_failed_submission_and_a_429_are_recorded() -> None:
 
 
 def test_the_documented_trace_has_the_spans_of_a_fresh_one() -> None:
-    """docs/telemetry.md shows a trace with the spans, in order, that a run records."""
+    """docs/guides/telemetry-hooks.md shows a trace with the spans, in order, that a run records."""
     text = DOC.read_text(encoding="utf-8")
     shown = text.split("<!-- trace:begin -->")[1].split("<!-- trace:end -->")[0]
 
@@ -240,7 +240,7 @@ async def _print_trace() -> None:
 
 
 def test_the_examples_of_the_page_run(capsys: pytest.CaptureFixture[str]) -> None:
-    """Every Python example of docs/telemetry.md runs against the simulator."""
+    """Every Python example of docs/guides/telemetry-hooks.md runs against the simulator."""
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
     assert len(blocks) == 2
     for number, block in enumerate(blocks):
