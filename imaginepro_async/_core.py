@@ -80,10 +80,12 @@ class ClientState(enum.Enum):
 
 
 def _describe(exc: BaseException) -> str:
-    """An exception in a few words (the one inside a group of one, if so)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+    """An exception in a few words (for a group: its first error, and how many there were)."""
+    more = 0
+    while isinstance(exc, BaseExceptionGroup):
+        more += len(exc.exceptions) - 1
         exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}" + (f", and {more} more" if more else "")
 
 
 @attrs.frozen(kw_only=True)
