@@ -95,6 +95,9 @@ async def test_hostile_ids_are_refused_where_they_enter(redis_server: RedisServe
                 with pytest.raises(InvalidInputError, match="webhook delivery"):
                     await client._core.deliver(parse_webhook(body))
         first = clients[0].job(ids[0])
+        with anyio.fail_after(30):  # "poll now" requests are read by the leader: wait for one
+            while not any(c._core._shared and c._core._shared.leading for c in clients):  # noqa: ASYNC110
+                await anyio.sleep(0.02)
         prefix = f"{namespace}:{{{hashlib.sha256(sim.api_key.encode()).hexdigest()[:16]}}}"
         async with redis.asyncio.Redis.from_url(redis_server.url) as raw:
             for value in HOSTILE:  # what a compromised or buggy process could write
