@@ -4,7 +4,9 @@ Three child processes each run a real ``ImagineProClient(coordination=RedisCoord
 one API key against a simulator process (the documented rate limits on). Their Redis is a real
 ``redis-server`` reached through a TCP proxy in this process (``tests/redis/_proxy.py``). Each
 child submits its share of imagine jobs (retrying a submission that got ``CoordinationError``, as
-an application would) and awaits every job. Meanwhile, on the simulator's clock:
+an application would) and awaits every job. The budgets are warmed first (a fresh Redis's wait of
+one lease + one window is paid before the run, as by a deployment whose Redis has been up for a
+while). Then, on the simulator's clock, from when every child has its client open:
 
 1. ``warm`` seconds after the start, the proxy **blackholes** Redis for ``blackhole`` seconds
    (connections accepted, nothing answered: a partition, a frozen VM);
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -167,6 +170,29 @@ async def _child(task: Task) -> dict[str, Any]:
 # -- the parent -------------------------------------------------------------------------------------
 
 
+async def _warm_up(redis_url: str, namespace: str, api_key: str, outage: Outage) -> None:
+    """Take and give back a permit of both budgets at once: a fresh Redis's wait (one lease + one
+    window) is paid before the run, as in a deployment whose Redis has been up for a while."""
+    import anyio
+
+    from imaginepro_async._coordination.budgets import RedisCoordination
+    from imaginepro_async._pacing.budget import Budget, RateLimit
+    from imaginepro_async._pacing.clock import Clock
+
+    clock = Clock(outage.time_scale)
+    key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]  # as the client names the key
+
+    async def one(budget: Budget) -> None:
+        await (await budget.acquire()).give_back()
+
+    async with (
+        RedisCoordination(redis_url, lease=outage.lease, namespace=namespace) as coordination,
+        anyio.create_task_group() as tasks,
+    ):
+        for kind, limit in (("create", RateLimit(1, 3.0)), ("poll", RateLimit(10, 1.0))):
+            tasks.start_soon(one, coordination.budget(kind, limit, clock, key_id=key_id))
+
+
 def _first_after(records: list[dict[str, Any]], since: float, kind: str) -> float | None:
     """Simulated seconds from ``since`` to the first request of ``kind`` answered 200 after it."""
     times = [
@@ -195,8 +221,10 @@ async def _run(outage: Outage, mode: str, binary: str) -> dict[str, Any]:
         server.start()
         proxy = RedisProxy(server.port)
         await proxy.start()
+        children: list[Any] = []
         try:
             namespace = f"outage-{mode}-{time.time_ns()}"  # one key: one budget for all
+            await _warm_up(proxy.url, namespace, sim.api_key, outage)
             tasks = [
                 Task(
                     sim_url=sim.url,
@@ -215,7 +243,7 @@ async def _run(outage: Outage, mode: str, binary: str) -> dict[str, Any]:
                 for index in range(outage.processes)
             ]
             outs = [Path(tmp) / f"{i}.json" for i in range(len(tasks))]
-            children = [
+            children += [
                 await anyio.open_process(
                     [
                         sys.executable,
@@ -248,6 +276,11 @@ async def _run(outage: Outage, mode: str, binary: str) -> dict[str, Any]:
             restarted_at = await anyio.to_thread.run_sync(sim.now)
             with anyio.fail_after(outage.deadline / scale + 60):
                 codes = [await child.wait() for child in children]
+        except BaseException:
+            for child in children:
+                if child.returncode is None:
+                    child.kill()
+            raise
         finally:
             await proxy.aclose()
             server.kill()

@@ -221,7 +221,7 @@ class RedisJobRegistry:
     async def followed(self) -> set[str]:
         """Every job some process follows and that has not ended."""
         members = await self._call("smembers", f"{self._prefix}:followed")
-        ids = (valid_id(_text(m, errors="replace")) for m in members)
+        ids = (valid_id(_text(m)) for m in members)
         return {m for m in ids if m is not None}
 
     async def publish(self, message: Mapping[str, Any]) -> str | None:
@@ -309,8 +309,9 @@ class RedisJobRegistry:
             raise CoordinationError(f"Redis answered an error ({exc}); check Redis") from exc
 
 
-def _text(value: object, errors: str = "strict") -> str:
-    return value.decode(errors=errors) if isinstance(value, bytes) else str(value)
+def _text(value: object) -> str:
+    """What Redis holds as text (bytes that are not UTF-8 replaced: nothing here may raise)."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _field(fields: object, name: str) -> str | None:
@@ -318,7 +319,7 @@ def _field(fields: object, name: str) -> str | None:
     if not isinstance(fields, Mapping):
         return None
     value = fields.get(name.encode(), fields.get(name))
-    return None if value is None else _text(value, errors="replace")
+    return None if value is None else _text(value)
 
 
 def _message(raw: object) -> dict[str, Any] | None:
