@@ -9,6 +9,10 @@ are thin, validated methods over it; ``Job`` handles reach it through the ``JobH
 
 A messageId walks downwards from here: ``submit`` → ``Sender`` (``_wire``) → the answer structured
 → ``Scheduler.track`` (``_scheduling``) → a ``JobState`` → a ``Job`` handle.
+
+Over 500 lines: it is the one owner of the client's working parts and their whole life cycle
+(opening, breaking when a background task fails, closing); split, the life cycle would be in two
+places.
 """
 
 from __future__ import annotations

@@ -5,6 +5,13 @@ permit from the progress budget (10 requests/s by default), pops the most urgent
 Each poll costs O(log n) heap work, whatever the number of live jobs. *When* a job is polled is the
 poll policy, in ``planner.py`` (pure code, no I/O); this module only sleeps, polls, and wakes each
 job's waiters (``JobState``) with what it saw. It keeps its own record of every job it follows.
+
+A shared budget whose store is away (Redis: ``CoordinationError``) is weather: the dispatcher waits
+and tries again with backoff, failing no job. A dispatcher that stops on anything else (a bug)
+fails every waiter at once and tells its owner (``on_failure``), which breaks the client.
+
+Over 500 lines: the heap, the dispatcher, the polls and admission share the job records and the
+planner, and one owner of them is simpler than a split that hands them across modules.
 """
 
 from __future__ import annotations
