@@ -5,18 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import unquote
 
+import aiohttp
 import anyio
 import pytest
 import redis.asyncio
 import yarl
+from aiohttp import web
 
 from imaginepro_async import ImagineProClient, InvalidInputError, Status
 from imaginepro_async._coordination.budgets import RedisCoordination
 from imaginepro_async._wire.endpoints import MESSAGE, VIDEO_FETCH
-from imaginepro_async.webhooks import parse_webhook
+from imaginepro_async.webhooks import WebhookReceiver, parse_webhook
 from tests.redis._common import SCALE
 from tests.redis._server import RedisServer
 from tests.redis._shared import make_jobs
@@ -40,8 +43,25 @@ HOSTILE = [
     "ü-job",
     "",
 ]
+TOKEN = "hostile-ids-webhook-token-0123456789"
 #: The only paths the simulator may see: the jobs made, and polls of well-formed ids.
 ALLOWED = re.compile(r"/api/v1/(nova/imagine|message/fetch/[A-Za-z0-9][A-Za-z0-9_-]{0,127})")
+
+
+@asynccontextmanager
+async def _receiver(client: ImagineProClient) -> AsyncIterator[str]:
+    """The client's webhook receiver served on loopback; its URL with the token."""
+    app = web.Application()
+    app.router.add_post("/hook", WebhookReceiver(client).aiohttp)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/hook?token={TOKEN}"
+    finally:
+        await runner.cleanup()
 
 
 def _raw(value: str) -> bytes:
@@ -67,8 +87,8 @@ def test_a_path_segment_never_changes_the_path(value: str) -> None:
 
 
 async def test_hostile_ids_are_refused_where_they_enter(redis_server: RedisServer) -> None:
-    """Hostile ids through client.job, fetch, webhook deliveries, hints and the shared Redis
-    streams and set: each entry point refuses them with InvalidInputError (or skips what another
+    """Hostile ids through client.job, fetch, webhook deliveries (over HTTP too), hints and the
+    shared Redis streams and set: each entry point refuses them with InvalidInputError (or skips what another
     process wrote), the shared-jobs task lives on, and the simulator sees only well-formed paths."""
     namespace = "hostile-ids"
     async with _simulator(seed=31) as sim, AsyncExitStack() as stack:
@@ -79,7 +99,11 @@ async def test_hostile_ids_are_refused_where_they_enter(redis_server: RedisServe
                                   share_jobs=True, leader_lease=10.0)
             )  # fmt: skip
             client = ImagineProClient(
-                sim.api_key, base_url=sim.url, time_scale=SCALE, coordination=coordination
+                sim.api_key,
+                base_url=sim.url,
+                time_scale=SCALE,
+                coordination=coordination,
+                webhook_token=TOKEN,
             )
             clients.append(await stack.enter_async_context(client))
         ids = await make_jobs(sim, 2)
@@ -95,6 +119,12 @@ async def test_hostile_ids_are_refused_where_they_enter(redis_server: RedisServe
                 with pytest.raises(InvalidInputError, match="webhook delivery"):
                     await client._core.deliver(parse_webhook(body))
         first = clients[0].job(ids[0])
+        for client in clients:  # deliveries over HTTP, to the leader and to the other one
+            async with _receiver(client) as url, aiohttp.ClientSession() as http:
+                for value in HOSTILE:
+                    delivery = {"messageId": value, "status": "DONE", "progress": 100}
+                    async with http.post(url, json=delivery) as answer:
+                        assert answer.status < 500
         with anyio.fail_after(30):  # "poll now" requests are read by the leader: wait for one
             while not any(c._core._shared and c._core._shared.leading for c in clients):  # noqa: ASYNC110
                 await anyio.sleep(0.02)
