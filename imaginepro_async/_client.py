@@ -210,7 +210,8 @@ class ImagineProClient(Midjourney):
 
     @property
     def state(self) -> ClientState:
-        """NEW until ``async with``, OPEN inside it, CLOSED after (a client is never reopened)."""
+        """NEW until ``async with``, OPEN inside it, CLOSED after (a client is never reopened);
+        BROKEN if a background task of it stopped on an unexpected error (see ``ClientState``)."""
         return self._core.state
 
     @property

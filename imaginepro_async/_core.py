@@ -9,6 +9,10 @@ are thin, validated methods over it; ``Job`` handles reach it through the ``JobH
 
 A messageId walks downwards from here: ``submit`` → ``Sender`` (``_wire``) → the answer structured
 → ``Scheduler.track`` (``_scheduling``) → a ``JobState`` → a ``Job`` handle.
+
+Over 500 lines: it is the one owner of the client's working parts and their whole life cycle
+(opening, breaking when a background task fails, closing); split, the life cycle would be in two
+places.
 """
 
 from __future__ import annotations
@@ -67,11 +71,27 @@ AnswerT = TypeVar("AnswerT")
 
 
 class ClientState(enum.Enum):
-    """Where a client is in its life: built, open (inside ``async with``), or closed for good."""
+    """Where a client is in its life: built, open (inside ``async with``), broken, or closed.
+
+    ``BROKEN``: one of its background tasks (the poller, or the shared-jobs task) stopped on an
+    unexpected error. Every job it followed then failed with ``ClientClosedError`` naming the
+    cause, and every call raises it too; close the client and open a new one (``client.job``
+    follows a job again). An outage of Redis does not break a client: it is waited out.
+    """
 
     NEW = "new"
     OPEN = "open"
+    BROKEN = "broken"
     CLOSED = "closed"
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in a few words (for a group: its first error, and how many there were)."""
+    more = 0
+    while isinstance(exc, BaseExceptionGroup):
+        more += len(exc.exceptions) - 1
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}" + (f", and {more} more" if more else "")
 
 
 @attrs.frozen(kw_only=True)
@@ -127,6 +147,7 @@ class ClientCore:
         self._scheduler: Scheduler | None = None
         self._shared: SharedJobs | None = None  # with RedisCoordination(share_jobs=True)
         self._image_sizes: dict[str, tuple[int, int]] = {}
+        self._broken: str | None = None  # why the client broke (see ClientState.BROKEN)
 
     def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
         if coordination is None:
@@ -198,10 +219,11 @@ class ClientCore:
             clock=self.clock,
             account_concurrency=settings.account_concurrency,
             events=settings.events,
+            on_failure=lambda exc: self._break("poller", exc),
         )
         self._scheduler.start()
         if self._shared is not None:
-            self._shared.start(self._scheduler)
+            self._shared.start(self._scheduler, lambda exc: self._break("shared-jobs task", exc))
         self.queue.start()
 
     async def aclose(self) -> None:
@@ -214,6 +236,28 @@ class ClientCore:
         finally:
             self.state = ClientState.CLOSED
             await self._close_rest()
+
+    def _break(self, task: str, exc: Exception) -> None:
+        """A background task stopped on an unexpected error: fail every waiter at once with the
+        cause, stop the other tasks, and say so in ``state`` and at every next call."""
+        if self.state is not ClientState.OPEN:
+            return
+        self.state = ClientState.BROKEN
+        self._broken = (
+            f"the client stopped working: its {task} failed ({_describe(exc)}); please report "
+            "it. Close this client and open a new ImagineProClient (client.job(message_id) "
+            "follows a job again)"
+        )
+        logger.error("%s", self._broken)
+        if self._shared is not None:
+            self._shared.stop()
+        if self._scheduler is not None:
+            self._scheduler.fail(lambda _: self._broken_error(exc))
+
+    def _broken_error(self, cause: BaseException | None = None) -> ClientClosedError:
+        error = ClientClosedError(self._broken or "the client stopped working")
+        error.__cause__ = cause
+        return error
 
     async def _close_rest(self) -> None:
         try:
@@ -232,6 +276,8 @@ class ClientCore:
     def open(self) -> tuple[Sender, Scheduler]:
         """The sender and the scheduler of an open client (else ``ClientClosedError``)."""
         if self.state is not ClientState.OPEN or self._sender is None or self._scheduler is None:
+            if self.state is ClientState.BROKEN:
+                raise self._broken_error()
             if self.state is ClientState.CLOSED:
                 raise ClientClosedError("the client is closed; open a new ImagineProClient")
             raise ClientClosedError(
@@ -243,7 +289,7 @@ class ClientCore:
 
     def ensure_open(self) -> None:
         """Raise ``ClientClosedError`` unless the client follows jobs."""
-        if self._scheduler is None:
+        if self._scheduler is None or self.state is ClientState.BROKEN:
             self.open()
         else:
             self._scheduler.ensure_open()
@@ -285,6 +331,7 @@ class ClientCore:
 
     def job(self, message_id: str, *, video: bool = False) -> Job:
         """A handle on an existing job (see ``ImagineProClient.job``)."""
+        check_message_id(message_id)
         _, scheduler = self.open()
         fetch = VIDEO_FETCH if video else None
         return self._handle(scheduler.track(message_id, submitted=False, fetch=fetch))
@@ -491,11 +538,19 @@ class ClientCore:
     async def deliver(self, message: Message) -> Outcome:
         """A webhook delivery (authenticated by the receiver): a hint for the scheduler.
 
-        With shared jobs, a process that does not lead passes the hint on to the leader.
+        With shared jobs, a process that does not lead passes the hint on to the leader (only
+        about a job this process follows). A delivery whose messageId is not well formed is
+        refused (``InvalidInputError``): no id from outside reaches a URL unchecked.
         """
+        check_message_id(message.message_id, "the messageId of a webhook delivery")
         _, scheduler = self.open()
         outcome = self.inbox.deliver(message, scheduler)
         shared = self._shared
-        if outcome is Outcome.FETCHED and shared is not None and not shared.leading:
+        if (
+            outcome is Outcome.FETCHED
+            and shared is not None
+            and not shared.leading
+            and scheduler.follows(message.message_id)
+        ):
             await shared.hint(message.message_id)
         return outcome

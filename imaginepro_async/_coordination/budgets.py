@@ -22,8 +22,10 @@ How it is kept, per budget (``<namespace>:{<key_id>}:<kind>:...``, one Redis has
   until its window ends.
 - **A shared pause**: on a 429 any process writes the ``Retry-After`` into ``pause``; every
   process waits it out.
-- **Fail closed**: when Redis cannot be reached, commands are retried with backoff for
-  ``unreachable_timeout``; then ``acquire`` raises ``CoordinationError`` and nothing is sent.
+- **Fail closed**: when Redis cannot be reached or answers errors (out of memory, READONLY after a
+  failover), commands are retried with backoff for ``unreachable_timeout``; then ``acquire``
+  raises ``CoordinationError`` and nothing is sent. The client's own poller treats that as
+  weather: it waits and tries again for as long as it takes, failing no job.
   Releasing and giving back are best effort: a permit left behind expires with its lease.
 - **A Redis that lost its data** (restarted without persistence, flushed, failed over to an empty
   replica) forgets the permits in flight. The ``epoch`` key tells: when it is missing, the script
@@ -273,9 +275,13 @@ class RedisCoordination:
                         "or raise unreachable_timeout"
                     ) from exc
             except self._response_error as exc:
-                raise CoordinationError(
-                    f"Redis refused the budget's script ({exc}); nothing was sent"
-                ) from exc
+                # Out of memory, READONLY after a failover, LOADING after a restart: weather too.
+                if clock.now() >= deadline:
+                    raise CoordinationError(
+                        f"Redis answered errors for {self.unreachable_timeout:g} s ({exc}); "
+                        "nothing was sent. Check Redis (memory, a failover), or raise "
+                        "unreachable_timeout"
+                    ) from exc
             wait = backoff(attempt, base=0.05, cap=1.0, rng=self._rng)
             await clock.sleep(min(wait, max(0.0, deadline - clock.now())))
             attempt += 1
@@ -393,6 +399,7 @@ class RedisBudget:
 
     async def _return_unused(self, member: str) -> None:
         self._started -= 1
-        with contextlib.suppress(*self._owner._errors):  # else it expires with its lease
+        # Else it expires with its lease.
+        with contextlib.suppress(*self._owner._errors, self._owner._response_error):
             await self._owner._redis.zrem(self._permits, member)
         self._line.wake_head()

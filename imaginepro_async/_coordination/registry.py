@@ -18,6 +18,7 @@ depend on the client's models. Keys live under ``<namespace>:{<key_id>}:``, one 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -25,13 +26,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from imaginepro_async._errors import CoordinationError, InvalidInputError
 from imaginepro_async._pacing.clock import Clock
+from imaginepro_async._validation import check_message_id
 
 from .budgets import RedisCoordination
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisJobRegistry", "RedisLeadership", "status_rank"]
+__all__ = ["RedisJobRegistry", "RedisLeadership", "status_rank", "valid_id"]
+
+logger = logging.getLogger("imaginepro_async")
 
 #: Renewals are confirmed for the lease minus this fraction: clocks may run at slightly other rates.
 _LEASE_MARGIN: Final = 0.1
@@ -75,6 +79,16 @@ _RANKS: Final = {"QUEUED": 0, "PROCESSING": 1, "DONE": 2, "FAIL": 2}
 def status_rank(status: object) -> int:
     """How far along a status is: QUEUED 0, PROCESSING (and unknown statuses) 1, DONE/FAIL 2."""
     return _RANKS.get(status, 1) if isinstance(status, str) else 1
+
+
+def valid_id(value: object) -> str | None:
+    """``value`` if it is a well-formed messageId, else None (logged): what another process (or
+    anyone who can write to Redis) put in a stream or a set is checked before it can reach a URL."""
+    try:
+        return check_message_id(value, "a messageId read from Redis")
+    except InvalidInputError as exc:
+        logger.warning("shared jobs: ignored: %s", exc)
+        return None
 
 
 def _progress(value: object) -> float:
@@ -179,6 +193,7 @@ class RedisJobRegistry:
     async def follow(self, message_id: str, *, route: str | None = None) -> None:
         """Add a job to the ones the leader polls (until it ends); ``route`` names the progress
         endpoint it is polled through, when not the Message one."""
+        check_message_id(message_id)
         if route is not None:
             routes = f"{self._prefix}:routes"
             await self._call("hset", routes, message_id, route)
@@ -206,7 +221,8 @@ class RedisJobRegistry:
     async def followed(self) -> set[str]:
         """Every job some process follows and that has not ended."""
         members = await self._call("smembers", f"{self._prefix}:followed")
-        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        ids = (valid_id(_text(m)) for m in members)
+        return {m for m in ids if m is not None}
 
     async def publish(self, message: Mapping[str, Any]) -> str | None:
         """Record a job's Message if it is newer than the one recorded; the stream entry id, or
@@ -233,7 +249,7 @@ class RedisJobRegistry:
     async def latest(self, message_id: str) -> dict[str, Any] | None:
         """The newest Message recorded for a job, or None."""
         raw = await self._call("hget", self._job_key(message_id), "message")
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else _message(raw)
 
     async def updates(
         self, after: str = "0", *, count: int = 1000, block: float | None = None
@@ -241,10 +257,16 @@ class RedisJobRegistry:
         """Updates recorded after the stream entry ``after`` ("0": from the oldest kept), oldest
         first, as ``(entry id, Message)``; with ``block`` (real seconds), wait that long for one."""
         read = await self._read(f"{self._prefix}:updates", after, count, block)
-        return [(entry, json.loads(_field(fields, "message"))) for entry, fields in read]
+        updates = []
+        for entry, fields in read:
+            message = _message(_field(fields, "message"))
+            if message is not None and valid_id(message.get("messageId")) is not None:
+                updates.append((entry, message))
+        return updates
 
     async def request_poll(self, message_id: str) -> None:
         """Ask the leader to poll a job now (a webhook about it reached this process)."""
+        check_message_id(message_id)
         await self._call(
             "xadd",
             f"{self._prefix}:poll-now",
@@ -255,10 +277,16 @@ class RedisJobRegistry:
 
     async def poll_requests(
         self, after: str = "0", *, count: int = 1000, block: float | None = None
-    ) -> list[tuple[str, str]]:
-        """ "Poll now" requests after the entry ``after``, as ``(entry id, messageId)``."""
+    ) -> list[tuple[str, str | None]]:
+        """ "Poll now" requests after the entry ``after``, as ``(entry id, messageId)``; the
+        messageId is None for an entry without a well-formed one (skip it)."""
         read = await self._read(f"{self._prefix}:poll-now", after, count, block)
-        return [(entry, _field(fields, "id")) for entry, fields in read]
+        requests = []
+        for entry, fields in read:
+            message_id = valid_id(_field(fields, "id"))
+            # A malformed entry is still passed (with no id) so that the reader moves past it.
+            requests.append((entry, message_id))
+        return requests
 
     async def _read(
         self, stream: str, after: str, count: int, block: float | None
@@ -277,12 +305,30 @@ class RedisJobRegistry:
             raise CoordinationError(
                 f"Redis could not be reached ({type(exc).__name__}: {exc}); check that it is up"
             ) from exc
+        except self._owner._response_error as exc:  # out of memory, READONLY, a wrong type...
+            raise CoordinationError(f"Redis answered an error ({exc}); check Redis") from exc
 
 
 def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """What Redis holds as text (bytes that are not UTF-8 replaced: nothing here may raise)."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _field(fields: Mapping[Any, Any], name: str) -> str:
-    """A stream entry's field, whether the client decodes responses or not."""
-    return _text(fields[name.encode()] if name.encode() in fields else fields[name])
+def _field(fields: object, name: str) -> str | None:
+    """A stream entry's field, whether the client decodes responses or not (None if missing)."""
+    if not isinstance(fields, Mapping):
+        return None
+    value = fields.get(name.encode(), fields.get(name))
+    return None if value is None else _text(value)
+
+
+def _message(raw: object) -> dict[str, Any] | None:
+    """A Message's wire JSON as recorded in Redis; None (logged) if it is not a JSON object."""
+    try:
+        data = json.loads(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        logger.warning("shared jobs: ignored a malformed Message in Redis: %.200r", raw)
+        return None
+    return data

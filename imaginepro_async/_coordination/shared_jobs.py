@@ -15,6 +15,12 @@ When the leader dies, its lease lapses and another process claims within one lea
 followed job (looked at once, then on its own schedule) and goes on: no job is lost, and each job
 is polled by one process at a time. When Redis loses its data (a restart without persistence), the
 epoch token changes; every process then registers its live jobs again and re-reads the new stream.
+
+Redis away (unreachable, silent, answering errors such as OOM or READONLY) is weather: each loop
+waits and starts again with backoff, for as long as it takes. What comes out of Redis is checked
+(every messageId before it can reach a URL; malformed entries are skipped). Should the task end on
+anything else (a bug), the client is told at once (``on_failure``): it fails every waiter and
+breaks, rather than leaving its handles to wait for a leader that no longer polls.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,12 +46,14 @@ from imaginepro_async._errors import (
 from imaginepro_async._models import Message
 from imaginepro_async._pacing.budget import Budget, Permit, RateLimit
 from imaginepro_async._pacing.clock import Clock
+from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._scheduling.job_state import JobState
 from imaginepro_async._scheduling.scheduler import Fetcher, Scheduler
+from imaginepro_async._validation import check_message_id
 from imaginepro_async._wire.endpoints import ENDPOINTS, Endpoint
 
 from .budgets import RedisCoordination
-from .registry import RedisJobRegistry, RedisLeadership, _progress, status_rank
+from .registry import RedisJobRegistry, RedisLeadership, _progress, status_rank, valid_id
 
 __all__ = ["SharedJobs", "shared_jobs"]
 
@@ -125,6 +134,7 @@ class SharedJobs:
         self._after = "0"  # the last entry of the updates stream taken in
         self._epoch: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._rng = random.Random()
 
     # -- hooks of the client ------------------------------------------------------------------
 
@@ -140,12 +150,19 @@ class SharedJobs:
 
         return fetch, _Gate(budget, self)
 
-    def start(self, scheduler: Scheduler) -> None:
-        """Start following the registry, in a task owned here until ``aclose``."""
+    def start(self, scheduler: Scheduler, on_failure: Callable[[Exception], None]) -> None:
+        """Start following the registry, in a task owned here until ``aclose``; ``on_failure`` is
+        told if that task stops on an unexpected error."""
         self._scheduler = scheduler
         self._task = asyncio.get_running_loop().create_task(
-            self._run(), name="imaginepro-async shared jobs"
+            self._run(on_failure), name="imaginepro-async shared jobs"
         )
+
+    def stop(self) -> None:
+        """Stop the task now (the client broke): no renewal, so the leadership lapses."""
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     async def aclose(self) -> None:
         """Stop; resign the leadership so that another process takes over at once."""
@@ -154,6 +171,8 @@ class SharedJobs:
             return
         task.cancel()
         await asyncio.wait([task])
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("closing a client whose shared-jobs task had failed: %r", exc)
         if self._leadership.leading:
             with anyio.CancelScope(shield=True), contextlib.suppress(CoordinationError):
                 await self._leadership.resign()
@@ -161,7 +180,7 @@ class SharedJobs:
     def follow(self, state: JobState, route: Endpoint[None, Message] | None) -> None:
         """Register a job this process follows (its handle was just made)."""
         message_id = state.message_id
-        if state.resolved or message_id in self._states:
+        if state.resolved or message_id in self._states or valid_id(message_id) is None:
             return
         self._states[message_id] = state
         if route is not None:
@@ -172,6 +191,7 @@ class SharedJobs:
 
     async def hint(self, message_id: str) -> None:
         """Have the leader look at a job soon (a webhook said it changed)."""
+        check_message_id(message_id)
         if self.leading and message_id in self._states:
             self._require_scheduler().poke(message_id)
         else:
@@ -246,6 +266,8 @@ class SharedJobs:
         self._require_scheduler().observe(message, sent=self._clock.now())
 
     def _adopt(self, message_id: str, route: str | None) -> None:
+        if valid_id(message_id) is None:
+            return
         scheduler = self._require_scheduler()
         endpoint = None if route is None else ENDPOINTS.get(route)
         state = scheduler.track(message_id, submitted=False, fetch=endpoint)
@@ -255,21 +277,35 @@ class SharedJobs:
 
     # -- background work --------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self._keep, self._lead)
-            tasks.start_soon(self._keep, self._listen)
-            tasks.start_soon(self._keep, self._answer_requests)
-            tasks.start_soon(self._keep, self._send)
+    async def _run(self, on_failure: Callable[[Exception], None]) -> None:
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._keep, self._lead)
+                tasks.start_soon(self._keep, self._listen)
+                tasks.start_soon(self._keep, self._answer_requests)
+                tasks.start_soon(self._keep, self._send)
+        except Exception as exc:
+            logger.exception("the shared-jobs task stopped on an unexpected error")
+            on_failure(exc)
+            raise
 
     async def _keep(self, loop: Callable[[], Any]) -> None:
-        """Run ``loop`` again after Redis failed it (it re-reads from where it stopped)."""
+        """Run ``loop`` again, with backoff, after Redis failed it (it re-reads from where it
+        stopped); for as long as Redis stays away."""
+        lease = self._leadership.lease
+        failures = 0
         while True:
+            started = self._clock.now()
             try:
                 await loop()
             except CoordinationError as exc:
-                logger.warning("shared jobs: %s", exc)
-                await self._clock.sleep(self._leadership.lease / 6)
+                if self._clock.now() - started > lease:
+                    failures = 0  # it had worked for a while: a new outage
+                if not failures:
+                    logger.warning("shared jobs: %s; retrying until Redis is back", exc)
+                wait = backoff(failures, base=lease / 12, cap=lease / 3, rng=self._rng)
+                failures += 1
+                await self._clock.sleep(wait)
 
     async def _lead(self) -> None:
         """Claim or renew the leadership every third of a lease; adopt every followed job."""
@@ -319,9 +355,10 @@ class SharedJobs:
                 after = requests[-1][0]
             if not self.leading:
                 continue
-            unknown = [m for _, m in requests if m not in self._states]
+            asked = [m for _, m in requests if m is not None]
+            unknown = [m for m in asked if m not in self._states]
             routes = await self._registry.routes(unknown)
-            for _, message_id in requests:
+            for message_id in asked:
                 if message_id in self._states:
                     self._require_scheduler().poke(message_id)
                 else:

@@ -5,6 +5,13 @@ permit from the progress budget (10 requests/s by default), pops the most urgent
 Each poll costs O(log n) heap work, whatever the number of live jobs. *When* a job is polled is the
 poll policy, in ``planner.py`` (pure code, no I/O); this module only sleeps, polls, and wakes each
 job's waiters (``JobState``) with what it saw. It keeps its own record of every job it follows.
+
+A shared budget whose store is away (Redis: ``CoordinationError``) is weather: the dispatcher waits
+and tries again with backoff, failing no job. A dispatcher that stops on anything else (a bug)
+fails every waiter at once and tells its owner (``on_failure``), which breaks the client.
+
+Over 500 lines: the heap, the dispatcher, the polls and admission share the job records and the
+planner, and one owner of them is simpler than a split that hands them across modules.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from anyio.abc import TaskGroup
 from imaginepro_async._errors import (
     APIConnectionError,
     ClientClosedError,
+    CoordinationError,
     ImagineProError,
     JobCancelledError,
     JobDeadlineError,
@@ -37,6 +45,7 @@ from imaginepro_async._events.hooks import Emitter
 from imaginepro_async._models import Message, Status
 from imaginepro_async._pacing.budget import Budget, Permit
 from imaginepro_async._pacing.clock import Clock
+from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._wire.endpoints import Endpoint
 
 from .job_state import JobState, closed_error
@@ -98,6 +107,13 @@ BeforeSend = Callable[[], Awaitable[None]]
 #: One poll of a job: its Message, fetched with the given permit of the progress budget, through
 #: the job's progress endpoint (None: the Message one).
 Fetcher = Callable[[str, Permit, Endpoint[None, Message] | None], Awaitable[Message]]
+#: Told when the dispatcher stopped on an unexpected error (a bug): the client then breaks.
+OnFailure = Callable[[Exception], None]
+
+#: While the shared budget's store (Redis) cannot grant permits: backoff between tries, in API
+#: seconds (each try itself waits the coordination's ``unreachable_timeout``).
+_OUTAGE_BASE = 1.0
+_OUTAGE_CAP = 15.0
 
 
 class SchedulerState(enum.Enum):
@@ -137,6 +153,8 @@ class Scheduler:
         clock: the client's clock.
         account_concurrency: how many jobs the account runs at once, if known (else learnt).
         events: the client's hooks (polls, ends, held submissions).
+        on_failure: told when the dispatcher stops on an unexpected error (else each waiter gets
+            an ``ImagineProError`` naming it).
     """
 
     def __init__(
@@ -149,9 +167,13 @@ class Scheduler:
         clock: Clock,
         account_concurrency: int | None = None,
         events: Emitter | None = None,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._clock = clock
         self._events = JobEvents(events or Emitter(), clock)
+        self._rng = rng
+        self._on_failure = on_failure
+        self._outage = 0  # failed tries of the budget in a row (its coordination is away)
         self._fetcher = fetcher
         self._budget = budget
         limit = budget.limit
@@ -205,26 +227,39 @@ class Scheduler:
 
     async def aclose(self) -> None:
         """Stop following jobs; their waiters get ``ClientClosedError``. Safe to repeat."""
-        if self._state is SchedulerState.CLOSED:
-            return
-        self._state = SchedulerState.CLOSED
-        self._resolve_all(closed_error)
-        self._signal_room()
+        if self._state is not SchedulerState.CLOSED:
+            self._state = SchedulerState.CLOSED
+            self._resolve_all(closed_error)
+            self._signal_room()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             # asyncio.wait does not raise the task's cancellation into us, but ours still comes.
             await asyncio.wait([task])
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                logger.error("closing a client whose scheduler had failed: %r", exc)
+
+    def fail(self, error: Callable[[str], ImagineProError]) -> None:
+        """Stop at once (the client broke): each waiter gets ``error(message_id)``."""
+        if self._state is SchedulerState.CLOSED:
+            return
+        self._state = SchedulerState.CLOSED
+        self._resolve_all(error)
+        self._signal_room()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     async def _run(self) -> None:
         try:
             async with anyio.create_task_group() as polls:
                 await self._dispatch(polls)
         except Exception as exc:
-            # A bug here must not leave waiters hanging: each gets an error naming it.
+            # A bug here must not leave waiters hanging: each gets an error naming it at once.
             logger.exception("the scheduler stopped on an unexpected error")
-            self._state = SchedulerState.CLOSED
-            self._resolve_all(functools.partial(_crashed, exc))
+            if self._on_failure is not None:
+                self._on_failure(exc)
+            self.fail(functools.partial(_crashed, exc))
             raise
 
     def _resolve_all(self, error: Callable[[str], ImagineProError]) -> None:
@@ -432,7 +467,14 @@ class Scheduler:
                 self._sleeping_until = -math.inf
                 continue
             budget, events = self._budget, self._events
-            permit = await (events.acquire(budget) if events.waits else budget.acquire())
+            try:
+                permit = await (events.acquire(budget) if events.waits else budget.acquire())
+            except CoordinationError as exc:
+                await self._wait_out_outage(exc)
+                continue
+            if self._outage:
+                logger.warning("the shared budget answers again: polling resumes")
+                self._outage = 0
             top = self._top()
             if top is None or top[0].due is None or top[0].due > clock.now():
                 await permit.give_back()
@@ -442,6 +484,17 @@ class Scheduler:
             record.due = None
             record.in_flight = True
             polls.start_soon(self._poll, record, state, permit)
+
+    async def _wait_out_outage(self, exc: CoordinationError) -> None:
+        """The shared budget's store (Redis) is away: weather, not death. No job is failed for it;
+        polls wait and the dispatcher tries again with backoff, for as long as it takes."""
+        if not self._outage:
+            logger.warning("polls wait for the shared budget (%s); retrying until it is back", exc)
+        else:
+            logger.debug("the shared budget is still away (%s)", exc)
+        wait = backoff(self._outage, base=_OUTAGE_BASE, cap=_OUTAGE_CAP, rng=self._rng)
+        self._outage += 1
+        await self._clock.sleep(wait)
 
     # -- one poll ----------------------------------------------------------------------------------
 

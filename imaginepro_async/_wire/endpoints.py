@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import attrs
 
+from imaginepro_async._errors import InvalidInputError
 from imaginepro_async._models import (
     AccountInfo,
     BlendRequest,
@@ -44,6 +45,7 @@ from imaginepro_async._models import (
     VideoGenerateRequest,
     VideoMessage,
 )
+from imaginepro_async._validation import short
 
 __all__ = [
     "ACCOUNT_INFO",
@@ -108,8 +110,29 @@ class Endpoint(Generic[RequestT, AnswerT]):
     fallback: Endpoint[RequestT, AnswerT] | None = None
 
     def path_for(self, **params: str) -> str:
-        """The path with each ``{name}`` filled in (escaped: an id can never add a path segment)."""
-        return self.path.format_map({k: quote(v, safe="") for k, v in params.items()})
+        """The path with each ``{name}`` filled in, each one escaped as one whole path segment.
+
+        No value can change the path: a slash, ``?`` or ``#`` is escaped, and what escaping
+        cannot keep in its segment (empty, ``.`` or ``..``, which URLs resolve away; a lone
+        surrogate, which has no UTF-8) is refused with ``InvalidInputError``, nothing sent.
+        """
+        return self.path.format_map({k: _segment(k, v) for k, v in params.items()})
+
+
+def _segment(name: str, value: object) -> str:
+    """``value`` escaped as one path segment (see ``Endpoint.path_for``)."""
+    if not isinstance(value, str) or value in ("", ".", ".."):
+        raise InvalidInputError(
+            f"{name} {short(value)} cannot be put in a URL path: it must be a non-empty string, "
+            "not '.' or '..'"
+        )
+    try:
+        return quote(value, safe="", errors="strict")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{name} {short(value)} cannot be put in a URL path: it is not valid Unicode "
+            "(a lone surrogate)"
+        ) from None
 
 
 def _job(

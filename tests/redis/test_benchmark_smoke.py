@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import replicas
+from benchmarks import redis_outage, replicas
 from tests.redis._server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -40,3 +40,16 @@ def test_the_job_workload_runs_and_draws(redis_server: RedisServer, tmp_path: Pa
     assert result["progress_per_job"] > 0
     assert "makespan ratio" in replicas.render_jobs_table([result])
     assert replicas.draw_chart([], tmp_path, [result]).stat().st_size > 0
+
+
+def test_the_outage_benchmark_runs_and_nothing_is_lost() -> None:
+    """benchmarks/redis_outage.py, tiny (a 1.5 s blackhole and a restart, time scale 30):
+    3 client processes lose no job, draw no 429, and every client is still open at the end."""
+    tiny = redis_outage.Outage(time_scale=30.0, jobs=1, warm=15.0, blackhole=45.0, gap=15.0,
+                               lease=15.0, leader_lease=15.0, durations=(10.0, 20.0))  # fmt: skip
+    (result,) = redis_outage.run(tiny, ("shared",))
+    assert result["lost"] == 0
+    assert result["served_429"] == 0
+    assert result["states_at_end"] == ["open"] * 3
+    assert result["recover_poll_after_blackhole"] is not None
+    assert "poll back after restart" in redis_outage.render_table([result])
