@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +41,7 @@ from imaginepro_async import (
     InvalidInputError,
     Submission,
 )
-from imaginepro_async.webhooks import asgi_app
+from imaginepro_async.webhooks import WebhookTokenFilter, asgi_app
 
 WEBHOOK_PATH = "/imaginepro/webhook"
 _PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
@@ -48,7 +49,6 @@ _PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
 # One client for the app's lifetime: it shares the API's rate limits among all requests.
 client = ImagineProClient(
     webhook_base=f"{_PUBLIC_URL}{WEBHOOK_PATH}" if _PUBLIC_URL else None,
-    time_scale=float(os.environ.get("IMAGINEPRO_TIME_SCALE", "1")),
 )
 
 
@@ -59,7 +59,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(lifespan=lifespan)
-app.mount(WEBHOOK_PATH, asgi_app(client))
+# A route at the exact path, not app.mount: a mount answers WEBHOOK_PATH with a 307 redirect to
+# WEBHOOK_PATH + "/", and ImaginePro's deliveries would be lost.
+app.add_route(WEBHOOK_PATH, asgi_app(client), methods=["POST"])
+# The token is in the deliveries' URL: keep it out of uvicorn's access log.
+logging.getLogger("uvicorn.access").addFilter(WebhookTokenFilter())
 
 
 class InpaintBody(BaseModel):

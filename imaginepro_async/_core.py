@@ -148,14 +148,27 @@ class ClientCore:
                 "this client was already opened once; create a new ImagineProClient"
             )
         self.state = ClientState.OPEN
+        try:
+            self._start()
+        except BaseException:
+            # Nothing half-open is left behind: sessions closed, tasks stopped, state CLOSED.
+            await self.aclose()
+            raise
+
+    def _start(self) -> None:
         settings = self.settings
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
             )
-            self._create_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True, limit=4)
-            )
+        # Job-creating requests go over a fresh connection each, also with a session passed in:
+        # a pooled connection the server has just closed would lose a create in a way we could
+        # not tell from a lost answer (SubmissionUncertainError). A session of our own, then
+        # (closed by us), trusting the environment as the user's session does.
+        self._create_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(force_close=True, limit=4),
+            trust_env=self._session.trust_env,
+        )
         exchange = Exchange(
             session=self._session,
             create_session=self._create_session,
@@ -163,6 +176,7 @@ class ClientCore:
             api_key=settings.api_key,
             timeout=settings.request_timeout,
             max_response_bytes=settings.max_response_bytes,
+            also_secret=(self.inbox.token,),
         )
         self._sender = Sender(
             exchange=exchange,
