@@ -197,6 +197,8 @@ class Exchange:
             ) as response:
                 raw = self.scrub(await self._read_capped(response, method, url))
                 location = response.headers.get("Location")
+                if location:  # a redirect may quote the key too (RedirectError.location)
+                    location = redact(self.scrub(location.encode()).decode("utf-8", "replace"))
                 reply = Reply(
                     status=response.status,
                     raw=raw,
