@@ -3,7 +3,8 @@
 The server quotes both back, plain and URL-encoded (``%2F`` and ``%2f``, ``%20`` and ``+``), in JSON
 bodies, text bodies, a redirect's Location and other headers, on every status the client handles.
 Everything the session produces is scanned: the DEBUG log file, what was printed, each error's
-``str``, ``repr``, traceback and attributes, the Messages read, and the CLI's output.
+``str``, ``repr``, traceback and attributes, the Messages read, and the CLI's output (plain, and
+with ``IMAGINEPRO_DEBUG=1``, its debug mode: it has no ``-v``).
 """
 
 from __future__ import annotations
@@ -183,35 +184,40 @@ async def test_a_debug_session_never_shows_the_key_or_the_token(
                     logging.getLogger("app").error("account: %s", exc)
                     places.update({f"account: {how}": text for how, text in described(exc).items()})
                 places["the client's repr"] = repr(client) + repr(client._core.settings)
-            cli = await anyio.run_process(
-                [
-                    sys.executable,
-                    "-m",
-                    "imaginepro_async",
-                    "imagine",
-                    "dropped",
-                    "--webhook",
-                    f"http://127.0.0.1:9/hook?token={TOKEN}",
-                ],
-                env={
-                    **{k: v for k, v in os.environ.items() if not k.startswith("IMAGINEPRO_")},
-                    "PYTHONPATH": str(ROOT),
-                    "IMAGINEPRO_API_KEY": KEY,
-                    "IMAGINEPRO_BASE_URL": url,
-                },
-                check=False,
-            )
+            env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGINEPRO_")}
+            env |= {"PYTHONPATH": str(ROOT), "IMAGINEPRO_API_KEY": KEY, "IMAGINEPRO_BASE_URL": url}
+            webhook = f"http://127.0.0.1:9/hook?token={TOKEN}"
+            cli = {
+                # The CLI has no -v: IMAGINEPRO_DEBUG=1 is its debug mode (a full traceback).
+                debug: await anyio.run_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "imaginepro_async",
+                        "imagine",
+                        prompt,
+                        "--webhook",
+                        webhook,
+                    ],
+                    env=env | ({"IMAGINEPRO_DEBUG": "1"} if debug else {}),
+                    check=False,
+                )
+                for debug, prompt in ((False, "dropped"), (True, "refused"))
+            }
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
         handler.close()
-    assert cli.returncode == 3, cli.stderr
-    places["the CLI's stdout"] = cli.stdout.decode()
-    places["the CLI's stderr"] = cli.stderr.decode()
+    assert cli[False].returncode == 3, cli[False].stderr
+    assert b"Traceback" in cli[True].stderr and b"BadRequestError" in cli[True].stderr
+    for debug, done in cli.items():
+        mode = "with IMAGINEPRO_DEBUG=1" if debug else "without"
+        places[f"the CLI's stdout, {mode}"] = done.stdout.decode()
+        places[f"the CLI's stderr, {mode}"] = done.stderr.decode()
     printed = capsys.readouterr()
     places["stdout"], places["stderr"] = printed.out, printed.err
     places["the DEBUG log file"] = log_file.read_text()
     assert "DEBUG imaginepro_async POST /api/v1/nova/imagine" in places["the DEBUG log file"]
     assert "Bearer ********" in places["refused: the error's str"]  # the echoes did arrive
-    assert len(places) == 50  # 8 failed jobs x 5, the account x 4, the client, 5 outputs
+    assert len(places) == 52  # 8 failed jobs x 5, the account x 4, the client, 7 outputs
     assert leaks(places) == []
