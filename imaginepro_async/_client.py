@@ -75,9 +75,9 @@ class ImagineProClient(Midjourney):
         base_url: defaults to ``IMAGINEPRO_BASE_URL`` or ``https://api.imaginepro.ai``. Plain http
             is refused except on loopback (the simulator).
         session: an ``aiohttp.ClientSession`` to use; the client does not close it. Job-creating
-            requests still go over fresh connections of the client's own (a pooled connection
-            the server has just closed would make a create uncertain), with the session's
-            ``trust_env``; its other settings apply to every other request.
+            requests still go over fresh connections of a small session of the client's own (a
+            pooled connection the server has just closed would make a create uncertain), which
+            takes this session's trace configs, default headers, ``trust_env`` and TLS setting.
         create_limit: the budget of job-creating and other general requests (ImaginePro: 1 per 3 s).
         poll_limit: the budget of progress requests (ImaginePro: 10 per second).
         poll_policy: when jobs are polled (see ``PollPolicy``).

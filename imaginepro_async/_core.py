@@ -89,6 +89,26 @@ class Settings:
     account_concurrency: int | None
 
 
+def _create_session(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """The session job-creating requests go over: a fresh connection each, like ``session``.
+
+    Also with a session passed in: a pooled connection the server has just closed would lose a
+    create in a way we could not tell from a lost answer (``SubmissionUncertainError``). aiohttp
+    cannot ask a session for a fresh connection, so this is a session of our own (closed by us)
+    that takes what of ``session`` a request can depend on: its trace configs (observability
+    hooks), default headers, ``trust_env`` and its connector's TLS setting.
+    """
+    connector = session.connector
+    ssl = getattr(connector, "_ssl", True) if isinstance(connector, aiohttp.TCPConnector) else True
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(force_close=True, limit=4, ssl=ssl),
+        headers=session.headers,
+        trust_env=session.trust_env,
+        # Private, but stable since aiohttp 3.0 and the only way to keep the user's hooks.
+        trace_configs=list(getattr(session, "_trace_configs", ())),
+    )
+
+
 class ClientCore:
     """The working parts of one client and the paths its methods go through (see the module)."""
 
@@ -161,14 +181,7 @@ class ClientCore:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
             )
-        # Job-creating requests go over a fresh connection each, also with a session passed in:
-        # a pooled connection the server has just closed would lose a create in a way we could
-        # not tell from a lost answer (SubmissionUncertainError). A session of our own, then
-        # (closed by us), trusting the environment as the user's session does.
-        self._create_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(force_close=True, limit=4),
-            trust_env=self._session.trust_env,
-        )
+        self._create_session = _create_session(self._session)
         exchange = Exchange(
             session=self._session,
             create_session=self._create_session,
