@@ -30,6 +30,7 @@ follows (ImaginePro must not retry it forever; counted in ``receiver.stats.unkno
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
@@ -73,20 +74,25 @@ def parse_webhook(body: bytes | str | Mapping[str, Any]) -> Message:
         body: the raw body (bytes or text) or its decoded JSON object.
 
     Raises:
-        ResponseValidationError: the body is not JSON (or nested deeper than 64 levels, or has a
-            number of over 100 characters), or not a Message (it has no messageId, say).
+        ResponseValidationError: the body is not UTF-8 JSON (or has a lone surrogate, is nested
+            deeper than 64 levels, or has a number of over 100 characters), or not a Message (it
+            has no messageId, say).
     """
     data: object = body
-    if isinstance(body, bytes | str):
-        try:
-            data = load_json(body)
-        except ValueError as exc:  # not JSON, or nested or numbered past the bounds
-            raise ResponseValidationError(
-                f"the webhook body is not JSON ({exc})",
-                body=repr(body[:200]),
-                method="POST",
-                url="webhook",
-            ) from exc
+    try:
+        if isinstance(body, bytes | str):
+            # Strict UTF-8 first: json would let encoded surrogates through ("surrogatepass").
+            data = load_json(body.decode() if isinstance(body, bytes) else body)
+        # A lone surrogate (escaped as \ud800) is no text a sender can mean: refused too.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, TypeError, RecursionError) as exc:  # not UTF-8 JSON, or past the bounds
+        shown = body[:200] if isinstance(body, bytes | str) else body
+        raise ResponseValidationError(
+            f"the webhook body is not UTF-8 JSON ({exc})",
+            body=repr(shown)[:300],
+            method="POST",
+            url="webhook",
+        ) from None if isinstance(exc, RecursionError) else exc
     message: Message = structure(_CONVERTER, data, Message, method="POST", url="webhook")
     return message
 

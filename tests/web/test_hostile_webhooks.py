@@ -93,7 +93,8 @@ def assert_never_5xx(statuses: dict[str, int]) -> None:
     wrong = {name: status for name, status in statuses.items() if status not in (200, 400, 413)}
     assert not wrong, wrong
     assert statuses["over the size cap"] == 413 and statuses["a valid delivery"] == 200
-    for name in ("deep array", "deep object inside a Message", "int of 5,000 digits", "empty"):
+    refused = ("deep array", "deep object inside a Message", "int of 5,000 digits", "empty")
+    for name in (*refused, "lone surrogate escaped", "lone surrogate raw", "invalid UTF-8"):
         assert statuses[name] == 400, name
 
 
