@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,7 +30,7 @@ from imaginepro_async import (
     InvalidInputError,
     Submission,
 )
-from imaginepro_async.webhooks import aiohttp_handler
+from imaginepro_async.webhooks import WebhookTokenFilter, aiohttp_handler
 
 WEBHOOK_PATH = "/imaginepro/webhook"
 CLIENT = web.AppKey("client", ImagineProClient)
@@ -110,7 +111,6 @@ def make_app() -> web.Application:
     # One client for the app's lifetime: it shares the API's rate limits among all requests.
     client = ImagineProClient(
         webhook_base=f"{public}{WEBHOOK_PATH}" if public else None,
-        time_scale=float(os.environ.get("IMAGINEPRO_TIME_SCALE", "1")),
     )
 
     async def client_context(app: web.Application) -> AsyncIterator[None]:
@@ -128,4 +128,7 @@ def make_app() -> web.Application:
 
 
 if __name__ == "__main__":
+    # The token is in the deliveries' URL: keep it out of the access log.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("aiohttp.access").addFilter(WebhookTokenFilter())
     web.run_app(make_app(), host="127.0.0.1", port=int(os.environ.get("PORT", "8080")))

@@ -44,7 +44,7 @@ from imaginepro_async import (
     NotFoundError,
     Submission,
 )
-from imaginepro_async.webhooks import asgi_app
+from imaginepro_async.webhooks import WebhookTokenFilter, asgi_app
 
 WEBHOOK_PATH = "/imaginepro/webhook"
 _PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
@@ -81,7 +81,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(lifespan=lifespan)
 if client is not None:
-    app.mount(WEBHOOK_PATH, asgi_app(client))
+    # A route at the exact path, not app.mount: a mount answers WEBHOOK_PATH with a 307 redirect
+    # to WEBHOOK_PATH + "/", and ImaginePro's deliveries would be lost.
+    app.add_route(WEBHOOK_PATH, asgi_app(client), methods=["POST"])
+# The token is in the deliveries' URL: keep it out of uvicorn's access log.
+logging.getLogger("uvicorn.access").addFilter(WebhookTokenFilter())
 
 
 def configured() -> ImagineProClient:

@@ -45,6 +45,7 @@ from ._validation import (
     check_count,
     check_message_id,
     check_positive,
+    check_time_scale_target,
     env_time_scale,
     short,
 )
@@ -74,7 +75,10 @@ class ImagineProClient(Midjourney):
         api_key: the ``sk-...`` key; defaults to the ``IMAGINEPRO_API_KEY`` environment variable.
         base_url: defaults to ``IMAGINEPRO_BASE_URL`` or ``https://api.imaginepro.ai``. Plain http
             is refused except on loopback (the simulator).
-        session: an ``aiohttp.ClientSession`` to use; the client does not close it.
+        session: an ``aiohttp.ClientSession`` to use; the client does not close it. Job-creating
+            requests still go over fresh connections of a small session of the client's own (a
+            pooled connection the server has just closed would make a create uncertain), which
+            takes this session's trace configs, default headers, ``trust_env`` and TLS setting.
         create_limit: the budget of job-creating and other general requests (ImaginePro: 1 per 3 s).
         poll_limit: the budget of progress requests (ImaginePro: 10 per second).
         poll_policy: when jobs are polled (see ``PollPolicy``).
@@ -90,7 +94,8 @@ class ImagineProClient(Midjourney):
             client). Default: in this process.
         time_scale: for simulators running faster than real time: every wait the client schedules
             (budgets, polling, backoff, ``Retry-After``) is divided by it. ``request_timeout`` is not.
-            Defaults to the ``IMAGINEPRO_TIME_SCALE`` environment variable, or 1.
+            Defaults to the ``IMAGINEPRO_TIME_SCALE`` environment variable, or 1. A scale other
+            than 1 is refused (``InvalidInputError``) unless ``base_url`` is on loopback.
         seed: seeds the jitter of retries, for reproducible runs.
         webhook_base: the URL ImaginePro can reach your webhook route at (see
             ``imaginepro_async.webhooks``). Every job created without ``webhook_override`` then
@@ -148,6 +153,7 @@ class ImagineProClient(Midjourney):
         hooks: ClientHooks | Iterable[ClientHooks] | None = None,
     ) -> None:
         api = Secret(check_api_key(api_key))
+        scale_from_env = time_scale is None
         time_scale = check_positive(
             env_time_scale() if time_scale is None else time_scale, "time_scale"
         )
@@ -158,6 +164,7 @@ class ImagineProClient(Midjourney):
         self.base_url: yarl.URL = check_base_url(
             base_url or os.environ.get("IMAGINEPRO_BASE_URL") or DEFAULT_BASE_URL
         )
+        check_time_scale_target(time_scale, self.base_url, from_env=scale_from_env)
         self.poll_policy: PollPolicy = poll_policy or PollPolicy()
         clock = Clock(time_scale)
         settings = Settings(

@@ -16,6 +16,10 @@ Every serialization rule lives here, none on the models:
 - Flux's ``aspect_ratio``, ``output_format`` and ``output_quality`` are snake_case on the wire (doc);
 - a part of ``contents`` is ``{"type": "text", "text": ...}`` or ``{"type": "image", "url": ...}``;
 - optional request fields left as ``None`` are omitted from the body.
+
+``load_json`` is the one JSON reader of answers and webhook bodies: bounded nesting and number
+lengths, so that a hostile body is a ``ValueError`` (then a typed error), never a ``RecursionError``
+or Python's own 4,300-digit refusal escaping from a handler.
 """
 
 from __future__ import annotations
@@ -35,7 +39,21 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 from ._errors import ResponseValidationError
 from ._models import FluxImagineRequest, HistoryPage, ImagePart, Message, Status, TextPart
 
-__all__ = ["camel", "describe_structure_error", "make_converter", "parse_timestamp", "structure"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_CHARS",
+    "camel",
+    "describe_structure_error",
+    "load_json",
+    "make_converter",
+    "parse_timestamp",
+    "structure",
+]
+
+#: The deepest nesting of arrays and objects read (a Message is 3 deep).
+MAX_JSON_DEPTH = 64
+#: The longest number read, in characters (an epoch in milliseconds is 13 digits).
+MAX_NUMBER_CHARS = 100
 
 T = TypeVar("T")
 
@@ -51,6 +69,49 @@ def camel(name: str) -> str:
     """``originating_message_id`` → ``originatingMessageId``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def load_json(raw: bytes | str) -> object:
+    """``raw`` decoded as JSON, refusing what only a hostile sender would send.
+
+    Raises:
+        ValueError: not JSON (``UnicodeDecodeError`` and ``json.JSONDecodeError`` are ValueErrors),
+            nested deeper than ``MAX_JSON_DEPTH``, or a number longer than ``MAX_NUMBER_CHARS``.
+    """
+    try:
+        data = json.loads(raw, parse_int=_bounded_int, parse_float=_bounded_float)
+    except RecursionError:
+        raise ValueError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_depth(data)
+    return data
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return float(text)
+
+
+def _check_depth(data: object) -> None:
+    """Walks without recursion: a body the decoder accepted may still be too deep for later code."""
+    level: list[object] = [data]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        nested: list[object] = []
+        for item in level:
+            if isinstance(item, dict):
+                nested.extend(v for v in item.values() if isinstance(v, dict | list))
+            elif isinstance(item, list):
+                nested.extend(v for v in item if isinstance(v, dict | list))
+        if not nested:
+            return
+        level = nested
+    raise ValueError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def parse_timestamp(value: object) -> datetime | None:

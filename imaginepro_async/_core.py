@@ -112,6 +112,26 @@ class Settings:
     events: Emitter = attrs.field(factory=Emitter)
 
 
+def _create_session(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """The session job-creating requests go over: a fresh connection each, like ``session``.
+
+    Also with a session passed in: a pooled connection the server has just closed would lose a
+    create in a way we could not tell from a lost answer (``SubmissionUncertainError``). aiohttp
+    cannot ask a session for a fresh connection, so this is a session of our own (closed by us)
+    that takes what of ``session`` a request can depend on: its trace configs (observability
+    hooks), default headers, ``trust_env`` and its connector's TLS setting.
+    """
+    connector = session.connector
+    ssl = getattr(connector, "_ssl", True) if isinstance(connector, aiohttp.TCPConnector) else True
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(force_close=True, limit=4, ssl=ssl),
+        headers=session.headers,
+        trust_env=session.trust_env,
+        # Private, but stable since aiohttp 3.0 and the only way to keep the user's hooks.
+        trace_configs=list(getattr(session, "_trace_configs", ())),
+    )
+
+
 class ClientCore:
     """The working parts of one client and the paths its methods go through (see the module)."""
 
@@ -172,14 +192,20 @@ class ClientCore:
                 "this client was already opened once; create a new ImagineProClient"
             )
         self.state = ClientState.OPEN
+        try:
+            self._start()
+        except BaseException:
+            # Nothing half-open is left behind: sessions closed, tasks stopped, state CLOSED.
+            await self.aclose()
+            raise
+
+    def _start(self) -> None:
         settings = self.settings
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=64)
             )
-            self._create_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True, limit=4)
-            )
+        self._create_session = _create_session(self._session)
         exchange = Exchange(
             session=self._session,
             create_session=self._create_session,
@@ -187,6 +213,7 @@ class ClientCore:
             api_key=settings.api_key,
             timeout=settings.request_timeout,
             max_response_bytes=settings.max_response_bytes,
+            also_secret=(self.inbox.token,),
         )
         self._sender = Sender(
             exchange=exchange,

@@ -37,8 +37,9 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
 
 Errors of the layers underneath (aiohttp, asyncio, json) never escape: they are translated into
 one of the above, with the original chained as ``__cause__``. Server text quoted in an error has
-every ``Bearer ...`` credential and anything shaped like an API key (``sk-...``) blotted out (the
-client also removes its own key, whatever its shape, from every answer as it arrives).
+every ``Bearer ...`` credential, anything shaped like an API key (``sk-...``) and any ``token=``
+query value (the webhook token) blotted out, plain or URL-encoded (the client also removes its own
+key and token, whatever their shape, from every answer as it arrives).
 
 ``InputProblem`` (one input line that is not a valid request, what ``BatchInputError`` carries)
 is defined here too, so that this module stays the bottom of the package (it names nothing of it
@@ -54,6 +55,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, AnyStr, Final, TypeVar, cast
+from urllib.parse import quote, quote_plus
 
 import attrs
 
@@ -95,23 +97,53 @@ __all__ = [
     "SubmissionCancelledError",
     "SubmissionUncertainError",
     "redact",
+    "secret_forms",
     "status_error",
 ]
 
 _BODY_PREVIEW = 500
-#: Credentials a server may echo back (a gateway's debug page quoting the request headers).
-_CREDENTIALS: Final = re.compile(r"(?i)(bearer\s+)[^\s\"'<>,;]+|\bsk-[A-Za-z0-9_\-]{8,}")
+#: Credentials a server may echo back (a gateway's debug page quoting the request headers, a
+#: query string quoting the webhook URL), plain or URL-encoded (``%20`` or ``+`` for a space, hex
+#: in either case): ``Bearer <anything>``, ``sk-...`` keys, and the value of a ``token=`` query
+#: parameter (the webhook token).
+_CREDENTIALS: Final = re.compile(
+    r"(?i)(bearer(?:\s|%20|\+)+)(?:%[0-9a-f]{2}|[^\s\"'<>,;&%])+"
+    r"|(?:\b|(?<=%[0-9a-f]{2}))sk-[A-Za-z0-9_\-]{8,}"
+    r"|((?:[?&;]|%3f|%26|&amp;)token(?:=|%3d))[^%&#\s\"'<>\\]+"
+)
 _CREDENTIALS_BYTES: Final = re.compile(_CREDENTIALS.pattern.encode())
 _BLOT: Final = "********"
-_WEBHOOK_TOKEN: Final = re.compile(r"([?&]token=)[^&#]+")
 _Body = TypeVar("_Body")
 
 
 def redact(text: AnyStr) -> AnyStr:
-    """``text`` with every ``Bearer ...`` credential and every ``sk-...`` key blotted out."""
+    """``text`` with every ``Bearer ...`` credential, ``sk-...`` key and ``token=`` query value
+    blotted out, also URL-encoded."""
     if isinstance(text, bytes):
-        return _CREDENTIALS_BYTES.sub(lambda m: (m.group(1) or b"") + _BLOT.encode(), text)
-    return _CREDENTIALS.sub(lambda m: (m.group(1) or "") + _BLOT, text)
+        return _CREDENTIALS_BYTES.sub(
+            lambda m: (m.group(1) or m.group(2) or b"") + _BLOT.encode(), text
+        )
+    return _CREDENTIALS.sub(lambda m: (m.group(1) or m.group(2) or "") + _BLOT, text)
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The spellings of ``secret`` a server may echo: as is, and URL-encoded (path or query
+    style, ``%20`` or ``+``, upper- or lower-case hex), longest first."""
+    forms = {secret}
+    for encoded in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
+        forms.update((encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), encoded)))
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+
+
+def _redact_value(value: object) -> object:
+    """A JSON-like value with ``redact`` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
 
 
 def _redact_body(body: _Body) -> _Body:
@@ -422,22 +454,25 @@ class SubmissionUncertainError(ImagineProError):
         reason: why no answer came (a lost connection, a 5xx, an unusable answer).
         method: the request's method.
         url: the request's URL.
-        payload: the JSON body that was sent (the mask shortened).
+        payload: the JSON body that was sent (credentials such as the webhook token blotted out;
+            the message shortens the mask).
     """
 
     def __init__(self, reason: str, *, method: str, url: str, payload: Mapping[str, Any]) -> None:
         self.reason = reason
         self.method = method
         self.url = url
-        self.payload = dict(payload)
+        # The client's webhook token (in webhookOverride) authenticates deliveries: it stays out
+        # of the payload kept here too, which users log and pickle.
+        # (Not the mask: its base64 may spell "bearer+..." by chance, and it is kept whole.)
+        self.payload: dict[str, Any] = {
+            key: value if key == "mask" else _redact_value(value) for key, value in payload.items()
+        }
         # The mask is base64 of an image: name it, do not put it in users' logs.
         shown = {
             k: (f"<{len(v)} characters of base64>" if k == "mask" and isinstance(v, str) else v)
             for k, v in self.payload.items()
         }
-        if isinstance(shown.get("webhookOverride"), str):
-            # The client's webhook token authenticates deliveries: keep it out of logs too.
-            shown["webhookOverride"] = _WEBHOOK_TOKEN.sub(r"\1" + _BLOT, shown["webhookOverride"])
         super().__init__(
             f"{method} {url} may have been processed, but no answer came ({reason}); it was not "
             f"resent, to avoid paying twice. Check the account's recent jobs (client.history()) "

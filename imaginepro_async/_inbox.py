@@ -111,6 +111,11 @@ class Inbox:
         self._refs: OrderedDict[str, str] = OrderedDict()
         self._url: str | None = None
 
+    @property
+    def token(self) -> Secret:
+        """The token (a ``Secret``: scrubbed from answers like the key)."""
+        return self._token
+
     def url(self) -> str:
         """The webhook URL with this client's token (``InvalidInputError`` without a base)."""
         if self.base is None:

@@ -26,6 +26,7 @@ __all__ = [
     "check_message_id",
     "check_options",
     "check_prompt",
+    "check_time_scale_target",
     "check_url",
     "check_urls",
     "env_time_scale",
@@ -194,6 +195,26 @@ def env_time_scale() -> float:
             "unset it against the real service"
         )
     return value
+
+
+def check_time_scale_target(scale: float, base_url: yarl.URL, *, from_env: bool) -> None:
+    """Refuse a time scale other than 1 unless ``base_url`` is on loopback (a local simulator).
+
+    A scale left in a shell from testing would otherwise shrink every wait against the real
+    service (its create window of 3 s to 0.06 s at 50).
+    """
+    if scale == 1 or (base_url.host is not None and _is_loopback(base_url.host)):
+        return
+    if from_env:
+        given = f"IMAGINEPRO_TIME_SCALE={scale:g} (from the environment)"
+        fix = "unset IMAGINEPRO_TIME_SCALE against the real service"
+    else:
+        given = f"time_scale={scale:g}"
+        fix = "leave time_scale out (or pass 1) against the real service"
+    raise InvalidInputError(
+        f"{given} is meant for a local simulator, but base_url {str(base_url)!r} is not on "
+        f"loopback: {fix}, or point base_url (IMAGINEPRO_BASE_URL) at the simulator"
+    )
 
 
 def check_api_key(value: object) -> str:

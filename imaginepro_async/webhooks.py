@@ -12,16 +12,26 @@ the receiver refuses any delivery without a valid token (403) before reading its
 
     client = ImagineProClient(webhook_base="https://my.app/imaginepro/webhook")
     app.router.add_post("/imaginepro/webhook", aiohttp_handler(client))   # aiohttp
-    fastapi_app.mount("/imaginepro/webhook", asgi_app(client))           # FastAPI / Starlette
+    fastapi_app.add_route("/imaginepro/webhook", asgi_app(client), methods=["POST"])  # FastAPI
+
+Route the receiver at the exact path of ``webhook_base``. Do not ``mount`` it in Starlette or
+FastAPI: a mount at ``/imaginepro/webhook`` answers that path with a 307 redirect to
+``/imaginepro/webhook/``, and a sender that does not follow redirects loses every delivery
+(silently: polling takes over).
+
+The token travels in the URL's query, so servers write it in their access logs: install
+``WebhookTokenFilter`` on the access logger (``uvicorn.access``, ``aiohttp.access``) to blot it out.
 
 Answers: 403 without a valid token, 413 for a body over ``max_body_bytes``, 400 for a body that
-is not a Message, 405 for another method than POST, and 200 otherwise, also for a job no client
+is not a Message (not UTF-8 JSON, nested deeper than 64 levels, a number of over 100 characters,
+no messageId...), 405 for another method than POST, and 200 otherwise, also for a job no client
 follows (ImaginePro must not retry it forever; counted in ``receiver.stats.unknown``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
@@ -29,8 +39,8 @@ from urllib.parse import parse_qs
 import attrs
 from aiohttp import web
 
-from ._converters import make_converter, structure
-from ._errors import ImagineProError, InvalidInputError, ResponseValidationError
+from ._converters import load_json, make_converter, structure
+from ._errors import ImagineProError, InvalidInputError, ResponseValidationError, redact
 from ._inbox import TOKEN_PARAM, Outcome
 from ._models import Message
 
@@ -42,6 +52,7 @@ __all__ = [
     "WebhookASGIApp",
     "WebhookReceiver",
     "WebhookStats",
+    "WebhookTokenFilter",
     "aiohttp_handler",
     "asgi_app",
     "parse_webhook",
@@ -63,21 +74,63 @@ def parse_webhook(body: bytes | str | Mapping[str, Any]) -> Message:
         body: the raw body (bytes or text) or its decoded JSON object.
 
     Raises:
-        ResponseValidationError: the body is not JSON, or not a Message (it has no messageId, say).
+        ResponseValidationError: the body is not UTF-8 JSON (or has a lone surrogate, is nested
+            deeper than 64 levels, or has a number of over 100 characters), or not a Message (it
+            has no messageId, say).
     """
     data: object = body
-    if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ResponseValidationError(
-                f"the webhook body is not JSON ({exc})",
-                body=repr(body[:200]),
-                method="POST",
-                url="webhook",
-            ) from exc
+    try:
+        if isinstance(body, bytes | str):
+            # Strict UTF-8 first: json would let encoded surrogates through ("surrogatepass").
+            data = load_json(body.decode() if isinstance(body, bytes) else body)
+        # A lone surrogate (escaped as \ud800) is no text a sender can mean: refused too.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, TypeError, RecursionError) as exc:  # not UTF-8 JSON, or past the bounds
+        shown = body[:200] if isinstance(body, bytes | str) else body
+        raise ResponseValidationError(
+            f"the webhook body is not UTF-8 JSON ({exc})",
+            body=repr(shown)[:300],
+            method="POST",
+            url="webhook",
+        ) from None if isinstance(exc, RecursionError) else exc
     message: Message = structure(_CONVERTER, data, Message, method="POST", url="webhook")
     return message
+
+
+class WebhookTokenFilter(logging.Filter):
+    """A logging filter that blots webhook tokens (and API keys) out of log records.
+
+    Access logs write each request's URL, query included, so every delivery would put the token
+    in them. Install it on the access logger of your server::
+
+        logging.getLogger("uvicorn.access").addFilter(WebhookTokenFilter())
+        logging.getLogger("aiohttp.access").addFilter(WebhookTokenFilter())
+
+    It rewrites the record's message, its arguments (keeping their shape, which uvicorn's access
+    formatter needs) and any text attribute (aiohttp's ``first_request_line``, say): every
+    ``token=`` query value, ``Bearer`` credential and ``sk-...`` key, also URL-encoded, becomes
+    ``********``. It never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+        for name, value in list(vars(record).items()):
+            if isinstance(value, str) and name != "msg":
+                setattr(record, name, redact(value))
+        return True
+
+
+def _redact_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        return redact(value)
+    return value
 
 
 @attrs.define
@@ -275,8 +328,9 @@ def asgi_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> WebhookASGIApp:
-    """A plain ASGI app for webhook deliveries, to mount in FastAPI/Starlette or serve alone.
+    """A plain ASGI app for webhook deliveries, to route in FastAPI/Starlette or serve alone.
 
-    ``fastapi_app.mount("/imaginepro/webhook", asgi_app(client))``; its ``receiver.stats`` counts.
+    ``fastapi_app.add_route("/imaginepro/webhook", asgi_app(client), methods=["POST"])`` (a route,
+    not a mount, which would redirect); its ``receiver.stats`` counts.
     """
     return WebhookASGIApp(_receiver(clients, max_body_bytes))

@@ -10,17 +10,16 @@ Nothing above this module sees aiohttp. An attempt ends in one of three ways:
 
 API calls never follow redirects: the key would travel to wherever a 3xx points, and the answer
 there would be blamed on the key. A 3xx is a ``RedirectError`` naming where it pointed. Every answer
-has the API key blotted out as it arrives, so that no server text can put it into an exception, a
+has the API key and the webhook token blotted out as it arrives (also URL-encoded), so that no server text can put it into an exception, a
 repr or a log line (a gateway's debug page that echoes the request headers, for example).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Final
 
@@ -28,7 +27,7 @@ import aiohttp
 import attrs
 import yarl
 
-from imaginepro_async._converters import parse_timestamp
+from imaginepro_async._converters import load_json, parse_timestamp
 from imaginepro_async._errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,6 +35,7 @@ from imaginepro_async._errors import (
     RequestRefusedError,
     ResponseValidationError,
     redact,
+    secret_forms,
     status_error,
 )
 
@@ -186,13 +186,19 @@ class Exchange:
         api_key: Secret,
         timeout: float,
         max_response_bytes: int,
+        also_secret: Sequence[Secret] = (),
     ) -> None:
         self.session = session
         # Job-creating requests go over a fresh connection each: a pooled one the server has just
         # closed would lose the request in a way we could not tell from a lost answer.
         self._create_session = create_session or session
         self.base_url = base_url
-        self._key = api_key.reveal().encode()
+        # Scrubbed from every answer, in every spelling a server may echo them (also URL-encoded).
+        self._secrets = tuple(
+            form.encode()
+            for secret in (api_key, *also_secret)
+            for form in secret_forms(secret.reveal())
+        )
         self._headers = {
             "Authorization": f"Bearer {api_key.reveal()}",
             "Accept": "application/json",
@@ -230,8 +236,10 @@ class Exchange:
                 timeout=self.timeout,
                 allow_redirects=False,
             ) as response:
-                raw = (await self._read_capped(response, method, url)).replace(self._key, _BLOT)
+                raw = self.scrub(await self._read_capped(response, method, url))
                 location = response.headers.get("Location")
+                if location:  # a redirect may quote the key too (RedirectError.location)
+                    location = redact(self.scrub(location.encode()).decode("utf-8", "replace"))
                 reply = Reply(
                     status=response.status,
                     raw=raw,
@@ -289,6 +297,12 @@ class Exchange:
             f"the connection broke ({type(exc).__name__})",
         )
 
+    def scrub(self, raw: bytes) -> bytes:
+        """``raw`` with the key and the token blotted out, whatever their spelling."""
+        for secret in self._secrets:
+            raw = raw.replace(secret, _BLOT)
+        return raw
+
     async def _read_capped(
         self, response: aiohttp.ClientResponse, method: str, url: yarl.URL
     ) -> bytes:
@@ -308,7 +322,7 @@ class Exchange:
             if size > limit:
                 raise ResponseValidationError(
                     f"the response is over the {limit}-byte cap",
-                    body=b"".join(chunks)[:500].replace(self._key, _BLOT),
+                    body=self.scrub(b"".join(chunks)[:500]),
                     method=method,
                     url=str(url),
                 )
@@ -318,8 +332,8 @@ class Exchange:
     def decode(self, reply: Reply, method: str, url: yarl.URL) -> object:
         """The JSON body (an error's non-JSON text as a string); a 2xx that is not JSON is refused."""
         try:
-            return json.loads(reply.raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            return load_json(reply.raw)
+        except ValueError as exc:
             if reply.status < 300:
                 raise ResponseValidationError(
                     f"the response is not JSON ({exc})",

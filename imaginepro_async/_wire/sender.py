@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, overload
 
@@ -31,6 +30,7 @@ import anyio
 import cattrs
 import yarl
 
+from imaginepro_async._converters import load_json, parse_timestamp
 from imaginepro_async._errors import (
     APIConnectionError,
     APIStatusError,
@@ -410,12 +410,16 @@ def _once(callback: BeforeSend | None) -> BeforeSend | None:
 
 
 def _created_at(reply: Reply) -> float | None:
-    """The ``createdAt`` of a create's answer, in seconds since the epoch (None: absent)."""
+    """The ``createdAt`` of a create's answer, in seconds since the epoch (None: absent).
+
+    Read by the converters' one timestamp rule (``parse_timestamp``: a naive time is UTC).
+    """
     try:
-        stamp = json.loads(reply.raw).get("createdAt")
-        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
-    except (ValueError, AttributeError):
+        body = load_json(reply.raw)
+    except ValueError:
         return None
+    stamp = parse_timestamp(body.get("createdAt")) if isinstance(body, dict) else None
+    return None if stamp is None else stamp.timestamp()
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:

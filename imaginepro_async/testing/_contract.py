@@ -337,6 +337,8 @@ KIND_DURATION_RANGES: Final = {
 # progress; a delivery that fails (connection error or non-2xx) is retried WEBHOOK_RETRIES times
 # with doubling backoff starting at WEBHOOK_BACKOFF simulated seconds; deliveries pending when the
 # simulator stops are dropped.
+# assumed: redirects are not followed; a 3xx answer is a failed attempt (the safe assumption for a
+# receiver: a sender that followed them would only hide a misrouted webhook path).
 # assumed (a third-party integration saw PROCESSING deliveries with progress and a preview
 # ``uri``): while a job runs, its Message is also POSTed at start and then every
 # WEBHOOK_PROGRESS_INTERVAL simulated seconds (event "progress", with a preview ``uri``).

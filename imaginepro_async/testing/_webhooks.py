@@ -1,4 +1,9 @@
-"""Webhook delivery: a few worker tasks POST Messages, retrying with backoff (assumed behaviour)."""
+"""Webhook delivery: a few worker tasks POST Messages, retrying with backoff (assumed behaviour).
+
+Redirects are not followed (a 3xx answer is a failed attempt): a receiver behind a framework that
+redirects ``/hook`` to ``/hook/`` loses its deliveries with a real sender that does not follow them
+either, and the suite must see it.
+"""
 
 from __future__ import annotations
 
@@ -197,6 +202,8 @@ class WebhookSender:
                 delivery.url,
                 data=dumps(delivery.payload),
                 headers={"Content-Type": "application/json"},
+                # A real sender may not follow a redirect: a 3xx is a failed delivery here too.
+                allow_redirects=False,
             ) as response:
                 await response.read()
                 return response.status, None

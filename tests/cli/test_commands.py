@@ -109,7 +109,7 @@ async def test_a_failed_job_exits_1_and_an_unreachable_server_3(tmp_path: Path) 
 
 
 async def test_usage_errors_speak_in_cli_terms(tmp_path: Path) -> None:
-    """No key, a bad --time-scale or base URL: exit 2 naming the option, not the Python argument."""
+    """No key, a bad --time-scale or base URL, a leftover time scale: exit 2 naming the option."""
     env = cli_env(None, tmp_path)
     env.pop("IMAGINEPRO_API_KEY", None)
     no_key = await run_cli(None, tmp_path, "account", env=env)
@@ -126,6 +126,10 @@ async def test_usage_errors_speak_in_cli_terms(tmp_path: Path) -> None:
     bad_env = await run_cli(None, tmp_path, "account", env=env | {"IMAGINEPRO_TIME_SCALE": "x"})
     assert bad_env.code == 2
     assert "IMAGINEPRO_TIME_SCALE" in bad_env.err
+    remote = {"IMAGINEPRO_TIME_SCALE": "50", "IMAGINEPRO_BASE_URL": "https://api.imaginepro.ai"}
+    leftover = await run_cli(None, tmp_path, "account", env=env | remote)
+    assert leftover.code == 2
+    assert "unset IMAGINEPRO_TIME_SCALE" in leftover.err
 
 
 async def test_the_server_side_job_timeout_is_job_timeout(world: World) -> None:

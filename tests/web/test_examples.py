@@ -19,10 +19,13 @@ from imaginepro_async import ImagineProClient, Status
 from imaginepro_async.testing import Simulator, make_mask
 
 from .conftest import client_for, free_port
+from .test_hostile_webhooks import assert_never_5xx, deliver_all
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The webhook token the example apps are given (so that the tests can deliver with it).
+TOKEN = "example-token-0123456789abcdef"
 APPS = {
     "fastapi": [
         "-m",
@@ -31,7 +34,7 @@ APPS = {
         "--app-dir",
         "examples",
         "--log-level",
-        "warning",
+        "info",  # the access log too: it must not show the webhook token
     ],
     "aiohttp": ["examples/aiohttp_app.py"],
 }
@@ -51,6 +54,7 @@ async def running(
         "IMAGINEPRO_BASE_URL": sim.url,
         "IMAGINEPRO_TIME_SCALE": str(sim.time_scale),
         "PUBLIC_URL": url,
+        "IMAGINEPRO_WEBHOOK_TOKEN": TOKEN,
         "PORT": str(port),
     }
     if not key:
@@ -160,7 +164,7 @@ async def test_fifty_submissions_answered_at_once_then_ended_by_webhooks(
 async def test_bad_requests_get_404_or_422_and_forged_deliveries_403(
     name: str, world: tuple[Simulator, str, str], tmp_path: Path
 ) -> None:
-    """Unknown ids 404, bad bodies 422, tokenless webhook deliveries 403: never a 500."""
+    """Unknown ids 404, bad bodies 422, forged deliveries 403, hostile ones 4xx; no token logged."""
     sim, parent, mask = world
     async with running(name, sim, tmp_path / "app.log") as url, aiohttp.ClientSession() as http:
         for path in ("/jobs/nope", "/jobs/..%2f..", "/jobs/nope/events", "/jobs/%00"):
@@ -186,9 +190,15 @@ async def test_bad_requests_get_404_or_422_and_forged_deliveries_403(
                 assert (await response.json())["detail"] == "no job no-such-job on this account"
         forged = {"messageId": "x", "status": "DONE"}
         for query in ("", "?token=forged-token-forged-token"):
-            async with http.post(f"{url}/imaginepro/webhook{query}", json=forged) as response:
+            async with http.post(
+                f"{url}/imaginepro/webhook{query}", json=forged, allow_redirects=False
+            ) as response:
                 assert response.status == 403
+        statuses = await deliver_all(f"{url}/imaginepro/webhook?token={TOKEN}", 256 * 1024)
+    assert_never_5xx(statuses)
     assert sim.stats().by_endpoint.get("button", 0) == 1  # only the upscale of the fixture
+    log = (tmp_path / "app.log").read_text()
+    assert TOKEN not in log and "token=********" in log  # access lines written, token blotted
 
 
 async def test_the_fastapi_app_starts_without_a_key_and_says_what_to_set(
