@@ -8,7 +8,8 @@ States and their meaning on resume::
 
 A row left in ``submitting`` by a process that died is read back as ``uncertain``.
 
-How the file is opened, checked and locked is ``journal_file.py``. Every call runs in a worker
+How the file is opened, checked and locked is ``journal_file.py``; how it is held by its inode and
+watched while a run uses it (deleted, moved, replaced) is ``journal_watch.py``. Every call runs in a worker
 thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
 is never written here.
 """
@@ -31,6 +32,7 @@ import attrs
 from imaginepro_async._errors import JournalMismatchError, JournalWriteError
 
 from .journal_file import connect, get_meta, set_meta, take_lock, transaction
+from .journal_watch import JournalLostError, Sent, Watch, hold
 
 __all__ = ["Journal", "JournalState", "RequestState", "Row", "StoredRequest"]
 
@@ -284,7 +286,7 @@ class Journal:
     One process, one connection, one writer: every method runs in a worker thread, one at a time.
 
     Raises (on entering):
-        JournalBusyError: another process holds the journal.
+        JournalBusyError: another process holds the journal (through this path or another).
         NotAJournalError: a file is there that is not a journal of ours.
     """
 
@@ -293,6 +295,9 @@ class Journal:
         self.state = JournalState.NEW
         self._db: sqlite3.Connection | None = None
         self._lock: int | None = None
+        self._held: int | None = None
+        self._watch: Watch | None = None
+        self._sent: dict[str, Sent] = {}  # what this run sent, by key
         self._limiter = anyio.CapacityLimiter(1)
         self.commits = 0
 
@@ -310,6 +315,9 @@ class Journal:
         try:
             self._lock = await anyio.to_thread.run_sync(take_lock, self.path)
             self._db = await anyio.to_thread.run_sync(connect, self.path)
+            self._held = await anyio.to_thread.run_sync(hold, self.path)
+            self._watch = Watch(self.path, self._held, self._sent)
+            await self._call(self._watch.check)  # the path still leads to the file held
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.aclose()
@@ -324,9 +332,12 @@ class Journal:
         self.state = JournalState.CLOSED
         db, self._db = self._db, None
         lock, self._lock = self._lock, None
+        held, self._held = self._held, None
         with anyio.CancelScope(shield=True):
             if db is not None:
                 await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+            if held is not None:
+                os.close(held)  # after SQLite's connection: its POSIX locks are gone with it
             if lock is not None:
                 os.close(lock)  # releases the flock
 
@@ -334,9 +345,22 @@ class Journal:
         db = self._db
         if db is None:
             raise RuntimeError("the journal is not open")
+        watch = self._watch
+
+        def watched(db: sqlite3.Connection) -> T:
+            if watch is None:
+                return fn(db)
+            watch.check(db)
+            result = fn(db)
+            if write:
+                watch.committed()
+            return result
+
         try:
             # Not abandoned on cancellation: a write that started is finished and committed first.
-            return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(watched, db, limiter=self._limiter)
+        except JournalLostError:
+            raise
         except (sqlite3.Error, OSError) as exc:
             if not write or isinstance(exc, sqlite3.IntegrityError):
                 raise
@@ -388,14 +412,17 @@ class Journal:
         error: str | None = None,
         clear_error: bool = False,
         count_attempt: bool = False,
+        row: Row | None = None,
     ) -> None:
         """Record a request's new state (committed to disk before this returns).
 
         ``message_id`` and ``result`` are kept when not given; ``error`` replaces the last one when
-        given, and is removed with ``clear_error``.
+        given, and is removed with ``clear_error``. ``row`` (the request's row) lets the journal
+        keep what a saved copy needs if the file is lost under the run.
 
         Raises:
             JournalWriteError: the write failed.
+            JournalLostError: the file was deleted, moved, replaced or overwritten under the run.
         """
         await self._write(
             "UPDATE requests SET state = ?, message_id = COALESCE(?, message_id), "
@@ -407,6 +434,20 @@ class Journal:
                 time.time(), key,
             ),
         )  # fmt: skip
+        if (
+            row is not None
+            and row.request is not None
+            and (
+                state is RequestState.SUBMITTING
+                or (state is RequestState.SUBMITTED and message_id is not None)
+            )
+        ):
+            request = row.request
+            self._sent[key] = Sent(
+                message_id=message_id, key=key, line=row.line, digest=row.digest,
+                parent=request.parent, prompt=request.prompt, timeout=request.timeout,
+                webhook=request.webhook_override, mask_path=request.mask_path,
+            )  # fmt: skip
 
     async def record_files(
         self, key: str, files: Sequence[str] | None, download_error: str | None

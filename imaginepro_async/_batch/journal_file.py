@@ -12,7 +12,8 @@ another program's SQLite file, or a journal of another schema is refused (``NotA
 lost or broken journal never silently sends every request again.
 
 **One process at a time**: ``run.db.lock`` is held with ``flock`` while the journal is open (a
-SQLite locking mode would keep state out of the main file).
+SQLite locking mode would keep state out of the main file); it guards the path (creating a new
+journal there). The file itself, reached through any path, is held by ``journal_watch.hold``.
 """
 
 from __future__ import annotations

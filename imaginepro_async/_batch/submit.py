@@ -49,7 +49,8 @@ _MAX_PARENTS: Final = 256
 async def _load_mask(request: StoredRequest) -> Mask:
     if request.mask_path is not None:
         return await load_mask(Path(request.mask_path))
-    assert request.mask_data is not None
+    if request.mask_data is None:
+        raise InvalidInputError("the journal does not hold this request's mask: give it again")
     return await load_mask(request.mask_data)
 
 
