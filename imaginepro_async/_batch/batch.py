@@ -14,7 +14,11 @@ a page at a time, so memory stays bounded whatever the input's size. Resume rule
 - ``submitted``: re-attached by messageId (``client.job``) and awaited; it counts in flight.
 - ``pending``, and ``failed`` before any job was created: submitted.
 - ``submitting`` (the process died between sending and hearing back) and ``uncertain``
-  (``SubmissionUncertainError``): reported, never resent unless ``resubmit_uncertain=True``.
+  (``SubmissionUncertainError``): reconciled first (``reconcile.py``): looked up in the account's
+  history, a job found is adopted and followed, a request proven never created is sent again, and
+  the others stay uncertain, reported with the candidates. Requests that become uncertain during
+  the run are reconciled once their send window has closed, at the end of the run (and reported
+  again). ``resubmit_uncertain=True`` resends them all without looking.
 - ``failed`` with a job (the job ended FAIL): reported again; resent with ``retry_failed=True``.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,12 +34,14 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import anyio.to_thread
+import attrs
 from anyio import AsyncContextManagerMixin
 
 from imaginepro_async._costs import cost_of
 from imaginepro_async._errors import (
     BatchInputError,
     CreditLimitError,
+    ImagineProError,
     InvalidInputError,
     JournalWriteError,
 )
@@ -43,6 +50,7 @@ from .follow import Follower
 from .intake import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
 from .journal import Journal, RequestState, Row
 from .ledger import Ledger
+from .reconcile import Outcome, Reconciler, Verdict
 from .results import (
     BatchProgress,
     BatchResult,
@@ -50,6 +58,7 @@ from .results import (
     BatchSummary,
     clean_part_files,
     files_present,
+    row_result,
 )
 from .submit import Submitter
 
@@ -179,6 +188,9 @@ class Batch(AsyncContextManagerMixin):
             max_download_bytes=max_download_bytes,
         )
         self._submitter = Submitter(client, self._ledger, self._follower, slots=slots)
+        self._reconciler = Reconciler(client, taken_over=time.time())
+        self._later: set[str] = set()  # uncertain, to look up again once their window closes
+        self._concluded: set[str] = set()  # left uncertain by a look-up of this run
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -189,6 +201,7 @@ class Batch(AsyncContextManagerMixin):
         self.state = BatchState.RUNNING
         try:
             async with Journal(self._journal_path) as journal:
+                self._reconciler.taken_over = time.time()  # an earlier run's sends ended before
                 await self._intake(journal)
                 if self._max_credits is not None:
                     await self._check_credits(self._max_credits)
@@ -373,10 +386,84 @@ class Batch(AsyncContextManagerMixin):
                         )
                     )  # fmt: skip
                 async with anyio.create_task_group() as tg:
-                    await self._guarded(self._dispatch_all, tg)
+                    await self._guarded(self._reconcile_and_dispatch, tg)
         finally:
             self._send.close()
             self._finished.set()
+
+    async def _reconcile_and_dispatch(self, tg: TaskGroup) -> None:
+        if not self._resubmit_uncertain:
+            await self._reconcile(
+                tg, await self._ledger.journal.unsettled(self._run_id), early=True
+            )
+        await self._dispatch_all(tg)
+        while not self._stopping and not self._resubmit_uncertain:
+            journal = self._ledger.journal
+            rows = [
+                r for r in await journal.unsettled(self._run_id) if r.key not in self._concluded
+            ]
+            if not rows:
+                return
+            self._later.clear()
+            when = await self._reconcile(tg, rows, act=True)
+            if when is not None:
+                await anyio.sleep(max(0.0, when - time.time()))
+
+    async def _reconcile(
+        self, tg: TaskGroup, rows: list[Row], *, act: bool = False, early: bool = False
+    ) -> float | None:
+        """Look ``rows`` up in the history and record each verdict; the next time to look again.
+
+        ``act``: also follow the adopted jobs, send the requests never created, and report the
+        others (otherwise the dispatch that follows does it from the journal).
+        """
+        if not rows:
+            return None
+        try:
+            claimed = await self._ledger.journal.claimed()
+            verdicts = await self._reconciler.reconcile(rows, claimed, early=early)
+        except ImagineProError as exc:
+            note = f"the account's history could not be read ({exc})"
+            verdicts = {row.key: Verdict(outcome=Outcome.UNCERTAIN, note=note) for row in rows}
+        later: float | None = None
+        for row in rows:
+            verdict = verdicts[row.key]
+            if verdict.outcome is Outcome.LATER:
+                self._later.add(row.key)
+                later = verdict.not_before if later is None else min(later, verdict.not_before)
+                continue
+            await self._settle(tg, row, verdict, act=act)
+        return later
+
+    async def _settle(self, tg: TaskGroup, row: Row, verdict: Verdict, *, act: bool) -> None:
+        ledger = self._ledger
+        outcome = verdict.outcome
+        if outcome is Outcome.ADOPTED:
+            await ledger.record(
+                row, row.state, RequestState.SUBMITTED, message_id=verdict.message_id,
+                clear_error=True, reconciled=outcome.value,
+            )  # fmt: skip
+            if act:
+                row = attrs.evolve(row, state=RequestState.SUBMITTED, message_id=verdict.message_id)
+                await self._follower.reattach(tg, row)
+        elif outcome is Outcome.RESENT:
+            await ledger.record(
+                row, row.state, RequestState.PENDING, clear_error=True, reconciled=outcome.value
+            )
+            if act:
+                await self._submitter.submit(tg, attrs.evolve(row, state=RequestState.PENDING))
+        else:
+            self._concluded.add(row.key)
+            error = (
+                "the request may have been processed, but no answer came, and the account's "
+                f"history does not settle it: {verdict.note}. Check the account's recent jobs "
+                f"(ref {row.key!r}), then resend it with --resubmit-uncertain if it is not there"
+            )
+            await ledger.record(
+                row, row.state, RequestState.UNCERTAIN, error=error, reconciled=outcome.value
+            )
+            if act:
+                await ledger.emit(row_result(row, RequestState.UNCERTAIN, error=error))
 
     async def _dispatch_all(self, tg: TaskGroup) -> None:
         after = -1
@@ -411,7 +498,7 @@ class Batch(AsyncContextManagerMixin):
         elif state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
             if self._resubmit_uncertain:
                 await submitter.submit(tg, row)
-            else:
+            elif row.key not in self._later:  # else looked up again at the end of the run
                 await self._report_uncertain(row)
         else:
             await submitter.submit(tg, row)

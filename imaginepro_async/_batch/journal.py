@@ -95,6 +95,8 @@ class Row:
     download_error: str | None = None
     attempts: int = 0
     request: StoredRequest | None = None
+    sent_at: float | None = None
+    updated_at: float | None = None
 
     @property
     def replaceable(self) -> bool:
@@ -108,7 +110,7 @@ class Row:
 
 _COLUMNS: Final = (
     "key, seq, line, digest, state, message_id, result, error, files, download_error, attempts, "
-    "parent, prompt, timeout, webhook, mask_path, mask_data"
+    "parent, prompt, timeout, webhook, mask_path, mask_data, sent_at, updated_at"
 )
 
 
@@ -116,7 +118,7 @@ def _row(values: Sequence[Any]) -> Row:
     key, seq, line, digest, state, message_id, result, error, files, download_error, attempts = (
         values[:11]
     )
-    parent, prompt, timeout, webhook, mask_path, mask_data = values[11:]
+    parent, prompt, timeout, webhook, mask_path, mask_data, sent_at, updated_at = values[11:]
     return Row(
         key=key,
         seq=seq,
@@ -137,6 +139,8 @@ def _row(values: Sequence[Any]) -> Row:
             mask_path=mask_path,
             mask_data=mask_data,
         ),
+        sent_at=sent_at,
+        updated_at=updated_at,
     )
 
 
@@ -351,7 +355,11 @@ class Journal:
             if watch is None:
                 return fn(db)
             watch.check(db)
-            result = fn(db)
+            try:
+                result = fn(db)
+            except (sqlite3.Error, OSError):
+                watch.check(db)  # the file changed under the call: say that, not "disk full"
+                raise
             if write:
                 watch.committed()
             return result
@@ -413,25 +421,30 @@ class Journal:
         clear_error: bool = False,
         count_attempt: bool = False,
         row: Row | None = None,
+        reconciled: str | None = None,
     ) -> None:
         """Record a request's new state (committed to disk before this returns).
 
         ``message_id`` and ``result`` are kept when not given; ``error`` replaces the last one when
         given, and is removed with ``clear_error``. ``row`` (the request's row) lets the journal
-        keep what a saved copy needs if the file is lost under the run.
+        keep what a saved copy needs if the file is lost under the run. Entering ``SUBMITTING`` stamps
+        ``sent_at`` (this machine's clock); ``reconciled`` records what a reconciliation concluded.
 
         Raises:
             JournalWriteError: the write failed.
             JournalLostError: the file was deleted, moved, replaced or overwritten under the run.
         """
+        now = time.time()
         await self._write(
             "UPDATE requests SET state = ?, message_id = COALESCE(?, message_id), "
             "result = COALESCE(?, result), "
             "error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, "
-            "attempts = attempts + ?, updated_at = ? WHERE key = ?",
+            "attempts = attempts + ?, updated_at = ?, "
+            "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
+            "reconciled = COALESCE(?, reconciled) WHERE key = ?",
             (
                 state.value, message_id, result, clear_error, error, int(count_attempt),
-                time.time(), key,
+                now, state is RequestState.SUBMITTING, now, reconciled, key,
             ),
         )  # fmt: skip
         if (
@@ -492,3 +505,40 @@ class Journal:
                 for values in db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY seq")
             ]
         )
+
+    async def claimed(self) -> dict[str, float | None]:
+        """Every messageId the journal records, with when its request was sent.
+
+        The send time is given only where it is the send of that messageId's job (not for a
+        request being sent again, whose row still holds the earlier messageId).
+        """
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT message_id, CASE WHEN state IN ('submitting', 'uncertain') THEN NULL "
+                "ELSE sent_at END FROM requests WHERE message_id IS NOT NULL"
+            ).fetchall()
+        )
+        return dict(found)
+
+    async def unsettled(self, run: str) -> list[Row]:
+        """The requests of ``run`` left submitting or uncertain, in input order."""
+        return await self._call(
+            lambda db: [
+                _row(values)
+                for values in db.execute(
+                    f"SELECT {_COLUMNS} FROM requests WHERE run = ? AND state IN "
+                    "('submitting', 'uncertain') ORDER BY seq",
+                    (run,),
+                )
+            ]
+        )
+
+    async def reconciled(self) -> dict[str, int]:
+        """How many requests each reconciliation outcome was last recorded for (for benchmarks)."""
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT reconciled, count(*) FROM requests WHERE reconciled IS NOT NULL "
+                "GROUP BY reconciled"
+            ).fetchall()
+        )
+        return dict(found)

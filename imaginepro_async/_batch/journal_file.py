@@ -58,7 +58,9 @@ CREATE TABLE requests (
     files          TEXT,
     download_error TEXT,
     attempts       INTEGER NOT NULL DEFAULT 0,
-    updated_at     REAL NOT NULL
+    updated_at     REAL NOT NULL,
+    sent_at        REAL,
+    reconciled     TEXT
 );
 """
 
@@ -143,6 +145,7 @@ def connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = DELETE")
         db.execute("PRAGMA synchronous = FULL")
         _check_journal(db, path)
+        _add_columns(db)
     except sqlite3.DatabaseError as exc:
         db.close()
         raise NotAJournalError(_not_ours(path, f"SQLite cannot read it: {exc}")) from exc
@@ -150,6 +153,20 @@ def connect(path: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+# Columns added to schema 2 since its first release (nullable: older versions ignore them).
+_ADDED: Final = (("sent_at", "REAL"), ("reconciled", "TEXT"))
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Give a journal made by an earlier release the columns it lacks (``sent_at``, ...)."""
+    have = {values[1] for values in db.execute("PRAGMA table_info(requests)")}
+    missing = [(name, kind) for name, kind in _ADDED if name not in have]
+    if missing:
+        with transaction(db):
+            for name, kind in missing:
+                db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
 
 
 def _not_ours(path: str, why: str) -> str:

@@ -27,6 +27,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    OutputWriteError,
     UsageError,
     client_for,
     default_journal,
@@ -149,8 +150,12 @@ class _Results:
             return
         size = os.fstat(self._fd).st_size
         try:
-            if os.write(self._fd, line) != len(line):
-                raise OSError("short write (is the disk full?)")
+            written = 0
+            while written < len(line):  # a short write is followed by one that says why
+                step = os.write(self._fd, line[written:])
+                if step == 0:
+                    raise OSError("short write (is the disk full?)")
+                written += step
         except OSError:
             os.ftruncate(self._fd, size)
             raise
@@ -190,7 +195,11 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(_display, batch, args.progress_every)
                         async for result in batch:
-                            out.write(result)
+                            try:
+                                out.write(result)
+                            except OSError as exc:
+                                batch.stop()
+                                raise OutputWriteError(_unwritten(batch, args, exc)) from exc
                             if not result.ok and not result.resumed:
                                 _err(_problem_line(result))
                         tg.cancel_scope.cancel()
@@ -201,6 +210,22 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
         finally:
             signals.cancel_scope.cancel()
     return batch.summary(), interrupted
+
+
+def _unwritten(batch: Batch, args: argparse.Namespace, exc: OSError) -> str:
+    """What happened when ``--out`` could not be written mid-run, and how to go on."""
+    counts = batch.snapshot().counts
+    sent = sum(n for state, n in counts.items() if state not in _NEVER_SENT)
+    return (
+        f"cannot write the results to {args.out} ({exc.strerror or exc}); the batch stopped and "
+        f"sends nothing more. {sent} requests were already sent: they are recorded in the journal "
+        f"{batch.journal_path}, and their jobs go on on the server. Free space where {args.out} "
+        "is (or give another --out), then run the same command again: it resumes from the "
+        "journal, sends none of them again, and writes every result anew"
+    )
+
+
+_NEVER_SENT: Final = (RequestState.PENDING, RequestState.INVALID)
 
 
 def _problem_line(result: BatchResult) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from imaginepro_async._batch.batch import Batch
-from imaginepro_async._batch.journal import Journal
+from imaginepro_async._batch.journal import Journal, RequestState
 from imaginepro_async._errors import JournalBusyError, JournalWriteError
 
 from .conftest import World, client_for
@@ -56,8 +57,9 @@ async def _run_until(world: World, journal: Path, results: int, act: Callable[[]
 
 
 def _saved(tmp: Path) -> Path:
-    (saved,) = tmp.glob("run.db.saved-*")
-    return saved
+    saved = list(tmp.glob("run.db.saved-*"))
+    assert len(saved) == 1, saved
+    return saved[0]
 
 
 async def _resume_from(world: World, saved: Path, journal: Path) -> None:
@@ -94,7 +96,13 @@ async def test_a_journal_replaced_by_an_older_copy_mid_run_stops_it(world: World
         if how == "moved back over it":
             os.replace(old, journal)
         else:
-            shutil.copyfile(old, journal)  # the same inode, older contents
+            # The same inode, older contents; copied under an SQLite lock so that it does not
+            # tear a write of the run (a torn file is refused, and cannot be saved).
+            lock = sqlite3.connect(journal, timeout=10, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")
+            shutil.copyfile(old, journal)
+            lock.execute("ROLLBACK")
+            lock.close()
 
     async with (
         client_for(world.sim) as client,
@@ -103,6 +111,7 @@ async def test_a_journal_replaced_by_an_older_copy_mid_run_stops_it(world: World
         await batch.wait()
     shutil.copyfile(journal, old)
     text = await _run_until(world, journal, 5, replace)
+    assert "saved as" in text, text
     assert ("replaced by another file" if how == "moved back over it" else "in place") in text
     assert "send them again and pay for them twice" in text
     await _resume_from(world, _saved(world.tmp), journal)
@@ -136,3 +145,32 @@ async def test_the_cli_exits_4_and_names_a_safe_rerun_when_the_journal_is_delete
     assert "Traceback" not in stderr
     assert "run the same command again to resume" not in stderr
     assert "Do not run the same command" in stderr
+
+
+async def test_a_mask_file_changed_after_intake_is_refused_and_not_sent(world: World) -> None:
+    """A mask file rewritten between intake and sending: that request fails, nothing sent for it."""
+    from imaginepro_async._batch.results import BatchProgress
+    from imaginepro_async.testing import make_mask
+
+    other = world.tmp / "other.png"
+    other.write_bytes(world.mask.read_bytes())
+    requests = world.requests(2)
+    requests[1]["mask"] = str(other)
+    width, height = world.sim.image_size
+
+    def rewrite(progress: BatchProgress) -> None:
+        # r0 sent; r1 waits for its slot (max_in_flight=1) and has not read its mask yet.
+        if progress.counts[RequestState.SUBMITTED] == 1 and other.stat().st_size:
+            other.write_bytes(make_mask(width, height, box=(0, 0, width // 2, height // 2)))
+
+    async with (
+        client_for(world.sim) as client,
+        Batch(
+            client, requests, journal=world.tmp / "run.db", max_in_flight=1, on_progress=rewrite
+        ) as batch,
+    ):
+        final = {r.key: r async for r in batch}
+    assert final["r0"].state is RequestState.DONE
+    assert final["r1"].state is RequestState.FAILED
+    assert final["r1"].error is not None and "changed after the batch read it" in final["r1"].error
+    assert world.sim.jobs_per_ref() == {"r0": 1}
