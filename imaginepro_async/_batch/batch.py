@@ -34,14 +34,12 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import anyio.to_thread
-import attrs
 from anyio import AsyncContextManagerMixin
 
 from imaginepro_async._costs import cost_of
 from imaginepro_async._errors import (
     BatchInputError,
     CreditLimitError,
-    ImagineProError,
     InvalidInputError,
     JournalWriteError,
 )
@@ -50,7 +48,7 @@ from .follow import Follower
 from .intake import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
 from .journal import Journal, RequestState, Row
 from .ledger import Ledger
-from .reconcile import Outcome, Reconciler, Verdict
+from .reconcile import Reconciler, Reconciliation
 from .results import (
     BatchProgress,
     BatchResult,
@@ -58,7 +56,6 @@ from .results import (
     BatchSummary,
     clean_part_files,
     files_present,
-    row_result,
 )
 from .submit import Submitter
 
@@ -131,6 +128,8 @@ class Batch(AsyncContextManagerMixin):
         JournalBusyError: another process runs this journal (on entering).
         NotAJournalError: the journal path holds a file that is not a journal (on entering).
         JournalWriteError: the journal could not be written (on leaving; the batch stopped).
+        JournalLostError: the journal's file was deleted, moved, replaced or overwritten while
+            the batch ran (on leaving; it stopped at once; the message says how to resume).
     """
 
     def __init__(
@@ -188,9 +187,13 @@ class Batch(AsyncContextManagerMixin):
             max_download_bytes=max_download_bytes,
         )
         self._submitter = Submitter(client, self._ledger, self._follower, slots=slots)
-        self._reconciler = Reconciler(client, taken_over=time.time())
-        self._later: set[str] = set()  # uncertain, to look up again once their window closes
-        self._concluded: set[str] = set()  # left uncertain by a look-up of this run
+        self._reconciliation = Reconciliation(
+            Reconciler(client, taken_over=time.time()),
+            self._ledger,
+            self._follower,
+            self._submitter,
+            run=self._run_id,
+        )
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -201,7 +204,8 @@ class Batch(AsyncContextManagerMixin):
         self.state = BatchState.RUNNING
         try:
             async with Journal(self._journal_path) as journal:
-                self._reconciler.taken_over = time.time()  # an earlier run's sends ended before
+                # Sends of an earlier run on this journal ended before now.
+                self._reconciliation.reconciler.taken_over = time.time()
                 await self._intake(journal)
                 if self._max_credits is not None:
                     await self._check_credits(self._max_credits)
@@ -392,78 +396,12 @@ class Batch(AsyncContextManagerMixin):
             self._finished.set()
 
     async def _reconcile_and_dispatch(self, tg: TaskGroup) -> None:
+        reconciliation = self._reconciliation
         if not self._resubmit_uncertain:
-            await self._reconcile(
-                tg, await self._ledger.journal.unsettled(self._run_id), early=True
-            )
+            await reconciliation.first(tg)
         await self._dispatch_all(tg)
-        while not self._stopping and not self._resubmit_uncertain:
-            journal = self._ledger.journal
-            rows = [
-                r for r in await journal.unsettled(self._run_id) if r.key not in self._concluded
-            ]
-            if not rows:
-                return
-            self._later.clear()
-            when = await self._reconcile(tg, rows, act=True)
-            if when is not None:
-                await anyio.sleep(max(0.0, when - time.time()))
-
-    async def _reconcile(
-        self, tg: TaskGroup, rows: list[Row], *, act: bool = False, early: bool = False
-    ) -> float | None:
-        """Look ``rows`` up in the history and record each verdict; the next time to look again.
-
-        ``act``: also follow the adopted jobs, send the requests never created, and report the
-        others (otherwise the dispatch that follows does it from the journal).
-        """
-        if not rows:
-            return None
-        try:
-            claimed = await self._ledger.journal.claimed()
-            verdicts = await self._reconciler.reconcile(rows, claimed, early=early)
-        except ImagineProError as exc:
-            note = f"the account's history could not be read ({exc})"
-            verdicts = {row.key: Verdict(outcome=Outcome.UNCERTAIN, note=note) for row in rows}
-        later: float | None = None
-        for row in rows:
-            verdict = verdicts[row.key]
-            if verdict.outcome is Outcome.LATER:
-                self._later.add(row.key)
-                later = verdict.not_before if later is None else min(later, verdict.not_before)
-                continue
-            await self._settle(tg, row, verdict, act=act)
-        return later
-
-    async def _settle(self, tg: TaskGroup, row: Row, verdict: Verdict, *, act: bool) -> None:
-        ledger = self._ledger
-        outcome = verdict.outcome
-        if outcome is Outcome.ADOPTED:
-            await ledger.record(
-                row, row.state, RequestState.SUBMITTED, message_id=verdict.message_id,
-                clear_error=True, reconciled=outcome.value,
-            )  # fmt: skip
-            if act:
-                row = attrs.evolve(row, state=RequestState.SUBMITTED, message_id=verdict.message_id)
-                await self._follower.reattach(tg, row)
-        elif outcome is Outcome.RESENT:
-            await ledger.record(
-                row, row.state, RequestState.PENDING, clear_error=True, reconciled=outcome.value
-            )
-            if act:
-                await self._submitter.submit(tg, attrs.evolve(row, state=RequestState.PENDING))
-        else:
-            self._concluded.add(row.key)
-            error = (
-                "the request may have been processed, but no answer came, and the account's "
-                f"history does not settle it: {verdict.note}. Check the account's recent jobs "
-                f"(ref {row.key!r}), then resend it with --resubmit-uncertain if it is not there"
-            )
-            await ledger.record(
-                row, row.state, RequestState.UNCERTAIN, error=error, reconciled=outcome.value
-            )
-            if act:
-                await ledger.emit(row_result(row, RequestState.UNCERTAIN, error=error))
+        if not self._resubmit_uncertain:
+            await reconciliation.last(tg, stopping=lambda: self._stopping)
 
     async def _dispatch_all(self, tg: TaskGroup) -> None:
         after = -1
@@ -498,7 +436,7 @@ class Batch(AsyncContextManagerMixin):
         elif state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
             if self._resubmit_uncertain:
                 await submitter.submit(tg, row)
-            elif row.key not in self._later:  # else looked up again at the end of the run
+            elif row.key not in self._reconciliation.later:  # else looked up again at the end
                 await self._report_uncertain(row)
         else:
             await submitter.submit(tg, row)

@@ -6,12 +6,17 @@ States and their meaning on resume::
                     │
                     └──► uncertain   (the POST may have reached the server; never resent silently)
 
-A row left in ``submitting`` by a process that died is read back as ``uncertain``.
+A row left in ``submitting`` by a process that died is read back as ``uncertain``. Entering
+``submitting`` stamps ``sent_at``, the send window that ``reconcile.py`` looks up in the account's
+history (an uncertain request adopted goes to ``submitted``; one never created back to ``pending``).
 
 How the file is opened, checked and locked is ``journal_file.py``; how it is held by its inode and
-watched while a run uses it (deleted, moved, replaced) is ``journal_watch.py``. Every call runs in a worker
-thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
+watched while a run uses it (deleted, moved, replaced) is ``journal_watch.py``. Every call runs in
+a worker thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
 is never written here.
+
+Over ~500 lines on purpose: the states, the rows, the intake and every query on them stay in one
+module, so that each transition and what reads it back are seen together.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from imaginepro_async._errors import JournalMismatchError, JournalWriteError
+from imaginepro_async._errors import JournalLostError, JournalMismatchError, JournalWriteError
 
 from .journal_file import connect, get_meta, set_meta, take_lock, transaction
-from .journal_watch import JournalLostError, Sent, Watch, hold
+from .journal_watch import Sent, Watch, hold
 
 __all__ = ["Journal", "JournalState", "RequestState", "Row", "StoredRequest"]
 

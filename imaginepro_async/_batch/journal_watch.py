@@ -25,16 +25,12 @@ from typing import Final
 
 import attrs
 
-from imaginepro_async._errors import JournalBusyError, JournalWriteError
+from imaginepro_async._errors import JournalBusyError, JournalLostError
 
-__all__ = ["JournalLostError", "Sent", "Watch", "hold"]
+__all__ = ["Sent", "Watch", "hold"]
 
 _COUNTER_AT: Final = 24  # the SQLite header's "file change counter": 4 bytes, big-endian
 _SHOWN: Final = 5
-
-
-class JournalLostError(JournalWriteError):
-    """The journal's file was deleted, moved, replaced or overwritten under a running batch."""
 
 
 @attrs.frozen(kw_only=True)

@@ -26,21 +26,29 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
+import anyio
 import attrs
 
 from imaginepro_async._errors import ImagineProError
 
+from .journal import RequestState, Row
+from .results import row_result
+
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from imaginepro_async._client import ImagineProClient
     from imaginepro_async._models import HistoryImage
 
-    from .journal import Row
+    from .follow import Follower
+    from .ledger import Ledger
+    from .submit import Submitter
 
-__all__ = ["Outcome", "Reconciler", "Verdict"]
+__all__ = ["Outcome", "Reconciler", "Reconciliation", "Verdict"]
 
 VARY_REGION: Final = "Vary (Region)"
 SETTLE: Final = 60.0  # API seconds; the contract's HISTORY_CREATE_SETTLE_SECONDS
@@ -246,8 +254,6 @@ class Reconciler:
         return None
 
     def _window(self, row: Row, low: float, high: float) -> _Window | None:
-        from .journal import RequestState
-
         sent = row.sent_at
         if sent is None:
             return None
@@ -263,6 +269,110 @@ class Reconciler:
             end=high + self._scale * ended + SETTLE + _EDGE,
             closes=ended + settle,
         )
+
+
+class Reconciliation:
+    """A batch run's reconciliations: ``first`` before dispatching, ``last`` once all is sent.
+
+    ``Batch`` owns one, and hands it what acting on a verdict takes: the run's ``Ledger`` (the
+    journal writes), the ``Follower`` (an adopted job is followed) and the ``Submitter`` (a request
+    never created is sent again).
+
+    Attributes:
+        later: keys whose send window is still open: looked up again by ``last``.
+    """
+
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        ledger: Ledger,
+        follower: Follower,
+        submitter: Submitter,
+        *,
+        run: str,
+    ) -> None:
+        self.reconciler = reconciler
+        self._ledger = ledger
+        self._follower = follower
+        self._submitter = submitter
+        self._run = run
+        self.later: set[str] = set()
+        self._concluded: set[str] = set()  # left uncertain by a look-up of this run
+
+    async def first(self, tg: TaskGroup) -> None:
+        """Reconcile what earlier runs left uncertain; the dispatch then acts on the journal."""
+        await self._reconcile(tg, await self._ledger.journal.unsettled(self._run), early=True)
+
+    async def last(self, tg: TaskGroup, *, stopping: Callable[[], bool]) -> None:
+        """Reconcile, and act on, what is still uncertain, as each send window closes."""
+        while not stopping():
+            rows = [
+                r
+                for r in await self._ledger.journal.unsettled(self._run)
+                if r.key not in self._concluded
+            ]
+            if not rows:
+                return
+            self.later.clear()
+            when = await self._reconcile(tg, rows, act=True)
+            if when is not None:
+                await anyio.sleep(max(0.0, when - time.time()))
+
+    async def _reconcile(
+        self, tg: TaskGroup, rows: list[Row], *, act: bool = False, early: bool = False
+    ) -> float | None:
+        """Look ``rows`` up in the history and record each verdict; the next time to look again.
+
+        ``act``: also follow the adopted jobs, send the requests never created, and report the
+        others (otherwise the dispatch that follows does it from the journal).
+        """
+        if not rows:
+            return None
+        try:
+            claimed = await self._ledger.journal.claimed()
+            verdicts = await self.reconciler.reconcile(rows, claimed, early=early)
+        except ImagineProError as exc:
+            note = f"the account's history could not be read ({exc})"
+            verdicts = {row.key: Verdict(outcome=Outcome.UNCERTAIN, note=note) for row in rows}
+        later: float | None = None
+        for row in rows:
+            verdict = verdicts[row.key]
+            if verdict.outcome is Outcome.LATER:
+                self.later.add(row.key)
+                later = verdict.not_before if later is None else min(later, verdict.not_before)
+                continue
+            await self._settle(tg, row, verdict, act=act)
+        return later
+
+    async def _settle(self, tg: TaskGroup, row: Row, verdict: Verdict, *, act: bool) -> None:
+        ledger = self._ledger
+        outcome = verdict.outcome
+        if outcome is Outcome.ADOPTED:
+            await ledger.record(
+                row, row.state, RequestState.SUBMITTED, message_id=verdict.message_id,
+                clear_error=True, reconciled=outcome.value,
+            )  # fmt: skip
+            if act:
+                row = attrs.evolve(row, state=RequestState.SUBMITTED, message_id=verdict.message_id)
+                await self._follower.reattach(tg, row)
+        elif outcome is Outcome.RESENT:
+            await ledger.record(
+                row, row.state, RequestState.PENDING, clear_error=True, reconciled=outcome.value
+            )
+            if act:
+                await self._submitter.submit(tg, attrs.evolve(row, state=RequestState.PENDING))
+        else:
+            self._concluded.add(row.key)
+            error = (
+                "the request may have been processed, but no answer came, and the account's "
+                f"history does not settle it: {verdict.note}. Check the account's recent jobs "
+                f"(ref {row.key!r}), then resend it with --resubmit-uncertain if it is not there"
+            )
+            await ledger.record(
+                row, row.state, RequestState.UNCERTAIN, error=error, reconciled=outcome.value
+            )
+            if act:
+                await ledger.emit(row_result(row, RequestState.UNCERTAIN, error=error))
 
 
 def _stamp(entry: HistoryImage) -> float:

@@ -59,6 +59,13 @@ async def test_a_job_that_cannot_be_told_apart_stays_uncertain_with_its_candidat
         assert result.state is RequestState.UNCERTAIN
         assert result.error is not None and all(m in result.error for m in made)
     assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1, "r2": 1}
+    async with (  # only when asked, knowing they may be paid twice
+        client_for(world.sim) as client,
+        Batch(client, requests, journal=world.tmp / "run.db", resubmit_uncertain=True) as batch,
+    ):
+        again = {r.key: r.state async for r in batch}
+    assert again == dict.fromkeys(("r0", "r1", "r2"), RequestState.DONE)
+    assert world.sim.jobs_per_ref() == {"r0": 2, "r1": 2, "r2": 1}
 
 
 async def test_requests_left_sending_by_a_killed_cli_are_reconciled_on_resume(world: World) -> None:
