@@ -118,6 +118,9 @@ class Batch(AsyncContextManagerMixin):
         max_credits: refuse to start when the requests to submit would cost more (an estimate
             from the SDK's price table); with it set, the account's balance is checked too
             (one account request) and a batch it cannot pay for does not start.
+        reconcile_only: look the uncertain requests up in the account's history, record and
+            report each verdict (adopted: ``submitted``; never created: ``pending``; else still
+            ``uncertain``, with the candidates), and send or follow nothing.
 
     Raises:
         BatchInputError: ``strict`` and some requests are invalid (on entering).
@@ -147,6 +150,7 @@ class Batch(AsyncContextManagerMixin):
         on_progress: Callable[[BatchProgress], None] | None = None,
         source: str | None = None,
         max_credits: int | None = None,
+        reconcile_only: bool = False,
     ) -> None:
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
             raise InvalidInputError(f"max_in_flight must be a whole number, got {max_in_flight!r}")
@@ -165,6 +169,7 @@ class Batch(AsyncContextManagerMixin):
         self._journal_path = Path(journal)
         self._download_dir = None if download_dir is None else Path(download_dir)
         self._resubmit_uncertain = resubmit_uncertain
+        self._reconcile_only = reconcile_only
         self._retry_failed = retry_failed
         self._strict = strict
         self._source = source or str(requests if isinstance(requests, JsonlInput) else journal)
@@ -397,6 +402,9 @@ class Batch(AsyncContextManagerMixin):
 
     async def _reconcile_and_dispatch(self, tg: TaskGroup) -> None:
         reconciliation = self._reconciliation
+        if self._reconcile_only:
+            await reconciliation.only(stopping=lambda: self._stopping)
+            return
         if not self._resubmit_uncertain:
             await reconciliation.first(tg)
         await self._dispatch_all(tg)

@@ -318,13 +318,38 @@ class Reconciliation:
             if when is not None:
                 await anyio.sleep(max(0.0, when - time.time()))
 
+    async def only(self, *, stopping: Callable[[], bool]) -> None:
+        """Reconcile what is uncertain, record and report each verdict, and act on none of them.
+
+        An adopted job is recorded ``submitted`` and a request never created ``pending``: the next
+        run follows or sends them. Waits for the send windows still open to close.
+        """
+        while not stopping():
+            rows = [
+                r
+                for r in await self._ledger.journal.unsettled(self._run)
+                if r.key not in self._concluded
+            ]
+            self.later.clear()
+            when = await self._reconcile(None, rows, report=True)
+            if when is None:
+                return
+            await anyio.sleep(max(0.0, when - time.time()))
+
     async def _reconcile(
-        self, tg: TaskGroup, rows: list[Row], *, act: bool = False, early: bool = False
+        self,
+        tg: TaskGroup | None,
+        rows: list[Row],
+        *,
+        act: bool = False,
+        early: bool = False,
+        report: bool = False,
     ) -> float | None:
         """Look ``rows`` up in the history and record each verdict; the next time to look again.
 
         ``act``: also follow the adopted jobs, send the requests never created, and report the
-        others (otherwise the dispatch that follows does it from the journal).
+        others (otherwise the dispatch that follows does it from the journal). ``report``: report
+        every verdict, acting on none.
         """
         if not rows:
             return None
@@ -341,10 +366,31 @@ class Reconciliation:
                 self.later.add(row.key)
                 later = verdict.not_before if later is None else min(later, verdict.not_before)
                 continue
-            await self._settle(tg, row, verdict, act=act)
+            await self._settle(tg, row, verdict, act=act, report=report)
+            if report:
+                await self._report(row, verdict)
         return later
 
-    async def _settle(self, tg: TaskGroup, row: Row, verdict: Verdict, *, act: bool) -> None:
+    async def _report(self, row: Row, verdict: Verdict) -> None:
+        if verdict.outcome is Outcome.ADOPTED:
+            await self._ledger.emit(
+                row_result(
+                    row, RequestState.SUBMITTED, message_id=verdict.message_id,
+                    error="found in the account's history: adopted; the next run follows it",
+                )
+            )  # fmt: skip
+        elif verdict.outcome is Outcome.RESENT:
+            await self._ledger.emit(
+                row_result(
+                    row, RequestState.PENDING,
+                    error="no such job in the account's history: never created; the next run "
+                    "sends it",
+                )
+            )  # fmt: skip
+
+    async def _settle(
+        self, tg: TaskGroup | None, row: Row, verdict: Verdict, *, act: bool, report: bool = False
+    ) -> None:
         ledger = self._ledger
         outcome = verdict.outcome
         if outcome is Outcome.ADOPTED:
@@ -352,14 +398,14 @@ class Reconciliation:
                 row, row.state, RequestState.SUBMITTED, message_id=verdict.message_id,
                 clear_error=True, reconciled=outcome.value,
             )  # fmt: skip
-            if act:
+            if act and tg is not None:
                 row = attrs.evolve(row, state=RequestState.SUBMITTED, message_id=verdict.message_id)
                 await self._follower.reattach(tg, row)
         elif outcome is Outcome.RESENT:
             await ledger.record(
                 row, row.state, RequestState.PENDING, clear_error=True, reconciled=outcome.value
             )
-            if act:
+            if act and tg is not None:
                 await self._submitter.submit(tg, attrs.evolve(row, state=RequestState.PENDING))
         else:
             self._concluded.add(row.key)
@@ -371,7 +417,7 @@ class Reconciliation:
             await ledger.record(
                 row, row.state, RequestState.UNCERTAIN, error=error, reconciled=outcome.value
             )
-            if act:
+            if act or report:
                 await ledger.emit(row_result(row, RequestState.UNCERTAIN, error=error))
 
 

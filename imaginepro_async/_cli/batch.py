@@ -76,6 +76,12 @@ def add_parser(commands: Any, api: argparse.ArgumentParser) -> None:
         help="send again requests whose submission is uncertain (they may be paid for twice)",
     )
     batch.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="only look the uncertain requests up in the account's history (adopt a job found, "
+        "mark one never created to be sent by the next run); send nothing",
+    )
+    batch.add_argument(
         "--retry-failed", action="store_true", help="send again requests whose job ended FAIL"
     )
     batch.add_argument(
@@ -108,6 +114,11 @@ async def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if args.max_in_flight < 1:
         raise _UsageError("--max-in-flight must be at least 1")
+    if args.reconcile and args.resubmit_uncertain:
+        raise _UsageError(
+            "--reconcile looks uncertain requests up; --resubmit-uncertain resends "
+            "them without looking: give one of them"
+        )
     if not await anyio.Path(source).is_file():
         raise _UsageError(f"cannot read {source}: no such file")
     journal = Path(args.journal) if args.journal else default_journal(source)
@@ -122,6 +133,7 @@ async def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             max_in_flight=args.max_in_flight,
             source=str(source),
+            reconcile_only=args.reconcile,
         )
         summary, interrupted = await _run_batch(batch, args)
     _report(summary, journal, args)
@@ -277,8 +289,9 @@ def _report(summary: BatchSummary, journal: Path, args: argparse.Namespace) -> N
         _err(f"submitting stopped early: {progress.halted}")
     if counts[RequestState.UNCERTAIN]:
         _err(
-            "uncertain requests may or may not have been created (and charged): check the "
-            "account's recent jobs, then rerun with --resubmit-uncertain to send them again"
+            "uncertain requests may or may not have been created (and charged), and the account's "
+            "history did not settle them (each says why): check the account's recent jobs, then "
+            "rerun with --resubmit-uncertain to send them again"
         )
     if progress.remaining:
         _err("run the same command again to resume")

@@ -103,3 +103,37 @@ def _reconciled_states(world: World) -> bool:
     except sqlite3.Error:
         return False
     return found is not None
+
+
+async def test_reconcile_option_adopts_and_sends_nothing(world: World) -> None:
+    """CLI --reconcile: a job made by a request left sending is adopted; nothing is sent."""
+    from imaginepro_async._batch.intake import InpaintRequest, InputProblem, prepare
+    from imaginepro_async._batch.journal import Journal
+
+    requests = world.requests(3)
+    path = world.write_jsonl("in.jsonl", requests)
+    async with Journal(world.tmp / "run.db") as journal, client_for(world.sim) as client:
+        async with journal.intake("a dead run", source=str(path)) as intake:
+            entries = [prepare(InpaintRequest.from_mapping(r), n) for n, r in enumerate(requests)]
+            await intake.add([e for e in entries if not isinstance(e, InputProblem)])
+        made = {}
+        for key, request in (("r0", requests[0]), ("r1", requests[1])):
+            await journal.update(key, RequestState.SUBMITTING)
+            job = await client.inpaint(world.parent, world.mask, prompt=request["prompt"])
+            made[key] = job.message_id
+        await journal.update("r1", RequestState.SUBMITTED, message_id=made["r1"])
+    # r0 stays "submitting", as a process killed before hearing back leaves it.
+    command = [*CLI, "batch", str(path), "--journal", "run.db", *common(world)]
+    done = await anyio.run_process(
+        [*command, "--reconcile", "--out", "rec.jsonl"], env=env_for(world), cwd=world.tmp,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr.decode()
+    reported = {line["key"]: line for line in results(world.tmp / "rec.jsonl")}
+    assert reported["r0"]["state"] == "submitted"
+    assert reported["r0"]["messageId"] == made["r0"]
+    assert len(world.sim.jobs()) == 2 + 2  # the parent's grid and upscale, r0 and r1: no more
+    assert _reconciled(world.tmp / "run.db") == {"r0": "adopted"}
+    final = await anyio.run_process(command, env=env_for(world), cwd=world.tmp, check=False)
+    assert final.returncode == 0, final.stderr.decode()
+    assert len(world.sim.jobs()) == 5  # r2 sent; r0 and r1 followed, not sent again
