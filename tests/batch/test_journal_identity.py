@@ -19,6 +19,8 @@ from .test_cli import CLI, common, env_for
 
 pytestmark = pytest.mark.anyio
 
+_N = 16  # requests per run: enough to be mid-run after a few results
+
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 async def test_a_second_run_through_another_path_to_the_file_is_refused(
@@ -40,7 +42,7 @@ async def test_a_second_run_through_another_path_to_the_file_is_refused(
 async def _run(world: World, journal: Path, results: int, act: Callable[[], object]) -> None:
     async with (
         client_for(world.sim) as client,
-        Batch(client, world.requests(30), journal=journal, max_in_flight=4) as batch,
+        Batch(client, world.requests(_N), journal=journal, max_in_flight=4) as batch,
     ):
         seen = 0
         async for _ in batch:
@@ -50,7 +52,7 @@ async def _run(world: World, journal: Path, results: int, act: Callable[[], obje
 
 
 async def _run_until(world: World, journal: Path, results: int, act: Callable[[], object]) -> str:
-    """Run 30 requests; after ``results`` results call ``act``; return the error's text."""
+    """Run _N requests; after ``results`` results call ``act``; return the error's text."""
     with pytest.raises(JournalWriteError) as caught:
         await _run(world, journal, results, act)
     return str(caught.value)
@@ -67,12 +69,12 @@ async def _resume_from(world: World, saved: Path, journal: Path) -> None:
     os.replace(saved, journal)
     async with (
         client_for(world.sim) as client,
-        Batch(client, world.requests(30), journal=journal) as batch,
+        Batch(client, world.requests(_N), journal=journal) as batch,
     ):
         states = [r.state.value async for r in batch]
-    assert len(states) == 30
+    assert len(states) == _N
     assert all(n == 1 for n in world.sim.jobs_per_ref().values()), world.sim.jobs_per_ref()
-    assert len(world.sim.jobs_per_ref()) == 30
+    assert len(world.sim.jobs_per_ref()) == _N
 
 
 async def test_a_journal_deleted_mid_run_stops_it_and_is_saved(world: World) -> None:
@@ -106,7 +108,7 @@ async def test_a_journal_replaced_by_an_older_copy_mid_run_stops_it(world: World
 
     async with (
         client_for(world.sim) as client,
-        Batch(client, world.requests(30)[:1], journal=journal) as batch,
+        Batch(client, world.requests(1), journal=journal) as batch,
     ):
         await batch.wait()
     shutil.copyfile(journal, old)
@@ -123,7 +125,7 @@ async def test_the_cli_exits_4_and_names_a_safe_rerun_when_the_journal_is_delete
     """CLI: run.db deleted mid-run exits 4, says what happened, never "run the same command"."""
     import anyio
 
-    path = world.write_jsonl("in.jsonl", world.requests(30))
+    path = world.write_jsonl("in.jsonl", world.requests(_N))
     command = [*CLI, "batch", str(path), "--journal", "run.db", "--max-in-flight", "2"]
     async with await anyio.open_process(
         [*command, *common(world)], env=env_for(world), cwd=world.tmp
