@@ -18,13 +18,16 @@ marked in ``testing/_contract.py``, ``HISTORY_*``) says whether a job was made:
   had none) created in the window, whose messageId no request of the journal claims.
 
 One candidate, a candidate of no other request → **adopted** (its messageId recorded, the job
-followed). No candidate in a window the history covers entirely, once the window has closed →
-**never created**: safe to send again. Anything else stays uncertain, with the candidates named.
+followed). No candidate, and no unclaimed ``Vary (Region)`` job of any other prompt either (the
+server might have rewritten the prompt), in a window the history covers entirely (read newest first
+back past its start, or to an empty page), once the window has closed → **never created**: safe to
+send again. Anything else stays uncertain, with the candidates named.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -118,7 +121,7 @@ class Reconciler:
             return {}
         prompts = {row.key: await self._prompt(row) for row in rows}
         earliest = min((row.sent_at or row.updated_at or 0.0) for row in rows)
-        entries, exhausted, oldest = await self._history(earliest, claimed)
+        entries, exhausted, oldest, ordered = await self._history(earliest, claimed)
         offset = self._offset(entries, claimed)
         if offset is None and early:
             return {row.key: Verdict(outcome=Outcome.LATER) for row in rows}
@@ -132,31 +135,42 @@ class Reconciler:
         server_now = high + self._scale * time.time()
         windows = {row.key: self._window(row, low, high) for row in rows}
         candidates: dict[str, list[HistoryImage]] = {}
+        in_window: dict[str, list[HistoryImage]] = {}
         for row in rows:
             window = windows[row.key]
             prompt = prompts[row.key]
-            candidates[row.key] = [
+            in_window[row.key] = [
                 e
                 for e in entries
                 if e.id not in claimed
                 and e.button == VARY_REGION
-                and (prompt is None or e.prompt == prompt)
                 and window is not None
                 and window.start <= _stamp(e) <= window.end
             ]
+            candidates[row.key] = [e for e in in_window[row.key] if e.prompt == prompt]
         wanted: dict[str, int] = {}
         for found in candidates.values():
             for entry in found:
                 wanted[entry.id] = wanted.get(entry.id, 0) + 1
+        adopted = {f[0].id for f in candidates.values() if len(f) == 1 and wanted[f[0].id] == 1}
         verdicts: dict[str, Verdict] = {}
         for row in rows:
             window = windows[row.key]
             found = candidates[row.key]
-            covered = window is not None and (
-                (exhausted and window.start > server_now - HISTORY_SECONDS + SETTLE)
-                or (oldest is not None and oldest < window.start)
+            # Unclaimed Vary (Region) jobs of the window with another prompt: the server may
+            # have rewritten this request's prompt, so they forbid calling it never created.
+            strangers = [e for e in in_window[row.key] if e not in found and e.id not in adopted]
+            covered = (
+                ordered
+                and window is not None
+                and (
+                    (exhausted and window.start > server_now - HISTORY_SECONDS + SETTLE)
+                    or (oldest is not None and oldest < window.start)
+                )
             )
-            verdicts[row.key] = self._decide(row, window, found, wanted, covered, prompts[row.key])
+            verdicts[row.key] = self._decide(
+                row, window, found or strangers, wanted, covered, prompts[row.key]
+            )
         return verdicts
 
     def _decide(
@@ -179,7 +193,7 @@ class Reconciler:
                 outcome=Outcome.UNCERTAIN,
                 note="the parent's prompt could not be read, so its job cannot be told apart",
             )
-        if len(found) == 1 and wanted[found[0].id] == 1:
+        if len(found) == 1 and wanted.get(found[0].id) == 1 and found[0].prompt == prompt:
             return Verdict(outcome=Outcome.ADOPTED, message_id=found[0].id)
         if found:
             shown = ", ".join(f"{e.id} (created {e.created_at})" for e in found[:_SHOWN])
@@ -214,28 +228,36 @@ class Reconciler:
 
     async def _history(
         self, earliest: float, claimed: dict[str, float | None]
-    ) -> tuple[list[HistoryImage], bool, float | None]:
+    ) -> tuple[list[HistoryImage], bool, float | None, bool]:
         """The history back past ``earliest`` (local time of the first send to place), deduped.
 
-        Returns the entries, whether the history ran out, and the oldest ``createdAt`` seen.
+        Returns the entries, whether the history ran out (an empty page: a short one may be the
+        server's own page size), the oldest ``createdAt`` seen, and whether every page was
+        newest first (if not, no window counts as covered).
         """
         entries: dict[str, HistoryImage] = {}
         oldest: float | None = None
+        ordered = True
         for page in range(1, MAX_PAGES + 1):
             images = await self._client.history(page=page, size=PAGE_SIZE)
+            stamps = [_stamp(e) for e in images if e.created_at is not None]
+            if any(a < b for a, b in itertools.pairwise(stamps)) or (
+                oldest is not None and stamps and stamps[0] > oldest + _EDGE
+            ):
+                ordered = False
             for entry in images:
                 if entry.created_at is not None:
                     entries.setdefault(entry.id, entry)
                     stamp = _stamp(entry)
                     oldest = stamp if oldest is None else min(oldest, stamp)
-            if len(images) < PAGE_SIZE:
-                return list(entries.values()), True, oldest
+            if not images:
+                return list(entries.values()), True, oldest, ordered
             offset = self._offset(entries.values(), claimed)
             if offset is not None and oldest is not None:
                 low, _ = offset
                 if oldest < low + self._scale * earliest - _EDGE:
-                    return list(entries.values()), False, oldest
-        return list(entries.values()), False, oldest
+                    return list(entries.values()), False, oldest, ordered
+        return list(entries.values()), False, oldest, ordered
 
     def _offset(
         self, entries: Iterable[HistoryImage], claimed: dict[str, float | None]

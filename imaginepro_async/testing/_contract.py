@@ -96,8 +96,9 @@ IMAGES_HISTORY_SECONDS: Final = 24 * 3600.0  # doc: history of the last 24 h
 # its creation is decided (a job created after its request's connection was lost is listed too);
 # newest first by ``createdAt``; ``page``/``size`` are offsets into that order (a job created
 # while one pages shifts the later pages by one: entries repeat, none is skipped); ``size`` up to
-# IMAGES_PAGE_SIZE_MAX; a page shorter than ``size`` is the last one. ``createdAt`` is the creation
-# time to the millisecond, on the same clock as the creation answer's ``createdAt``. A Vary
+# IMAGES_PAGE_SIZE_MAX (the client trusts only an empty page as the end, not a short one; it
+# checks the order and trusts no coverage if a page is not newest first). ``createdAt`` is the
+# creation time to the millisecond, on one clock for every job of the account. A Vary
 # (Region) job is identified only by ``button`` ("Vary (Region)") and ``prompt`` (the request's
 # prompt, or the parent's when the request sent none, as created); the record carries neither the
 # parent's messageId, nor the mask, nor the ``ref`` (not echoed: the doc's field list has no

@@ -137,3 +137,18 @@ async def test_reconcile_option_adopts_and_sends_nothing(world: World) -> None:
     final = await anyio.run_process(command, env=env_for(world), cwd=world.tmp, check=False)
     assert final.returncode == 0, final.stderr.decode()
     assert len(world.sim.jobs()) == 5  # r2 sent; r0 and r1 followed, not sent again
+
+
+async def test_an_unclaimed_job_with_another_prompt_forbids_resending(world: World) -> None:
+    """A Vary (Region) job nobody claims near the send (another prompt): uncertain, not resent."""
+    async with client_for(world.sim) as client:
+        stranger = await client.inpaint(world.parent, world.mask, prompt="somebody else's edit")
+    world.sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.BUTTON, times=1)
+    async with (
+        client_for(world.sim) as client,
+        Batch(client, world.requests(2), journal=world.tmp / "run.db") as batch,
+    ):
+        final = {r.key: r async for r in batch}
+    assert final["r0"].state is RequestState.UNCERTAIN
+    assert stranger.message_id in (final["r0"].error or "")
+    assert "r0" not in world.sim.jobs_per_ref()
