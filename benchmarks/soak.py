@@ -2,7 +2,9 @@
 
 Usage: ``python -m benchmarks.soak [--requests 800] [--kills 20] [--seed 7]``. Writes
 ``benchmarks/results/soak.json``: requests, kills, faults, paid twice, lost, uncertain (and how many
-of those were never sent), wall time, peak RSS of the CLI processes.
+of those were never sent), wall time, peak RSS of the CLI processes; and the reconciliation of
+uncertain requests against the account's history: how many requests were looked up (uncertain
+before), adopted (a job found), resent (proven never created), and still uncertain at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import random
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -82,6 +85,14 @@ async def _soak(count: int, kills: int, seed: int, tmp: Path) -> dict[str, Any]:
         per_ref = sim.jobs_per_ref()
         states = {line["key"]: line["state"] for line in lines}
         uncertain = [k for k, s in states.items() if s == "uncertain"]
+        db = sqlite3.connect(tmp / "run.db")
+        reconciled = dict(
+            db.execute(
+                "SELECT reconciled, count(*) FROM requests WHERE reconciled IS NOT NULL "
+                "GROUP BY reconciled"
+            ).fetchall()
+        )
+        db.close()
         return {
             "requests": count,
             "kills": done_kills,
@@ -95,6 +106,11 @@ async def _soak(count: int, kills: int, seed: int, tmp: Path) -> dict[str, Any]:
             # job was made, so the client must call it uncertain: compare with create_500s.
             "uncertain_never_created": sum(1 for k in uncertain if per_ref.get(k, 0) == 0),
             "create_500s": sum(r.fired for r in rules if r.kind.value == "http_500"),
+            # Reconciliation (the last outcome of each request looked up in the history).
+            "uncertain_before_reconciliation": sum(reconciled.values()),
+            "reconciled_adopted": reconciled.get("adopted", 0),
+            "reconciled_resent": reconciled.get("resent", 0),
+            "still_uncertain": len(uncertain),
             "final_exit_code": final.returncode,
             "wall_seconds": round(wall, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),

@@ -27,6 +27,7 @@ Everything the SDK raises on purpose derives from :class:`ImagineProError`::
     ├── CoordinationError              the shared budget's store (Redis) failed; nothing was sent
     ├── JournalBusyError               another process holds the batch journal (also a RuntimeError)
     ├── JournalWriteError              the batch journal could not be written (also an OSError)
+    │   └── JournalLostError           ... it was deleted, moved or replaced under the run
     ├── ExtraNotInstalledError         an optional extra is needed (also a ModuleNotFoundError)
     └── InvalidInputError              bad input, refused before anything was sent (also a ValueError)
         ├── InvalidMaskError           the mask is not a usable black-and-white image
@@ -83,6 +84,7 @@ __all__ = [
     "JobFailedError",
     "JobTimeoutError",
     "JournalBusyError",
+    "JournalLostError",
     "JournalMismatchError",
     "JournalWriteError",
     "NotAJournalError",
@@ -584,6 +586,16 @@ class JournalWriteError(ImagineProError, OSError):
         self.path = path
         self.message_id = message_id
         super().__init__(text)
+
+
+class JournalLostError(JournalWriteError):
+    """The batch journal's file was deleted, moved, replaced or overwritten while a batch ran.
+
+    The batch stops at once. A copy of the journal as the run left it is saved beside the path
+    (``run.db.saved-<time>``) when it can be; the message names it and the rerun that pays for
+    nothing twice (never a rerun on the file now at the path, which would send again requests
+    already paid for).
+    """
 
 
 #: How a refusal of the prompt itself reads: ImaginePro's "forbidden: The prompt has blocked words",

@@ -14,7 +14,11 @@ a page at a time, so memory stays bounded whatever the input's size. Resume rule
 - ``submitted``: re-attached by messageId (``client.job``) and awaited; it counts in flight.
 - ``pending``, and ``failed`` before any job was created: submitted.
 - ``submitting`` (the process died between sending and hearing back) and ``uncertain``
-  (``SubmissionUncertainError``): reported, never resent unless ``resubmit_uncertain=True``.
+  (``SubmissionUncertainError``): reconciled first (``reconcile.py``): looked up in the account's
+  history, a job found is adopted and followed, a request proven never created is sent again, and
+  the others stay uncertain, reported with the candidates. Requests that become uncertain during
+  the run are reconciled once their send window has closed, at the end of the run (and reported
+  again). ``resubmit_uncertain=True`` resends them all without looking.
 - ``failed`` with a job (the job ended FAIL): reported again; resent with ``retry_failed=True``.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +48,7 @@ from .follow import Follower
 from .intake import InpaintRequest, InputItem, InputProblem, JsonlInput, chunks, read_jsonl
 from .journal import Journal, RequestState, Row
 from .ledger import Ledger
+from .reconcile import Reconciler, Reconciliation
 from .results import (
     BatchProgress,
     BatchResult,
@@ -112,6 +118,9 @@ class Batch(AsyncContextManagerMixin):
         max_credits: refuse to start when the requests to submit would cost more (an estimate
             from the SDK's price table); with it set, the account's balance is checked too
             (one account request) and a batch it cannot pay for does not start.
+        reconcile_only: look the uncertain requests up in the account's history, record and
+            report each verdict (adopted: ``submitted``; never created: ``pending``; else still
+            ``uncertain``, with the candidates), and send or follow nothing.
 
     Raises:
         BatchInputError: ``strict`` and some requests are invalid (on entering).
@@ -122,6 +131,8 @@ class Batch(AsyncContextManagerMixin):
         JournalBusyError: another process runs this journal (on entering).
         NotAJournalError: the journal path holds a file that is not a journal (on entering).
         JournalWriteError: the journal could not be written (on leaving; the batch stopped).
+        JournalLostError: the journal's file was deleted, moved, replaced or overwritten while
+            the batch ran (on leaving; it stopped at once; the message says how to resume).
     """
 
     def __init__(
@@ -139,6 +150,7 @@ class Batch(AsyncContextManagerMixin):
         on_progress: Callable[[BatchProgress], None] | None = None,
         source: str | None = None,
         max_credits: int | None = None,
+        reconcile_only: bool = False,
     ) -> None:
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
             raise InvalidInputError(f"max_in_flight must be a whole number, got {max_in_flight!r}")
@@ -157,6 +169,7 @@ class Batch(AsyncContextManagerMixin):
         self._journal_path = Path(journal)
         self._download_dir = None if download_dir is None else Path(download_dir)
         self._resubmit_uncertain = resubmit_uncertain
+        self._reconcile_only = reconcile_only
         self._retry_failed = retry_failed
         self._strict = strict
         self._source = source or str(requests if isinstance(requests, JsonlInput) else journal)
@@ -179,6 +192,13 @@ class Batch(AsyncContextManagerMixin):
             max_download_bytes=max_download_bytes,
         )
         self._submitter = Submitter(client, self._ledger, self._follower, slots=slots)
+        self._reconciliation = Reconciliation(
+            Reconciler(client, taken_over=time.time()),
+            self._ledger,
+            self._follower,
+            self._submitter,
+            run=self._run_id,
+        )
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -189,6 +209,8 @@ class Batch(AsyncContextManagerMixin):
         self.state = BatchState.RUNNING
         try:
             async with Journal(self._journal_path) as journal:
+                # Sends of an earlier run on this journal ended before now.
+                self._reconciliation.reconciler.taken_over = time.time()
                 await self._intake(journal)
                 if self._max_credits is not None:
                     await self._check_credits(self._max_credits)
@@ -373,10 +395,21 @@ class Batch(AsyncContextManagerMixin):
                         )
                     )  # fmt: skip
                 async with anyio.create_task_group() as tg:
-                    await self._guarded(self._dispatch_all, tg)
+                    await self._guarded(self._reconcile_and_dispatch, tg)
         finally:
             self._send.close()
             self._finished.set()
+
+    async def _reconcile_and_dispatch(self, tg: TaskGroup) -> None:
+        reconciliation = self._reconciliation
+        if self._reconcile_only:
+            await reconciliation.only(stopping=lambda: self._stopping)
+            return
+        if not self._resubmit_uncertain:
+            await reconciliation.first(tg)
+        await self._dispatch_all(tg)
+        if not self._resubmit_uncertain:
+            await reconciliation.last(tg, stopping=lambda: self._stopping)
 
     async def _dispatch_all(self, tg: TaskGroup) -> None:
         after = -1
@@ -411,7 +444,7 @@ class Batch(AsyncContextManagerMixin):
         elif state in (RequestState.SUBMITTING, RequestState.UNCERTAIN):
             if self._resubmit_uncertain:
                 await submitter.submit(tg, row)
-            else:
+            elif row.key not in self._reconciliation.later:  # else looked up again at the end
                 await self._report_uncertain(row)
         else:
             await submitter.submit(tg, row)

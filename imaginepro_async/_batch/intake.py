@@ -37,6 +37,7 @@ __all__ = [
     "chunks",
     "prepare",
     "read_jsonl",
+    "stored_digest",
 ]
 
 _FIELDS: Final = {
@@ -236,11 +237,26 @@ def _from_item(item: object, index: int) -> InpaintRequest:
 
 
 def _digest(request: InpaintRequest, mask: bytes) -> str:
+    return stored_digest(
+        StoredRequest(
+            parent=request.parent,
+            prompt=request.prompt,
+            timeout=request.job_timeout,
+            webhook_override=request.webhook_override,
+            mask_path=None,
+            mask_data=None,
+        ),
+        mask,
+    )
+
+
+def stored_digest(request: StoredRequest, mask: bytes) -> str:
+    """The digest of a request as the journal keeps it, with its mask's bytes."""
     identity = {
         "parent": request.parent,
         "mask": "b:" + hashlib.sha256(mask).hexdigest(),
         "prompt": request.prompt,
-        "timeout": request.job_timeout,
+        "timeout": request.timeout,
         "webhookOverride": request.webhook_override,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

@@ -6,11 +6,17 @@ States and their meaning on resume::
                     │
                     └──► uncertain   (the POST may have reached the server; never resent silently)
 
-A row left in ``submitting`` by a process that died is read back as ``uncertain``.
+A row left in ``submitting`` by a process that died is read back as ``uncertain``. Entering
+``submitting`` stamps ``sent_at``, the send window that ``reconcile.py`` looks up in the account's
+history (an uncertain request adopted goes to ``submitted``; one never created back to ``pending``).
 
-How the file is opened, checked and locked is ``journal_file.py``. Every call runs in a worker
-thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
+How the file is opened, checked and locked is ``journal_file.py``; how it is held by its inode and
+watched while a run uses it (deleted, moved, replaced) is ``journal_watch.py``. Every call runs in
+a worker thread, one at a time, off the event loop. A failed write raises ``JournalWriteError``. The API key
 is never written here.
+
+Over ~500 lines on purpose: the states, the rows, the intake and every query on them stay in one
+module, so that each transition and what reads it back are seen together.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from imaginepro_async._errors import JournalMismatchError, JournalWriteError
+from imaginepro_async._errors import JournalLostError, JournalMismatchError, JournalWriteError
 
 from .journal_file import connect, get_meta, set_meta, take_lock, transaction
+from .journal_watch import Sent, Watch, hold
 
 __all__ = ["Journal", "JournalState", "RequestState", "Row", "StoredRequest"]
 
@@ -93,6 +100,8 @@ class Row:
     download_error: str | None = None
     attempts: int = 0
     request: StoredRequest | None = None
+    sent_at: float | None = None
+    updated_at: float | None = None
 
     @property
     def replaceable(self) -> bool:
@@ -106,7 +115,7 @@ class Row:
 
 _COLUMNS: Final = (
     "key, seq, line, digest, state, message_id, result, error, files, download_error, attempts, "
-    "parent, prompt, timeout, webhook, mask_path, mask_data"
+    "parent, prompt, timeout, webhook, mask_path, mask_data, sent_at, updated_at"
 )
 
 
@@ -114,7 +123,7 @@ def _row(values: Sequence[Any]) -> Row:
     key, seq, line, digest, state, message_id, result, error, files, download_error, attempts = (
         values[:11]
     )
-    parent, prompt, timeout, webhook, mask_path, mask_data = values[11:]
+    parent, prompt, timeout, webhook, mask_path, mask_data, sent_at, updated_at = values[11:]
     return Row(
         key=key,
         seq=seq,
@@ -135,6 +144,8 @@ def _row(values: Sequence[Any]) -> Row:
             mask_path=mask_path,
             mask_data=mask_data,
         ),
+        sent_at=sent_at,
+        updated_at=updated_at,
     )
 
 
@@ -284,7 +295,7 @@ class Journal:
     One process, one connection, one writer: every method runs in a worker thread, one at a time.
 
     Raises (on entering):
-        JournalBusyError: another process holds the journal.
+        JournalBusyError: another process holds the journal (through this path or another).
         NotAJournalError: a file is there that is not a journal of ours.
     """
 
@@ -293,6 +304,9 @@ class Journal:
         self.state = JournalState.NEW
         self._db: sqlite3.Connection | None = None
         self._lock: int | None = None
+        self._held: int | None = None
+        self._watch: Watch | None = None
+        self._sent: dict[str, Sent] = {}  # what this run sent, by key
         self._limiter = anyio.CapacityLimiter(1)
         self.commits = 0
 
@@ -310,6 +324,9 @@ class Journal:
         try:
             self._lock = await anyio.to_thread.run_sync(take_lock, self.path)
             self._db = await anyio.to_thread.run_sync(connect, self.path)
+            self._held = await anyio.to_thread.run_sync(hold, self.path)
+            self._watch = Watch(self.path, self._held, self._sent)
+            await self._call(self._watch.check)  # the path still leads to the file held
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.aclose()
@@ -324,9 +341,12 @@ class Journal:
         self.state = JournalState.CLOSED
         db, self._db = self._db, None
         lock, self._lock = self._lock, None
+        held, self._held = self._held, None
         with anyio.CancelScope(shield=True):
             if db is not None:
                 await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+            if held is not None:
+                os.close(held)  # after SQLite's connection: its POSIX locks are gone with it
             if lock is not None:
                 os.close(lock)  # releases the flock
 
@@ -334,9 +354,26 @@ class Journal:
         db = self._db
         if db is None:
             raise RuntimeError("the journal is not open")
+        watch = self._watch
+
+        def watched(db: sqlite3.Connection) -> T:
+            if watch is None:
+                return fn(db)
+            watch.check(db)
+            try:
+                result = fn(db)
+            except (sqlite3.Error, OSError):
+                watch.check(db)  # the file changed under the call: say that, not "disk full"
+                raise
+            if write:
+                watch.committed()
+            return result
+
         try:
             # Not abandoned on cancellation: a write that started is finished and committed first.
-            return await anyio.to_thread.run_sync(fn, db, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(watched, db, limiter=self._limiter)
+        except JournalLostError:
+            raise
         except (sqlite3.Error, OSError) as exc:
             if not write or isinstance(exc, sqlite3.IntegrityError):
                 raise
@@ -388,25 +425,47 @@ class Journal:
         error: str | None = None,
         clear_error: bool = False,
         count_attempt: bool = False,
+        row: Row | None = None,
+        reconciled: str | None = None,
     ) -> None:
         """Record a request's new state (committed to disk before this returns).
 
         ``message_id`` and ``result`` are kept when not given; ``error`` replaces the last one when
-        given, and is removed with ``clear_error``.
+        given, and is removed with ``clear_error``. ``row`` (the request's row) lets the journal
+        keep what a saved copy needs if the file is lost under the run. Entering ``SUBMITTING`` stamps
+        ``sent_at`` (this machine's clock); ``reconciled`` records what a reconciliation concluded.
 
         Raises:
             JournalWriteError: the write failed.
+            JournalLostError: the file was deleted, moved, replaced or overwritten under the run.
         """
+        now = time.time()
         await self._write(
             "UPDATE requests SET state = ?, message_id = COALESCE(?, message_id), "
             "result = COALESCE(?, result), "
             "error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, "
-            "attempts = attempts + ?, updated_at = ? WHERE key = ?",
+            "attempts = attempts + ?, updated_at = ?, "
+            "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
+            "reconciled = COALESCE(?, reconciled) WHERE key = ?",
             (
                 state.value, message_id, result, clear_error, error, int(count_attempt),
-                time.time(), key,
+                now, state is RequestState.SUBMITTING, now, reconciled, key,
             ),
         )  # fmt: skip
+        if (
+            row is not None
+            and row.request is not None
+            and (
+                state is RequestState.SUBMITTING
+                or (state is RequestState.SUBMITTED and message_id is not None)
+            )
+        ):
+            request = row.request
+            self._sent[key] = Sent(
+                message_id=message_id, key=key, line=row.line, digest=row.digest,
+                parent=request.parent, prompt=request.prompt, timeout=request.timeout,
+                webhook=request.webhook_override, mask_path=request.mask_path,
+            )  # fmt: skip
 
     async def record_files(
         self, key: str, files: Sequence[str] | None, download_error: str | None
@@ -451,3 +510,40 @@ class Journal:
                 for values in db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY seq")
             ]
         )
+
+    async def claimed(self) -> dict[str, float | None]:
+        """Every messageId the journal records, with when its request was sent.
+
+        The send time is given only where it is the send of that messageId's job (not for a
+        request being sent again, whose row still holds the earlier messageId).
+        """
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT message_id, CASE WHEN state IN ('submitting', 'uncertain') THEN NULL "
+                "ELSE sent_at END FROM requests WHERE message_id IS NOT NULL"
+            ).fetchall()
+        )
+        return dict(found)
+
+    async def unsettled(self, run: str) -> list[Row]:
+        """The requests of ``run`` left submitting or uncertain, in input order."""
+        return await self._call(
+            lambda db: [
+                _row(values)
+                for values in db.execute(
+                    f"SELECT {_COLUMNS} FROM requests WHERE run = ? AND state IN "
+                    "('submitting', 'uncertain') ORDER BY seq",
+                    (run,),
+                )
+            ]
+        )
+
+    async def reconciled(self) -> dict[str, int]:
+        """How many requests each reconciliation outcome was last recorded for (for benchmarks)."""
+        found = await self._call(
+            lambda db: db.execute(
+                "SELECT reconciled, count(*) FROM requests WHERE reconciled IS NOT NULL "
+                "GROUP BY reconciled"
+            ).fetchall()
+        )
+        return dict(found)

@@ -12,7 +12,8 @@ another program's SQLite file, or a journal of another schema is refused (``NotA
 lost or broken journal never silently sends every request again.
 
 **One process at a time**: ``run.db.lock`` is held with ``flock`` while the journal is open (a
-SQLite locking mode would keep state out of the main file).
+SQLite locking mode would keep state out of the main file); it guards the path (creating a new
+journal there). The file itself, reached through any path, is held by ``journal_watch.hold``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ CREATE TABLE requests (
     files          TEXT,
     download_error TEXT,
     attempts       INTEGER NOT NULL DEFAULT 0,
-    updated_at     REAL NOT NULL
+    updated_at     REAL NOT NULL,
+    sent_at        REAL,
+    reconciled     TEXT
 );
 """
 
@@ -142,6 +145,7 @@ def connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = DELETE")
         db.execute("PRAGMA synchronous = FULL")
         _check_journal(db, path)
+        _add_columns(db)
     except sqlite3.DatabaseError as exc:
         db.close()
         raise NotAJournalError(_not_ours(path, f"SQLite cannot read it: {exc}")) from exc
@@ -149,6 +153,20 @@ def connect(path: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+# Columns added to schema 2 since its first release (nullable: older versions ignore them).
+_ADDED: Final = (("sent_at", "REAL"), ("reconciled", "TEXT"))
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Give a journal made by an earlier release the columns it lacks (``sent_at``, ...)."""
+    have = {values[1] for values in db.execute("PRAGMA table_info(requests)")}
+    missing = [(name, kind) for name, kind in _ADDED if name not in have]
+    if missing:
+        with transaction(db):
+            for name, kind in missing:
+                db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
 
 
 def _not_ours(path: str, why: str) -> str:

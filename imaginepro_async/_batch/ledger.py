@@ -59,7 +59,7 @@ class Ledger:
 
     async def record(self, row: Row, old: RequestState, state: RequestState, **fields: Any) -> None:
         """Write a request's new state to the journal, then count it."""
-        await self.journal.update(row.key, state, **fields)
+        await self.journal.update(row.key, state, row=row, **fields)
         self._move(old, state, finished=state in (RequestState.DONE, RequestState.FAILED))
 
     async def record_files(

@@ -24,6 +24,7 @@ from imaginepro_async._errors import (
 from imaginepro_async._masks.load import load_mask
 from imaginepro_async._masks.mask import Mask
 
+from .intake import stored_digest
 from .journal import RequestState, Row, StoredRequest
 from .results import BatchResult, row_result
 
@@ -46,10 +47,19 @@ logger = logging.getLogger("imaginepro_async")
 _MAX_PARENTS: Final = 256
 
 
-async def _load_mask(request: StoredRequest) -> Mask:
+async def _load_mask(request: StoredRequest, digest: str) -> Mask:
     if request.mask_path is not None:
-        return await load_mask(Path(request.mask_path))
-    assert request.mask_data is not None
+        path = Path(request.mask_path)
+        data = await anyio.Path(path).read_bytes()
+        if stored_digest(request, data) != digest:
+            raise InvalidInputError(
+                f"the mask file {path} changed after the batch read it (its bytes are not those "
+                "the journal recorded); this request was not sent. Put the file back as it was, "
+                "or give the changed request a new ref to send it as a new request"
+            )
+        return await load_mask(data)  # the bytes checked, not the file read again
+    if request.mask_data is None:
+        raise InvalidInputError("the journal does not hold this request's mask: give it again")
     return await load_mask(request.mask_data)
 
 
@@ -98,7 +108,7 @@ class Submitter:
     async def _submit_one(self, row: Row) -> Job | None:
         assert row.request is not None
         try:
-            mask = await _load_mask(row.request)
+            mask = await _load_mask(row.request, row.digest)
         except (InvalidInputError, OSError) as exc:
             await self._emit_some(await self._failed_to_send(row, row.state, exc))
             return None

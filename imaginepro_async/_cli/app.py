@@ -112,12 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     run = _cli_jobs.Run()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _run(args, run)
     finally:
-        # A Ctrl-C from here on would only print "Exception ignored" noise during shutdown.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # The caller's handler is back (the console script ignores Ctrl-C itself as it exits).
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run(args: argparse.Namespace, run: _cli_jobs.Run) -> int:

@@ -27,6 +27,7 @@ from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    OutputWriteError,
     UsageError,
     cli_terms,
     client_for,
@@ -76,6 +77,12 @@ def add_parser(commands: Any, api: argparse.ArgumentParser) -> None:
         help="send again requests whose submission is uncertain (they may be paid for twice)",
     )
     batch.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="only look the uncertain requests up in the account's history (adopt a job found, "
+        "mark one never created to be sent by the next run); send nothing",
+    )
+    batch.add_argument(
         "--retry-failed", action="store_true", help="send again requests whose job ended FAIL"
     )
     batch.add_argument(
@@ -108,6 +115,11 @@ async def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if args.max_in_flight < 1:
         raise _UsageError("--max-in-flight must be at least 1")
+    if args.reconcile and args.resubmit_uncertain:
+        raise _UsageError(
+            "--reconcile looks uncertain requests up; --resubmit-uncertain resends "
+            "them without looking: give one of them"
+        )
     if not await anyio.Path(source).is_file():
         raise _UsageError(f"cannot read {source}: no such file")
     journal = Path(args.journal) if args.journal else default_journal(source)
@@ -122,6 +134,7 @@ async def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             max_in_flight=args.max_in_flight,
             source=str(source),
+            reconcile_only=args.reconcile,
         )
         summary, interrupted = await _run_batch(batch, args)
     _report(summary, journal, args)
@@ -153,8 +166,12 @@ class _Results:
             return
         size = os.fstat(self._fd).st_size
         try:
-            if os.write(self._fd, line) != len(line):
-                raise OSError("short write (is the disk full?)")
+            written = 0
+            while written < len(line):  # a short write is followed by one that says why
+                step = os.write(self._fd, line[written:])
+                if step == 0:
+                    raise OSError("short write (is the disk full?)")
+                written += step
         except OSError:
             os.ftruncate(self._fd, size)
             raise
@@ -194,7 +211,11 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(_display, batch, args.progress_every)
                         async for result in batch:
-                            out.write(result)
+                            try:
+                                out.write(result)
+                            except OSError as exc:
+                                batch.stop()
+                                raise OutputWriteError(_unwritten(batch, args, exc)) from exc
                             if not result.ok and not result.resumed:
                                 _err(_problem_line(result))
                         tg.cancel_scope.cancel()
@@ -205,6 +226,22 @@ async def _run_batch(batch: Batch, args: argparse.Namespace) -> tuple[BatchSumma
         finally:
             signals.cancel_scope.cancel()
     return batch.summary(), interrupted
+
+
+def _unwritten(batch: Batch, args: argparse.Namespace, exc: OSError) -> str:
+    """What happened when ``--out`` could not be written mid-run, and how to go on."""
+    counts = batch.snapshot().counts
+    sent = sum(n for state, n in counts.items() if state not in _NEVER_SENT)
+    return (
+        f"cannot write the results to {args.out} ({exc.strerror or exc}); the batch stopped and "
+        f"sends nothing more. {sent} requests were already sent: they are recorded in the journal "
+        f"{batch.journal_path}, and their jobs go on on the server. Free space where {args.out} "
+        "is (or give another --out), then run the same command again: it resumes from the "
+        "journal, sends none of them again, and writes every result anew"
+    )
+
+
+_NEVER_SENT: Final = (RequestState.PENDING, RequestState.INVALID)
 
 
 def _problem_line(result: BatchResult) -> str:
@@ -286,8 +323,9 @@ def _report(summary: BatchSummary, journal: Path, args: argparse.Namespace) -> N
         _err(f"submitting stopped early: {progress.halted}")
     if counts[RequestState.UNCERTAIN]:
         _err(
-            "uncertain requests may or may not have been created (and charged): check the "
-            "account's recent jobs, then rerun with --resubmit-uncertain to send them again"
+            "uncertain requests may or may not have been created (and charged), and the account's "
+            "history did not settle them (each says why): check the account's recent jobs, then "
+            "rerun with --resubmit-uncertain to send them again"
         )
     if progress.remaining:
         _err("run the same command again to resume")

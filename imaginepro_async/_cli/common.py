@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_JOURNAL",
     "EXIT_OK",
     "EXIT_USAGE",
+    "OutputWriteError",
     "Parser",
     "UsageError",
     "check_output_file",
@@ -52,7 +53,9 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # a job ended FAIL, a batch did not end all done, a prompt was refused
 EXIT_USAGE: Final = 2  # the command line or its input was refused: nothing was sent
 EXIT_API: Final = 3  # the API refused a request, could not be reached, or may have it (uncertain)
-EXIT_JOURNAL: Final = 4  # the batch journal could not be written (disk full, I/O error)
+# a batch's journal or results file could not be written (disk full, I/O error), or its journal
+# was lost under it: what was sent is recorded, the message says how to resume
+EXIT_JOURNAL: Final = 4
 EXIT_INTERRUPTED: Final = 130  # Ctrl-C
 
 CONVERTER: Final = make_converter()
@@ -85,6 +88,10 @@ class Parser(argparse.ArgumentParser):
             where = self.subcommands.get(getattr(args, "command", None) or "", self)
             where.error(f"unrecognized arguments: {' '.join(extra)}")
         return args
+
+
+class OutputWriteError(Exception):
+    """A batch's results could not be written once it had started: exit code 4 (see the text)."""
 
 
 def err(text: str) -> None:
@@ -169,7 +176,7 @@ def cli_terms(text: str) -> str:
 
 def exit_code(exc: BaseException) -> int:
     """The exit code of an error that ended a command (see the table in the README)."""
-    if isinstance(exc, JournalWriteError):
+    if isinstance(exc, JournalWriteError | OutputWriteError):
         return EXIT_JOURNAL
     if isinstance(exc, UsageError | InvalidInputError | JournalBusyError | ExtraNotInstalledError):
         return EXIT_USAGE
@@ -197,7 +204,7 @@ def describe_error(exc: BaseException) -> str:
             f"{cli_terms(str(exc))}\nthe job {exc.message_id} was created but is not in the "
             f"journal: follow it with `{PROG} wait {exc.message_id}`"
         )
-    if isinstance(exc, ImagineProError | UsageError):
+    if isinstance(exc, ImagineProError | UsageError | OutputWriteError):
         return cli_terms(str(exc))
     return (
         f"unexpected {type(exc).__name__}: {exc} (please report it; IMAGINEPRO_DEBUG=1 shows where)"

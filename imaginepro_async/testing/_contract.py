@@ -90,6 +90,23 @@ MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # assumed: larger bodies get 413
 IMAGES_PAGE_SIZE_DEFAULT: Final = 10  # doc (example query)
 IMAGES_PAGE_SIZE_MAX: Final = 100  # assumed
 IMAGES_HISTORY_SECONDS: Final = 24 * 3600.0  # doc: history of the last 24 h
+# assumed (the batch's reconciliation of uncertain requests relies on each; see
+# ``imaginepro_async/_batch/reconcile.py``): the history lists *every* job the account created in
+# the last 24 h, whatever its status (QUEUED, PROCESSING, DONE, FAIL) and kind, from the moment
+# its creation is decided (a job created after its request's connection was lost is listed too);
+# newest first by ``createdAt``; ``page``/``size`` are offsets into that order (a job created
+# while one pages shifts the later pages by one: entries repeat, none is skipped); ``size`` up to
+# IMAGES_PAGE_SIZE_MAX (the client trusts only an empty page as the end, not a short one; it
+# checks the order and trusts no coverage if a page is not newest first). ``createdAt`` is the
+# creation time to the millisecond, on one clock for every job of the account. A Vary
+# (Region) job is identified only by ``button`` ("Vary (Region)") and ``prompt`` (the request's
+# prompt, or the parent's when the request sent none, as created); the record carries neither the
+# parent's messageId, nor the mask, nor the ``ref`` (not echoed: the doc's field list has no
+# ``ref``). ``uri`` is null until the job is DONE.
+HISTORY_LISTS_EVERY_STATUS: Final = True
+# assumed: a create request the server received becomes a job (or is refused) within this many
+# API seconds of its arrival; after it, a job not in the history was never created.
+HISTORY_CREATE_SETTLE_SECONDS: Final = 60.0
 # assumed: unknown request fields are ignored (the official SDK sends e.g. ``negativePrompt``);
 # a body that is empty counts as ``{}``; the Content-Type is not checked, except that:
 # assumed (issue #20): a form-encoded body (``application/x-www-form-urlencoded`` or

@@ -71,10 +71,11 @@ class AccountHandlers:
         skip = (page - 1) * size
         cutoff = now - c.IMAGES_HISTORY_SECONDS
         items: list[dict[str, Any]] = []
+        # See the contract (HISTORY_*): every job created in the window, any status, newest first.
         for job in reversed(account.jobs):
             if job.created < cutoff:
                 break
-            if job.status != c.DONE or job.result not in IMAGE_RESULTS:
+            if not c.HISTORY_LISTS_EVERY_STATUS and job.status != c.DONE:
                 continue
             if skip:
                 skip -= 1
@@ -86,7 +87,11 @@ class AccountHandlers:
                     "type": job.endpoint,
                     "button": job.button,
                     "prompt": job.prompt,
-                    "uri": message.get("uri", message.get("originalUrl")),
+                    "uri": (
+                        message.get("uri", message.get("originalUrl"))
+                        if job.status == c.DONE and job.result in IMAGE_RESULTS
+                        else None
+                    ),
                     "createdAt": message["createdAt"],
                 }
             )

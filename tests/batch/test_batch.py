@@ -86,30 +86,23 @@ async def test_resume_skips_done_and_reattaches_submitted(world: World) -> None:
     )
 
 
-async def test_uncertain_submission_is_reported_and_resent_only_on_request(world: World) -> None:
-    """A submission whose answer was lost is uncertain: not resent unless explicitly asked."""
+async def test_a_lost_answer_is_reported_uncertain_then_adopted_not_resent(world: World) -> None:
+    """A submission whose answer was lost is uncertain, then found in the history: never resent."""
     journal = world.tmp / "run.db"
     requests = world.requests(3)
     world.sim.faults.add(kind=FaultKind.DROP_AFTER, endpoint=Endpoint.BUTTON, times=1)
-    results = {r.key: r for r in await run(world, requests, journal)}
-    assert results["r0"].state is RequestState.UNCERTAIN
-    assert "resent" in (results["r0"].error or "")
-    assert results["r1"].state is RequestState.DONE
+    reported = [(r.key, r.state) for r in await run(world, requests, journal)]
+    assert reported.index(("r0", RequestState.UNCERTAIN)) < reported.index(
+        ("r0", RequestState.DONE)
+    )
+    assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1, "r2": 1}
+    again = {r.key: r for r in await run(world, requests, journal)}
+    assert again["r0"].state is RequestState.DONE and again["r0"].resumed
     assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1, "r2": 1}
 
-    again = {r.key: r for r in await run(world, requests, journal)}
-    assert again["r0"].state is RequestState.UNCERTAIN
-    assert again["r0"].resumed
-    assert world.sim.jobs_per_ref()["r0"] == 1
 
-    resent = {r.key: r for r in await run(world, requests, journal, resubmit_uncertain=True)}
-    assert resent["r0"].state is RequestState.DONE
-    assert not resent["r0"].resumed
-    assert world.sim.jobs_per_ref() == {"r0": 2, "r1": 1, "r2": 1}
-
-
-async def test_row_left_submitting_by_a_crash_is_uncertain(world: World) -> None:
-    """A request a dead process left in "submitting" is reported uncertain, never resent."""
+async def test_row_left_submitting_by_a_crash_and_never_created_is_sent_once(world: World) -> None:
+    """A request a dead process left in "submitting", absent from the history, is sent once."""
     journal = world.tmp / "run.db"
     requests = world.requests(2)
     async with Journal(journal) as opened:
@@ -118,11 +111,9 @@ async def test_row_left_submitting_by_a_crash_is_uncertain(world: World) -> None
             await intake.add([e for e in entries if not isinstance(e, InputProblem)])
         await opened.update("r0", RequestState.SUBMITTING)
     results = {r.key: r for r in await run(world, requests, journal)}
-    assert results["r0"].state is RequestState.UNCERTAIN
-    assert "--resubmit-uncertain" in (results["r0"].error or "")
+    assert results["r0"].state is RequestState.DONE
     assert results["r1"].state is RequestState.DONE
-    assert world.sim.jobs_per_ref() == {"r1": 1}
-    assert (await rows(journal))["r0"] is RequestState.UNCERTAIN
+    assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1}
 
 
 async def test_journal_from_other_input_is_refused(world: World) -> None:
@@ -266,17 +257,17 @@ async def test_result_json_round_trips_the_message(world: World) -> None:
 
 
 async def test_a_server_error_on_submission_is_uncertain_a_503_is_not(world: World) -> None:
-    """A 500 may hide a created job: uncertain, not resent on resume; a 503 is free to retry."""
+    """A 500 may hide a created job: uncertain until the history shows none; a 503 is retried."""
     journal = world.tmp / "run.db"
     requests = world.requests(2)
     world.sim.faults.add(kind=FaultKind.HTTP_500, endpoint=Endpoint.BUTTON, times=1)
-    results = {r.key: r for r in await run(world, requests, journal)}
-    assert results["r0"].state is RequestState.UNCERTAIN
-    assert "--resubmit-uncertain" in (results["r0"].error or "")
-    assert results["r1"].state is RequestState.DONE
-    again = {r.key: r for r in await run(world, requests, journal)}
-    assert again["r0"].state is RequestState.UNCERTAIN
-    assert "r0" not in world.sim.jobs_per_ref()
+    reported = [(r.key, r.state, r.error) for r in await run(world, requests, journal)]
+    uncertain = next(r for r in reported if r[0] == "r0")
+    assert uncertain[1] is RequestState.UNCERTAIN
+    assert "--resubmit-uncertain" in (uncertain[2] or "")
+    # The history then shows no such job: proven never created, it is sent (once).
+    assert {k: s for k, s, _ in reported} == {"r0": RequestState.DONE, "r1": RequestState.DONE}
+    assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1}
 
     other = world.tmp / "other.db"
     fresh = world.requests(1, prompt="a 503 then fine")

@@ -51,3 +51,27 @@ def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback() -> None:
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr.decode()
     assert b"Traceback" not in stderr
+
+
+def test_main_gives_the_callers_sigint_handler_back() -> None:
+    """A program calling the CLI's main() still gets KeyboardInterrupt on Ctrl-C afterwards."""
+    script = (
+        "import os, signal, sys\n"
+        "from imaginepro_async._cli.app import main\n"
+        "code = main(['account'])\n"  # runs, and fails at once: no API key
+        "assert code == 2, code\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+        "signal.getsignal(signal.SIGINT)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    import time; time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted as usual')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "IMAGINEPRO_API_KEY"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"interrupted as usual" in done.stdout

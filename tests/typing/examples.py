@@ -31,8 +31,8 @@ def docs_configuration_md_43() -> None:
     anyio.run(main)
 
 
-# docs/errors.md, line 65
-async def docs_errors_md_65(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/errors.md, line 66
+async def docs_errors_md_66(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     from imaginepro_async import InvalidInputError, JobError
 
     try:
