@@ -16,7 +16,7 @@ import redis.asyncio
 import yarl
 from aiohttp import web
 
-from imaginepro_async import ImagineProClient, InvalidInputError, Status
+from imaginepro_async import ImagineProClient, InvalidInputError, ResponseValidationError, Status
 from imaginepro_async._coordination.budgets import RedisCoordination
 from imaginepro_async._wire.endpoints import MESSAGE, VIDEO_FETCH
 from imaginepro_async.webhooks import WebhookReceiver, parse_webhook
@@ -116,8 +116,12 @@ async def test_hostile_ids_are_refused_where_they_enter(redis_server: RedisServe
                 with pytest.raises(InvalidInputError):
                     await client._core.hint(value)
                 body = json.dumps({"messageId": value, "status": "DONE", "progress": 100})
+                try:
+                    delivered = parse_webhook(body)
+                except ResponseValidationError:
+                    continue  # refused by the parser already (a lone surrogate): never delivered
                 with pytest.raises(InvalidInputError, match="webhook delivery"):
-                    await client._core.deliver(parse_webhook(body))
+                    await client._core.deliver(delivered)
         first = clients[0].job(ids[0])
         for client in clients:  # deliveries over HTTP, to the leader and to the other one
             async with _receiver(client) as url, aiohttp.ClientSession() as http:
