@@ -31,8 +31,8 @@ def docs_configuration_md_43() -> None:
     anyio.run(main)
 
 
-# docs/errors.md, line 66
-async def docs_errors_md_66(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/errors.md, line 67
+async def docs_errors_md_67(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     from imaginepro_async import InvalidInputError, JobError
 
     try:
@@ -76,8 +76,8 @@ def docs_getting_started_md_61() -> None:
     anyio.run(main)
 
 
-# docs/guides/batch.md, line 56
-async def docs_guides_batch_md_56(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/guides/batch.md, line 74
+async def docs_guides_batch_md_74(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     from imaginepro_async import Batch
 
     # JsonlInput("requests.jsonl") streams a file (read_jsonl() gives a list); mappings work too:
@@ -306,8 +306,8 @@ def docs_guides_testing_md_9() -> None:
     anyio.run(main)
 
 
-# docs/guides/testing.md, line 50
-async def docs_guides_testing_md_50(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/guides/testing.md, line 65
+async def docs_guides_testing_md_65(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     import pytest
 
     from imaginepro_async import ImagineProClient, Status
@@ -321,8 +321,8 @@ async def docs_guides_testing_md_50(client: ImagineProClient, grid: Message, up:
         assert up.status is Status.DONE
 
 
-# docs/guides/testing.md, line 70
-async def docs_guides_testing_md_70(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/guides/testing.md, line 87
+async def docs_guides_testing_md_87(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     import pytest
 
     from imaginepro_async import ImagineProClient
