@@ -10,6 +10,35 @@ from __future__ import annotations
 from imaginepro_async import ImagineProClient, Mask, Message
 
 
+# README.md, line 53
+def readme_md_53() -> None:
+    import anyio
+    from imaginepro_async import ImagineProClient, Mask
+
+
+    async def main() -> None:
+        # api_key defaults to $IMAGINEPRO_API_KEY, base_url to $IMAGINEPRO_BASE_URL or the real service.
+        async with ImagineProClient() as client:
+            grid = await (await client.imagine("a lighthouse at dusk"))  # a Job, then its Message
+            up = await (await client.upscale(grid, 1))  # presses U1 on that grid
+
+            # White selects what is redrawn; coordinates in pixels, or fractions with relative=True.
+            mask = Mask.ellipse((1024, 1024), (0.55, 0.55, 0.95, 0.95), relative=True)
+            job = await client.inpaint(up, mask, prompt="a red sailboat")
+            print(job.message_id)  # known as soon as the POST succeeded
+
+            async for update in job.updates():  # a Message at each status/progress change
+                print(update.status, update.progress)
+            result = await job  # the final Message (status DONE)
+            print(result.uri, result.buttons)
+
+            again = client.job(job.message_id)  # a handle for an existing messageId
+            print(again.message_id, job.cost, client.credits_spent)  # credits: an estimate
+
+
+    anyio.run(main)
+
+
 # docs/configuration.md, line 43
 def docs_configuration_md_43() -> None:
     import anyio
@@ -45,35 +74,6 @@ async def docs_errors_md_67(client: ImagineProClient, grid: Message, up: Message
         print((await job.wait(timeout=600)).uri)
     except JobError as exc:  # failed, cancelled, timed out or given up: it names the job
         print(exc.message_id, exc)
-
-
-# docs/getting-started.md, line 61
-def docs_getting_started_md_61() -> None:
-    import anyio
-    from imaginepro_async import ImagineProClient, Mask
-
-
-    async def main() -> None:
-        # api_key defaults to $IMAGINEPRO_API_KEY, base_url to $IMAGINEPRO_BASE_URL or the real service.
-        async with ImagineProClient() as client:
-            grid = await (await client.imagine("a lighthouse at dusk"))  # a Job, then its Message
-            up = await (await client.upscale(grid, 1))  # presses U1 on that grid
-
-            # White selects what is redrawn; coordinates in pixels, or fractions with relative=True.
-            mask = Mask.ellipse((1024, 1024), (0.55, 0.55, 0.95, 0.95), relative=True)
-            job = await client.inpaint(up, mask, prompt="a red sailboat")
-            print(job.message_id)  # known as soon as the POST succeeded
-
-            async for update in job.updates():  # a Message at each status/progress change
-                print(update.status, update.progress)
-            result = await job  # the final Message (status DONE)
-            print(result.uri, result.buttons)
-
-            again = client.job(job.message_id)  # a handle for an existing messageId
-            print(again.message_id, job.cost, client.credits_spent)  # credits: an estimate
-
-
-    anyio.run(main)
 
 
 # docs/guides/batch.md, line 74
