@@ -1,7 +1,7 @@
 """The ``imaginepro-async`` command line: from a prompt to an inpainting, and batches of thousands.
 
 Output to a terminal is drawn with rich (the ``[cli]`` extra); output to a pipe is plain lines or
-JSON. The exit codes are in ``common.py`` and the README: 0 done, 1 a job failed, 2 refused
+JSON. The exit codes are in ``common.py`` and docs/guides/cli.md: 0 done, 1 a job failed, 2 refused
 before anything was sent, 3 the API said no or could not be reached, 130 interrupted. The API key
 comes from ``--api-key`` or ``IMAGINEPRO_API_KEY`` and is never printed. No Python traceback
 reaches the user: every error is one message in CLI terms (``IMAGINEPRO_DEBUG=1`` shows the

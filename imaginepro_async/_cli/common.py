@@ -48,7 +48,7 @@ __all__ = [
     "live",
 ]
 
-#: The exit codes, documented in one table in the README.
+#: The exit codes, documented in one table in docs/guides/cli.md.
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # a job ended FAIL, a batch did not end all done, a prompt was refused
 EXIT_USAGE: Final = 2  # the command line or its input was refused: nothing was sent
@@ -175,7 +175,7 @@ def cli_terms(text: str) -> str:
 
 
 def exit_code(exc: BaseException) -> int:
-    """The exit code of an error that ended a command (see the table in the README)."""
+    """The exit code of an error that ended a command (see the table in docs/guides/cli.md)."""
     if isinstance(exc, JournalWriteError | OutputWriteError):
         return EXIT_JOURNAL
     if isinstance(exc, UsageError | InvalidInputError | JournalBusyError | ExtraNotInstalledError):

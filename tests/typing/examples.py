@@ -10,45 +10,8 @@ from __future__ import annotations
 from imaginepro_async import ImagineProClient, Mask, Message
 
 
-# docs/configuration.md, line 43
-def docs_configuration_md_43() -> None:
-    import anyio
-    from imaginepro_async import ImagineProClient, PollPolicy, RateLimit, RetryPolicy
-
-
-    async def main() -> None:
-        async with ImagineProClient(
-            create_limit=RateLimit(1, 3.0),  # job-creating and other general requests
-            poll_limit=RateLimit(10, 1.0),  # progress requests
-            poll_policy=PollPolicy(max_interval=30.0),
-            retry=RetryPolicy(attempts=3, base=1.0, cap=20.0),
-            request_timeout=60.0,
-            max_retry_after=60.0,
-        ) as client:
-            print(client.base_url, client.time_scale, client.create_budget.limit)
-
-
-    anyio.run(main)
-
-
-# docs/errors.md, line 66
-async def docs_errors_md_66(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
-    from imaginepro_async import InvalidInputError, JobError
-
-    try:
-        await client.upscale(grid, 5)  # a grid has U1..U4
-    except InvalidInputError as exc:
-        print("refused before sending:", exc)
-
-    job = await client.inpaint(up, mask, prompt="a red sailboat")
-    try:
-        print((await job.wait(timeout=600)).uri)
-    except JobError as exc:  # failed, cancelled, timed out or given up: it names the job
-        print(exc.message_id, exc)
-
-
-# docs/getting-started.md, line 61
-def docs_getting_started_md_61() -> None:
+# README.md, line 53
+def readme_md_53() -> None:
     import anyio
     from imaginepro_async import ImagineProClient, Mask
 
@@ -76,8 +39,45 @@ def docs_getting_started_md_61() -> None:
     anyio.run(main)
 
 
-# docs/guides/batch.md, line 56
-async def docs_guides_batch_md_56(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/configuration.md, line 43
+def docs_configuration_md_43() -> None:
+    import anyio
+    from imaginepro_async import ImagineProClient, PollPolicy, RateLimit, RetryPolicy
+
+
+    async def main() -> None:
+        async with ImagineProClient(
+            create_limit=RateLimit(1, 3.0),  # job-creating and other general requests
+            poll_limit=RateLimit(10, 1.0),  # progress requests
+            poll_policy=PollPolicy(max_interval=30.0),
+            retry=RetryPolicy(attempts=3, base=1.0, cap=20.0),
+            request_timeout=60.0,
+            max_retry_after=60.0,
+        ) as client:
+            print(client.base_url, client.time_scale, client.create_budget.limit)
+
+
+    anyio.run(main)
+
+
+# docs/errors.md, line 67
+async def docs_errors_md_67(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+    from imaginepro_async import InvalidInputError, JobError
+
+    try:
+        await client.upscale(grid, 5)  # a grid has U1..U4
+    except InvalidInputError as exc:
+        print("refused before sending:", exc)
+
+    job = await client.inpaint(up, mask, prompt="a red sailboat")
+    try:
+        print((await job.wait(timeout=600)).uri)
+    except JobError as exc:  # failed, cancelled, timed out or given up: it names the job
+        print(exc.message_id, exc)
+
+
+# docs/guides/batch.md, line 74
+async def docs_guides_batch_md_74(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     from imaginepro_async import Batch
 
     # JsonlInput("requests.jsonl") streams a file (read_jsonl() gives a list); mappings work too:
@@ -306,8 +306,8 @@ def docs_guides_testing_md_9() -> None:
     anyio.run(main)
 
 
-# docs/guides/testing.md, line 50
-async def docs_guides_testing_md_50(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/guides/testing.md, line 65
+async def docs_guides_testing_md_65(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     import pytest
 
     from imaginepro_async import ImagineProClient, Status
@@ -321,8 +321,8 @@ async def docs_guides_testing_md_50(client: ImagineProClient, grid: Message, up:
         assert up.status is Status.DONE
 
 
-# docs/guides/testing.md, line 70
-async def docs_guides_testing_md_70(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
+# docs/guides/testing.md, line 87
+async def docs_guides_testing_md_87(client: ImagineProClient, grid: Message, up: Message, mask: Mask) -> None:
     import pytest
 
     from imaginepro_async import ImagineProClient

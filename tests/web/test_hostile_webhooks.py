@@ -140,7 +140,7 @@ async def test_the_asgi_app_under_uvicorn_answers_hostile_bodies_with_4xx(sim: S
 
 
 async def test_the_documented_fastapi_route_answers_without_a_redirect(sim: Simulator) -> None:
-    """The README's FastAPI form: 403 without a token, 200 with it, 4xx to hostile bodies, no 307."""
+    """The documented FastAPI form (docs/guides/web.md): 403 without a token, 200 with it, 4xx to hostile bodies, no 307."""
     from fastapi import FastAPI
 
     port = free_port()
