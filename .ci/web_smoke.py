@@ -11,7 +11,6 @@ import asyncio
 import base64
 import os
 import socket
-import subprocess
 import sys
 
 import aiohttp
@@ -40,9 +39,9 @@ async def _main(examples: str) -> None:
             "IMAGINEPRO_TIME_SCALE": str(SCALE),
         }
         port = _free_port()
-        app = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", examples,
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        app = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", examples,
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             env=env,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
@@ -77,7 +76,7 @@ async def _main(examples: str) -> None:
                 print(f"web example from the wheel: inpaint {view['message_id']} DONE")
         finally:
             app.terminate()
-            app.wait(timeout=15)
+            await asyncio.wait_for(app.wait(), timeout=15)
 
 
 if __name__ == "__main__":
