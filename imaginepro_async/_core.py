@@ -340,9 +340,9 @@ class ClientCore:
         sender, scheduler = self.open()
         message_id = state.message_id
         latest = state.latest
-        if latest is not None and latest.is_terminal:
-            return False
-        if not scheduler.cancellable(message_id) and state.resolved and state.exception is None:
+        if (latest is not None and latest.is_terminal) or (
+            state.resolved and state.exception is None
+        ):
             return False
         request = ButtonRequest(message_id=message_id, button=Button.CANCEL_JOB)
         try:

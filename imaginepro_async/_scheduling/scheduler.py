@@ -402,13 +402,6 @@ class Scheduler:
         if known is not None:
             self._planner.unwatch(known[0], self._clock.api(every))
 
-    def cancellable(self, message_id: str) -> bool:
-        """True while ``message_id`` is followed and not seen ended (Cancel Job can be pressed)."""
-        self.ensure_open()
-        known = self._jobs.get(message_id)
-        latest = None if known is None else known[1].latest
-        return known is not None and (latest is None or not latest.is_terminal)
-
     def cancel_sent(self, message_id: str) -> None:
         """The server took Cancel Job for ``message_id``: look at it soon; it ends cancelled."""
         known = self._jobs.get(message_id)
