@@ -145,7 +145,9 @@ async def test_fifty_submissions_answered_at_once_then_ended_by_webhooks(
         events = await read_events(http, f"{url}/jobs/{answers[-1]['id']}/events")
         assert events[-1][0] == "done" and events[-1][1]["status"] == "DONE"
         progress = [data["progress"] for event, data in events if event == "progress"]
-        assert len(progress) >= 2 and progress == sorted(progress)
+        # How many intermediate looks the stream shows depends on the machine's speed at this time
+        # scale; what it guarantees is order, and the final Message among them.
+        assert progress and progress == sorted(progress) and progress[-1] == 100
         for answer in answers:
             async with http.get(f"{url}/jobs/{answer['id']}") as response:
                 final = await response.json()
