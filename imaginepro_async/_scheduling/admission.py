@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -28,7 +29,7 @@ logger = logging.getLogger("imaginepro_async")
 
 #: The soonest and latest re-judgement of a held submission without an event (API seconds): each
 #: one draws the whole queue ahead, so not more often than this.
-_RECHECK_MIN = 5.0
+_RECHECK_MIN = 15.0
 _RECHECK_MAX = 60.0
 
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
@@ -100,6 +101,11 @@ class Admissions:
         self._reason: str | None = None
         self._pump_soon = False
         self._recheck: asyncio.TimerHandle | None = None
+        # The planner's admission state when the first held submission was last held, and until
+        # when that verdict stands without an event (a job created in place of a reserved one
+        # changes neither: it is not judged again for it).
+        self._held_state: tuple[int, int] | None = None
+        self._held_until = -math.inf
 
     @property
     def reason(self) -> str | None:
@@ -141,6 +147,7 @@ class Admissions:
                 self.release()  # let through, but cancelled before it could go
             elif self._waiters and self._waiters[0] is waiter:
                 self._waiters.popleft()
+                self._held_state = None  # the next one may ask for another timeout or kind
                 self.signal()
             else:
                 with contextlib.suppress(ValueError):
@@ -170,11 +177,16 @@ class Admissions:
         """The first held submission is held for ``hold``: say why, and judge it again when the
         running jobs have advanced enough (if no event comes first)."""
         self._reason = hold.reason
+        self._held_state = self._planner.admission_state()
+        self._held_until = math.inf
         if self._recheck is not None:
             self._recheck.cancel()
             self._recheck = None
         if hold.retry_in is not None:
-            delay = self._clock.local(min(max(hold.retry_in, _RECHECK_MIN), _RECHECK_MAX))
+            wait = min(max(hold.retry_in, _RECHECK_MIN), _RECHECK_MAX)
+            # Half the wait: the timer (at the full wait) always finds the verdict stale.
+            self._held_until = self._clock.now() + wait / 2
+            delay = self._clock.local(wait)
             self._recheck = asyncio.get_running_loop().call_later(delay, self.signal)
 
     def _pump(self) -> None:
@@ -186,7 +198,13 @@ class Admissions:
             waiter = waiters[0]
             if waiter.future.done():
                 waiters.popleft()
+                self._held_state = None  # the next one may ask for another timeout or kind
                 continue
+            if (
+                self._planner.admission_state() == self._held_state
+                and self._clock.now() < self._held_until
+            ):
+                return  # nothing it depends on moved since it was held
             hold = self.judge(waiter.timeout, waiter.kind)
             if hold is not None:
                 self._held_on(hold)
@@ -195,3 +213,4 @@ class Admissions:
             self._planner.reserved += 1
             waiter.future.set_result(True)
         self._reason = None
+        self._held_state = None

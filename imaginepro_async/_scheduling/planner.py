@@ -287,6 +287,7 @@ class Planner:
         looked_before = record.last_poll_at
         record.last_poll_at = at
         record.status = status
+        record.progress = float(progress)
         was_queued = record.in_queue and previous is Status.QUEUED
         if status.is_terminal:
             if status is Status.DONE:
@@ -503,7 +504,7 @@ class Planner:
             if record.expected is not None:
                 events.append(record.expected)
             else:
-                censored.append(now - self._started_at(record, now))
+                censored.append(self._runs_at_least(record, now))
         return Survival(events, censored, self.policy.expected_duration)
 
     @staticmethod
@@ -512,6 +513,20 @@ class Planner:
         if record.anchor_time is not None:
             return record.anchor_time
         return now if record.first_seen_time is None else record.first_seen_time
+
+    @staticmethod
+    def _runs_at_least(record: PlannedJob, now: float) -> float:
+        """A lower bound on a running job's whole duration: its age, or what its progress says
+        of it (progress is rounded down: at ``p`` % it had done less than ``p + 1`` %)."""
+        started = Planner._started_at(record, now)
+        age = now - started
+        seen_age = (record.last_poll_at or now) - started
+        return max(age, seen_age * 100.0 / min(100.0, record.progress + 1.0))
+
+    def admission_state(self) -> tuple[int, int]:
+        """What the admission rule's verdict depends on, apart from time: the events seen (ends,
+        starts, concurrency) and the jobs ahead. Equal states a moment apart give one verdict."""
+        return self.changes, self._live_ours + self.reserved
 
     def hold(self, *, timeout: float, kind: str | None, now: float, own: int = 0) -> Hold | None:
         """Whether a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
@@ -538,8 +553,10 @@ class Planner:
                 start = record.first_seen_time - record.first_seen_progress / 100 * record.expected
                 running.append(Running(max(0.0, start + record.expected - now)))
             else:
+                # Drawn conditional on what it has run at least; it ends that much later.
+                least = self._runs_at_least(record, now)
                 age = now - self._started_at(record, now)
-                running.append(Running(None, age, curve(record.kind)))
+                running.append(Running(None, least, curve(record.kind), max(0.0, least - age)))
         queued.sort(key=lambda item: item[0])
         mine = curve(kind)
         ahead_curves = [c for _, c in queued] + [mine] * (ahead - len(running) - len(queued))

@@ -4,10 +4,11 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
 
 - ``Survival``: a Kaplan–Meier estimate of one kind's durations from *events* (durations seen
   whole: jobs seen DONE, and running jobs whose progress rate tells their whole duration) and
-  *right-censored* observations (a running job with no rate yet has run at least its age). Past
-  the longest observation the curve goes on as an exponential tail with the larger of the prior
-  and the events' mean (memoryless: a job that ran longer than anything seen is expected to run
-  that much more). With no events at all it is that exponential, shifted past the censored ages.
+  *right-censored* observations (a running job with no rate yet has run at least its age, and at
+  least what its progress implies: at ``p`` % after ``a`` seconds, ``100 a / (p + 1)``). Past the
+  longest observation the curve goes on as an exponential tail with the largest of the prior, the
+  events' mean and, when that observation is censored, its value (memoryless: a job that ran
+  longer than anything seen is expected to run about that much more).
   ``sample_after(age, u)`` draws a remaining time conditional on having run ``age`` (inverse
   transform: a running job's remaining time is length-biased, not a fresh job's).
 - ``queue_risk``: the probability that a new job, submitted now behind the jobs ahead of it,
@@ -42,7 +43,7 @@ class Survival:
         prior: the mean duration assumed where nothing was seen (API seconds).
     """
 
-    __slots__ = ("_surv", "_tail_mean", "_tail_start", "_tail_surv", "_times", "events")
+    __slots__ = ("_falls", "_surv", "_tail_mean", "_tail_start", "_tail_surv", "_times", "events")
 
     def __init__(self, events: Iterable[float], censored: Iterable[float], prior: float) -> None:
         observed = sorted(
@@ -69,9 +70,14 @@ class Survival:
             at_risk -= leaving
         self._times = times
         self._surv = surv
+        self._falls = [-level for level in surv]  # ascending, for ``bisect``
         event_times = [t for t, flag in observed if flag]
         mean = sum(event_times) / len(event_times) if event_times else 0.0
-        self._tail_mean = max(prior, mean)
+        # Past the last observation: memoryless, with the events' mean (or the prior); when the
+        # curve ends on a censored job, no less than that job's bound (a job known to run at
+        # least t is not expected to end at once: nothing seen says how much longer).
+        last = observed[-1] if observed else (0.0, 1)
+        self._tail_mean = max(prior, mean, 0.0 if last[1] else last[0])
         self._tail_start = observed[-1][0] if observed else 0.0
         self._tail_surv = level
 
@@ -89,14 +95,7 @@ class Survival:
         surv = self._surv
         if surv and surv[-1] <= level:
             # The first step at or under ``level`` (the steps only go down).
-            low, high = 0, len(surv) - 1
-            while low < high:
-                mid = (low + high) // 2
-                if surv[mid] <= level:
-                    high = mid
-                else:
-                    low = mid + 1
-            return self._times[low]
+            return self._times[bisect.bisect_left(self._falls, -level)]
         if self._tail_surv <= 0.0:
             return self._tail_start
         return self._tail_start + self._tail_mean * math.log(self._tail_surv / level)
@@ -116,12 +115,14 @@ class Survival:
 
 @attrs.frozen
 class Running:
-    """One running job ahead: its remaining time if its progress tells it, else its age and kind's
-    survival (its remaining time is drawn conditional on the age)."""
+    """One running job ahead: its remaining time if its progress tells it, else a lower bound on
+    its duration (``age``: what it ran, or what its progress implies) and its kind's survival: its
+    remaining time is drawn conditional on that bound, plus ``ahead`` (the bound less its age)."""
 
     remaining: float | None
     age: float = 0.0
     survival: Survival | None = None
+    ahead: float = 0.0
 
 
 @attrs.frozen
@@ -143,7 +144,7 @@ def queue_risk(
     own: Survival,
     timeout: float,
     allowed: float,
-    draws: int = 128,
+    draws: int = 96,
     seed: int = 19,
 ) -> Risk:
     """The risk that a new job is queued past the point where it could still end in time.
@@ -165,7 +166,8 @@ def queue_risk(
         slots = [
             job.remaining
             if job.remaining is not None
-            else (job.survival.sample_after(job.age, 1.0 - draw()) if job.survival else 0.0)
+            else job.ahead
+            + (job.survival.sample_after(job.age, 1.0 - draw()) if job.survival else 0.0)
             for job in running
         ]
         slots.extend([0.0] * free)
@@ -173,8 +175,8 @@ def queue_risk(
         for _ in range(extra):
             heapq.heappop(slots)  # more seen running than the account runs: some ended unseen
         for survival in queued:
-            start = heapq.heappop(slots)
-            heapq.heappush(slots, start + survival.sample_after(0.0, 1.0 - draw()))
+            # A fresh job: its whole duration (no condition on an age).
+            heapq.heapreplace(slots, slots[0] + survival.inverse(1.0 - draw()))
         starts.append(slots[0] if slots else 0.0)
     starts.sort()
     # Its own run time is not drawn: given a start S, P(T - S < D <= T) is exact from the curve,

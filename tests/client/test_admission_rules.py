@@ -18,7 +18,14 @@ SURVIVAL: list[tuple[str, list[float], list[float], float, float, float]] = [
     ("events only: the share still running", [10, 20, 30, 40], [], 60, 25, 0.5),
     ("a censored job counts until its age, not after", [10, 30], [20], 60, 25, 2 / 3),
     ("only censored: nothing ends before the oldest age", [], [100], 60, 50, 1.0),
-    ("only censored: past it, the prior's exponential tail", [], [100], 60, 160, math.exp(-1)),
+    (
+        "only censored: past it, a tail as long as the oldest age",
+        [],
+        [100],
+        60,
+        160,
+        math.exp(-0.6),
+    ),
     (
         "past every observation: the tail, with the larger mean",
         [10],

@@ -403,10 +403,10 @@ def test_a_reserved_submission_counts_as_ahead() -> None:
     for n in range(5):
         run.step(("submit", f"j{n}", 0.0, float(n)))
     assert run.planner.hold_reason(timeout=900.0, kind=None) is None
-    run.planner.reserved = 2
+    run.planner.reserved = 5
     assert run.planner.hold_reason(timeout=900.0, kind=None) is not None
     # ... but not the submission's own place, reserved before its gate judges it again.
-    assert run.planner.hold(timeout=900.0, kind=None, now=0.0, own=2) is None
+    assert run.planner.hold(timeout=900.0, kind=None, now=0.0, own=5) is None
 
 
 # (rule, (first seen at, progress), seen DONE at, anchor, learnt duration)

@@ -63,7 +63,8 @@ def test_the_learnt_rate_as_permits(
     if cut:
         learner.throttled(0.0)
     count, stretch = learner.permits(requests, at)
-    assert (count, stretch) == (want[0], pytest.approx(want[1]))
+    assert count == want[0]
+    assert stretch == pytest.approx(want[1])
 
 
 async def test_a_local_budget_shows_and_spends_its_learnt_rate(caplog: Any) -> None:
