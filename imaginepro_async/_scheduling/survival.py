@@ -8,7 +8,10 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
   least what its progress implies: at ``p`` % after ``a`` seconds, ``100 a / (p + 1)``). Past the
   longest observation the curve goes on as an exponential tail with the largest of the prior, the
   events' mean and, when that observation is censored, its value (memoryless: a job that ran
-  longer than anything seen is expected to run about that much more).
+  longer than anything seen is expected to run about that much more). While fewer than 20
+  durations were seen whole, one more job is assumed to run at least as long as the longest seen
+  (a censored pseudo-observation), so that a few quick jobs seen ending first do not make every
+  job look quick.
   ``sample_after(age, u)`` draws a remaining time conditional on having run ``age`` (inverse
   transform: a running job's remaining time is length-biased, not a fresh job's).
 - ``queue_risk``: the probability that a new job, submitted now behind the jobs ahead of it,
@@ -34,6 +37,10 @@ import attrs
 __all__ = ["Risk", "Running", "Survival", "queue_risk"]
 
 
+#: Below this many durations seen whole, the curve keeps a censored pseudo-observation at its end.
+_FEW = 20
+
+
 class Survival:
     """A Kaplan–Meier survival curve with an exponential tail (see the module docstring).
 
@@ -41,15 +48,23 @@ class Survival:
         events: durations seen whole.
         censored: durations known only to exceed these values (running jobs' ages).
         prior: the mean duration assumed where nothing was seen (API seconds).
+        few: below this many events, the censored pseudo-observation at the end is added.
     """
 
     __slots__ = ("_falls", "_surv", "_tail_mean", "_tail_start", "_tail_surv", "_times", "events")
 
-    def __init__(self, events: Iterable[float], censored: Iterable[float], prior: float) -> None:
+    def __init__(
+        self, events: Iterable[float], censored: Iterable[float], prior: float, *, few: int = _FEW
+    ) -> None:
         observed = sorted(
             [(t, 1) for t in events if t > 0] + [(t, 0) for t in censored if t > 0],
             key=lambda item: (item[0], -item[1]),  # events before censorings at the same time
         )
+        if observed and sum(flag for _, flag in observed) < few:
+            # Few seen whole: one more job is assumed to run at least as long as the longest
+            # seen, so that the curve does not fall to 0 there (one quick job seen ending must
+            # not make every job quick); the tail past it is then the prior's or longer.
+            observed.append((observed[-1][0], 0))
         self.events = sum(flag for _, flag in observed)
         times: list[float] = []
         surv: list[float] = []

@@ -43,7 +43,15 @@ def test_survival_counts_running_jobs_as_censored(
     rule: str, events: list[float], censored: list[float], prior: float, t: float, want: float
 ) -> None:
     """Kaplan–Meier over ended (events) and running (censored) jobs, with an exponential tail."""
-    assert Survival(events, censored, prior).survival(t) == pytest.approx(want)
+    assert Survival(events, censored, prior, few=0).survival(t) == pytest.approx(want)
+
+
+def test_few_quick_jobs_seen_do_not_make_every_job_quick() -> None:
+    """One job seen ending after 9 s: half the curve still runs past it, then the prior's tail."""
+    curve = Survival([9.0], [], 60.0)
+    assert curve.survival(9.0) == pytest.approx(0.5)
+    assert curve.survival(69.0) == pytest.approx(0.5 * math.exp(-1))
+    assert Survival([9.0] * 20, [], 60.0).survival(9.0) == 0.0  # enough seen: pure Kaplan–Meier
 
 
 # (rule, events, age, u, remaining)
@@ -72,12 +80,12 @@ def test_a_running_jobs_remaining_time_depends_on_its_age(
     rule: str, events: list[float], age: float, u: float, remaining: float
 ) -> None:
     """Remaining time is drawn conditional on the age (length-biased), not as a fresh job's."""
-    assert Survival(events, [], 60.0).sample_after(age, u) == pytest.approx(remaining)
+    assert Survival(events, [], 60.0, few=0).sample_after(age, u) == pytest.approx(remaining)
 
 
 def fixed(seconds: float) -> Survival:
     """A kind whose jobs all run ``seconds``."""
-    return Survival([seconds] * 10, [], 60.0)
+    return Survival([seconds] * 20, [], 60.0)
 
 
 # (rule, concurrency, running, queued, own, timeout, risk, shift)
@@ -227,13 +235,13 @@ HOLDS: list[tuple[str, int, list[tuple[float, float]], int, list[float], bool]] 
         True,
     ),
     ("the same with short ones running: room", 10, [(0, 50)] * 10, 20, [10.0] * 5, False),
-    ("a few queued behind long running jobs: room", 10, [(0, 10)] * 10, 5, [300.0] * 5, False),
+    ("a few queued behind long running jobs: room", 10, [(0, 10)] * 10, 5, [300.0] * 20, False),
     (
         "uniform 30-90 s, C = 3, 30 queued: room",
         3,
         [(0, 50)] * 3,
         30,
-        [30.0, 45.0, 60.0, 75.0, 90.0],
+        [30.0, 45.0, 60.0, 75.0, 90.0] * 4,
         False,
     ),
     (
@@ -241,7 +249,7 @@ HOLDS: list[tuple[str, int, list[tuple[float, float]], int, list[float], bool]] 
         3,
         [(0, 50)] * 3,
         60,
-        [30.0, 45.0, 60.0, 75.0, 90.0],
+        [30.0, 45.0, 60.0, 75.0, 90.0] * 4,
         True,
     ),
 ]
