@@ -8,7 +8,7 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
   least what its progress implies: at ``p`` % after ``a`` seconds, ``100 a / (p + 1)``). Past the
   longest observation the curve goes on as an exponential tail with the largest of the prior, the
   events' mean and, when that observation is censored, its value (memoryless: a job that ran
-  longer than anything seen is expected to run about that much more). While fewer than 5
+  longer than anything seen is expected to run about that much more). While fewer than 3
   durations were seen whole, one more job is assumed to run at least as long as the longest seen
   (a censored pseudo-observation), so that a few quick jobs seen ending first do not make every
   job look quick.
@@ -38,7 +38,7 @@ __all__ = ["Risk", "Running", "Survival", "queue_risk"]
 
 
 #: Below this many durations seen whole, the curve keeps a censored pseudo-observation at its end.
-_FEW = 5
+_FEW = 3
 
 
 class Survival:

@@ -51,7 +51,7 @@ def test_few_quick_jobs_seen_do_not_make_every_job_quick() -> None:
     curve = Survival([9.0], [], 60.0)
     assert curve.survival(9.0) == pytest.approx(0.5)
     assert curve.survival(69.0) == pytest.approx(0.5 * math.exp(-1))
-    assert Survival([9.0] * 5, [], 60.0).survival(9.0) == 0.0  # enough seen: pure Kaplan–Meier
+    assert Survival([9.0] * 3, [], 60.0).survival(9.0) == 0.0  # enough seen: pure Kaplan–Meier
 
 
 # (rule, events, age, u, remaining)
