@@ -110,4 +110,5 @@ class RateLearner:
         if rate >= self.full:
             return requests, 1.0
         count = max(1, min(requests, math.floor(rate * self.per)))
-        return count, count / (rate * self.per)
+        # Never held less than a window: fewer permits, each held at least one (the proof).
+        return count, max(1.0, count / (rate * self.per))

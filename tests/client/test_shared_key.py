@@ -51,6 +51,7 @@ PERMITS: list[tuple[str, int, float, bool, float, tuple[int, float]]] = [
     ("the limit: every permit, one window", 10, 1.0, False, 0.0, (10, 1.0)),
     ("polls at 5/s: five permits, one window", 10, 1.0, True, 0.0, (5, 1.0)),
     ("creates at half their limit: one permit held two windows", 1, 3.0, True, 0.0, (1, 2.0)),
+    ("polls at 7.5/s: seven permits, never held under a window", 10, 1.0, True, 2.5, (7, 1.0)),
 ]
 
 
