@@ -4,13 +4,14 @@
 ``API key:`` lines as ``python -m imaginepro_async.testing``, and serves until SIGTERM.
 
 Keys: ``time_scale``, ``seed``, ``concurrency``, ``durations`` (``["uniform", low, high]`` or
-``["bimodal", short, long, share_short]``), ``failure_rate``, ``latency_before``,
+``["bimodal", short, long, share_short]`` or ``["lognormal", median, sigma, cap]``), ``failure_rate``, ``latency_before``,
 ``latency_after``, ``rate_limits`` (bool).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import signal
 import sys
@@ -34,6 +35,13 @@ def durations(spec: list[Any]) -> DurationFn:
             return short if rng.random() < share else long
 
         return draw
+    if spec[0] == "lognormal":
+        median, sigma, cap = float(spec[1]), float(spec[2]), float(spec[3])
+
+        def draw_lognormal(rng: random.Random) -> float:
+            return min(cap, rng.lognormvariate(math.log(median), sigma))
+
+        return draw_lognormal
     raise ValueError(f"unknown durations {spec!r}")
 
 

@@ -50,7 +50,7 @@ from benchmarks._common import (
     write_json,
 )
 
-BASE = "302f834"  # the commit before issue 14's work
+BASE = "8055747"  # the commit before issue 19's work (issue 14's was 302f834)
 CREATE_INTERVAL = 3.0  # the documented limit on job-creating requests: 1 per 3 s
 
 
@@ -82,9 +82,15 @@ class Workload:
             "latency_after": self.latency_after,
         }
 
+    def longest(self) -> float:
+        """The longest duration a job can have (API seconds)."""
+        if self.durations[0] == "lognormal":
+            return float(self.durations[3])
+        return max(float(d) for d in self.durations[1:3])
+
     def real_timeout(self) -> float:
         """Real seconds a run may take at most."""
-        longest = max(float(d) for d in self.durations[1:3])
+        longest = self.longest()
         work = self.jobs * longest / self.concurrency + self.jobs * CREATE_INTERVAL
         return (work + 2 * longest + 900) / self.time_scale + 30
 
@@ -108,6 +114,20 @@ WORKLOADS = {
             )
             for rtt in (0.0, 0.3)
         ),
+        # Issue 19: workloads the admission rule of issue 14 was not tuned on.
+        Workload(name="uniform", jobs=100, concurrency=10),
+        Workload(name="c3-60", jobs=60, concurrency=3),
+        Workload(
+            name="bimodal60", jobs=60, concurrency=10, durations=("bimodal", 10.0, 300.0, 0.2)
+        ),
+        Workload(
+            name="lognormal",
+            jobs=100,
+            concurrency=10,
+            durations=("lognormal", 60.0, 1.0, 800.0),
+        ),
+        Workload(name="short", jobs=60, concurrency=10, durations=("uniform", 10.0, 12.0)),
+        Workload(name="failpart60", jobs=120, concurrency=10, failure_rate=0.2, time_scale=20.0),
         Workload(
             name="creates",
             jobs=40,
@@ -401,7 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", default="HEAD",
                         help="the 'after' commit (HEAD); 'tree': the working tree")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=None, help="override the number of jobs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="simulator seeds, one run per seed and version (else the "
+                        "workload's seed, --runs times)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tag", default=None, help="a suffix for the result files")
     args = parser.parse_args(argv)
     workload = WORKLOADS[args.workload]
     if args.jobs is not None:
@@ -409,15 +433,18 @@ def main(argv: list[str] | None = None) -> int:
     versions = args.versions or list(workload.versions)
     print(f"workload: {workload}", flush=True)
     runs = []
+    seeds = args.seeds or [workload.seed] * args.runs
     with tempfile.TemporaryDirectory() as scratch:
-        for run in range(args.runs):
+        for run, seed in enumerate(seeds):
             for version in versions:
                 commit = args.base if version == "before" else args.after
                 code = code_tree(version, commit, Path(scratch))
-                result = run_once(workload, version, code)
+                result = run_once(dataclasses.replace(workload, seed=seed), version, code)
+                result["seed"] = seed
                 runs.append(result)
                 print(
-                    f"run {run + 1} {version}: {result['done']} done, {result['failed']} failed "
+                    f"run {run + 1} (seed {seed}) {version}: {result['makespan_vs_reference']:.3f} "
+                    f"makespan/ref, {result['rate_limited']} 429s, {result['done']} done, {result['failed']} failed "
                     f"({result['queue_timeouts']} queued), DONE lag p99 "
                     f"{result['done_lag_p99']:.2f}, FAIL lag p99 {result['fail_lag_p99']:.2f}, "
                     f"{result['polls_per_job']:.1f} polls/job, "
@@ -440,8 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "runs": runs,
     }
-    path = write_json(f"workloads_{workload.name}.json", data, args.out)
-    chart = args.out / f"workloads_{workload.name}.png"
+    suffix = "" if args.tag is None else f"_{args.tag}"
+    path = write_json(f"workloads_{workload.name}{suffix}.json", data, args.out)
+    chart = args.out / f"workloads_{workload.name}{suffix}.png"
     draw(workload, runs, chart)
     print(f"\nwrote {path} and {chart}")
     return 0

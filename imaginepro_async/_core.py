@@ -171,7 +171,7 @@ class ClientCore:
 
     def _budget(self, coordination: Coordination | None, kind: str, limit: RateLimit) -> Budget:
         if coordination is None:
-            return LocalBudget(limit, clock=self.clock)
+            return LocalBudget(limit, clock=self.clock, name=f"{kind} budget")
         return coordination.budget(kind, limit, self.clock, key_id=self.key_id())
 
     def key_id(self) -> str:

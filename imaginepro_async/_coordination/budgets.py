@@ -21,7 +21,10 @@ How it is kept, per budget (``<namespace>:{<key_id>}:<kind>:...``, one Redis has
   ``request_timeout``) plus one window; a permit released after its lease ran out still counts
   until its window ends.
 - **A shared pause**: on a 429 any process writes the ``Retry-After`` into ``pause``; every
-  process waits it out.
+  process waits it out. **A shared learnt rate**: such a 429 means someone outside the budget
+  spends the key; the process that drew it, and every process that then meets the pause, cuts its
+  rate (``_pacing/aimd.py``) and asks the scripts for fewer permits, each held longer than a
+  window; they climb back together while answers are clean.
 - **Fail closed**: when Redis cannot be reached or answers errors (out of memory, READONLY after a
   failover), commands are retried with backoff for ``unreachable_timeout``; then ``acquire``
   raises ``CoordinationError`` and nothing is sent. The client's own poller treats that as
@@ -53,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from imaginepro_async._errors import CoordinationError, ExtraNotInstalledError, InvalidInputError
+from imaginepro_async._pacing.aimd import RateLearner
 from imaginepro_async._pacing.budget import _EPSILON, _MARGIN, Line, Permit, RateLimit
 from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._pacing.retry import backoff
@@ -323,6 +327,13 @@ class RedisBudget:
         self._line = Line()
         self._paused_until = -math.inf  # a local copy, for when Redis cannot take the pause
         self._started = 0
+        # The rate learnt from 429s (``_pacing/aimd.py``): a 429 in any process pauses every
+        # process (the shared pause), and each one that meets a pause it did not set cuts its
+        # own rate too, so the processes learn the same rate from the same events.
+        self._learner = RateLearner(
+            limit.requests, limit.per, name=f"{prefix.rsplit(':', 1)[-1]} budget"
+        )
+        self._stretch = 1.0
 
     def __repr__(self) -> str:
         return (
@@ -340,9 +351,17 @@ class RedisBudget:
         """How many requests this process has started through it."""
         return self._started
 
+    @property
+    def rate(self) -> float:
+        """The requests per second this process spends at now (see ``BudgetView.rate``)."""
+        return self._learner.rate(self._clock.now())
+
     async def pause(self, seconds: float) -> None:
-        """Let no process start anything for ``seconds`` (API seconds) from now."""
-        self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+        """Let no process start anything for ``seconds`` (API seconds) from now; the rate is cut
+        (the 429 was not this budget's making: someone else spends the key)."""
+        now = self._clock.now()
+        self._learner.throttled(now)
+        self._paused_until = max(self._paused_until, now + seconds)
         if seconds <= 0:
             return
         # Should Redis not take it, this process still waits (local copy); acquire fails closed.
@@ -363,16 +382,22 @@ class RedisBudget:
                     await self._clock.sleep(local)
                     continue
                 member = self._owner._member()
+                allowed, self._stretch = self._learner.permits(
+                    self._limit.requests, self._clock.now()
+                )
                 # Shielded: a grant we never heard of would hold capacity until its lease ends.
                 with anyio.CancelScope(shield=True):
                     granted, wait, why = await self._owner._run(
                         self._owner._acquire,
                         [self._permits, self._pause_key, self._epoch],
-                        [self._limit.requests, self._lease, self._window, member],
+                        [allowed, self._lease, self._window, member],
                         self._clock,
                     )
                 if int(granted):
                     break
+                if why in (b"pause", "pause") and float(wait) < self._lease:
+                    # Another process drew a 429 (the epoch's wait is a lease or longer).
+                    self._learner.throttled(self._clock.now())
                 await turn.sleep(self._sleep_for(float(wait), why))
             self._started += 1
         return _RedisPermit(self, member)
@@ -392,7 +417,7 @@ class RedisBudget:
             await self._owner._run(
                 self._owner._release,
                 [self._permits],
-                [member, age, self._window, self._lease],
+                [member, age, self._window * self._stretch, self._lease],
                 self._clock,
             )
         self._line.wake_head()

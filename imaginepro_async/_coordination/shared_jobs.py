@@ -95,6 +95,10 @@ class _Gate:
     def started(self) -> int:
         return self._budget.started
 
+    @property
+    def rate(self) -> float:
+        return self._budget.rate
+
     async def pause(self, seconds: float) -> None:
         await self._budget.pause(seconds)
 

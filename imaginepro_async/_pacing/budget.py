@@ -35,7 +35,10 @@ from replicas whose clocks disagree by more would break it. When two samples con
 switched off for good and the safe rule (the answer's time) is used.
 
 Waiters are served first come, first served; a waiter that is cancelled sends nothing. On a 429 the
-whole budget pauses until the server's ``Retry-After`` has passed (``pause``). Permits held back for a
+whole budget pauses until the server's ``Retry-After`` has passed (``pause``). By the proof above a
+429 is never of the budget's own making: someone else spends the key, so the budget also learns a
+lower rate (``_pacing/aimd.py``: fewer permits out, each held longer than a window) and climbs back
+while answers are clean. Spending less than the limit keeps the proof. Permits held back for a
 window are kept as times in a heap, not as timers: nothing runs in the background, and the head
 waiter sleeps until the earliest of them.
 
@@ -46,6 +49,7 @@ budget shared by several processes (held in Redis) implements the same interface
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections import deque
 from collections.abc import AsyncIterator
@@ -55,6 +59,7 @@ from typing import Protocol
 import anyio
 import attrs
 
+from .aimd import RateLearner
 from .clock import Clock
 
 __all__ = [
@@ -67,6 +72,8 @@ __all__ = [
     "ServerClock",
     "spend",
 ]
+
+logger = logging.getLogger("imaginepro_async")
 
 #: A hair over the window, so that timer resolution can never make a hold a hair under it.
 _MARGIN = 1.01
@@ -134,6 +141,12 @@ class BudgetView(Protocol):
     @property
     def started(self) -> int:
         """How many requests this process has started through it."""
+        ...
+
+    @property
+    def rate(self) -> float:
+        """The requests per second it spends at now: the limit's, unless 429s it did not cause
+        showed that someone else spends the key (then less; see ``_pacing/aimd.py``)."""
         ...
 
 
@@ -249,9 +262,14 @@ class _LocalPermit:
 class LocalBudget:
     """A budget kept in this process (see the module docstring)."""
 
-    def __init__(self, limit: RateLimit, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, limit: RateLimit, *, clock: Clock | None = None, name: str = "budget"
+    ) -> None:
         self._limit = limit
         self._clock = clock or Clock()
+        self._learner = RateLearner(limit.requests, limit.per, name=name)
+        self._reduced = False  # below the limit at the last acquire (to log the climb back)
+        self._stretch = 1.0  # how many windows a permit is held (≥ 1 while the rate is cut)
         self._free = limit.requests
         self._returns: list[float] = []  # when permits held back for a window come free
         self._line = Line()
@@ -274,9 +292,17 @@ class LocalBudget:
         """How many requests have started through this budget."""
         return self._started
 
+    @property
+    def rate(self) -> float:
+        """The requests per second it spends at now (see ``BudgetView.rate``)."""
+        return self._learner.rate(self._clock.now())
+
     async def pause(self, seconds: float) -> None:
-        """Let nothing start for ``seconds`` (API seconds) from now."""
-        self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+        """Let nothing start for ``seconds`` (API seconds) from now: the server answered 429,
+        which this budget did not cause, so the rate it spends at is cut too."""
+        now = self._clock.now()
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._learner.throttled(now)
 
     async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served) and for any pause to pass."""
@@ -285,14 +311,25 @@ class LocalBudget:
                 now = self._clock.now()
                 self._reclaim(now)
                 until = self._paused_until
-                if self._free == 0:
-                    until = max(until, self._returns[0] if self._returns else math.inf)
+                # Permits beyond the learnt rate's share stay withheld (all of them at the limit).
+                allowed, self._stretch = self._learner.permits(self._limit.requests, now)
+                if self._free <= self._limit.requests - allowed:
+                    soonest = self._returns[0] if self._returns else now + self._limit.per
+                    until = max(until, min(soonest, now + self._limit.per))
                 if until <= now:
                     break
                 await turn.sleep(self._clock.local(until - now))
+            self._log_climb(allowed)
             self._free -= 1
             self._started += 1
         return _LocalPermit(self)
+
+    def _log_climb(self, allowed: int) -> None:
+        reduced = allowed < self._limit.requests or self._stretch > 1.0
+        if self._reduced and not reduced:
+            logger.info("%s: back at the full limit (%s per %g s)", self._learner.name,
+                        self._limit.requests, self._limit.per)  # fmt: skip
+        self._reduced = reduced
 
     def _reclaim(self, now: float) -> None:
         returns = self._returns
@@ -303,7 +340,8 @@ class LocalBudget:
     def _hold(self, arrived_by: float | None) -> None:
         now = self._clock.now()
         start = now if arrived_by is None else min(now, arrived_by)
-        heapq.heappush(self._returns, start + self._limit.per * _MARGIN + _EPSILON)
+        hold = self._limit.per * self._stretch
+        heapq.heappush(self._returns, start + hold * _MARGIN + _EPSILON)
         self._line.wake_head()
 
     def _return_unused(self) -> None:

@@ -1,15 +1,10 @@
-"""What the client learns of its account from what it sees, and the admission rule built on it.
+"""What the client learns of its account's job durations from the jobs seen ending.
 
 Pure code (no I/O, no clock), used by the planner:
 
-- ``Durations``: a running estimate of job durations per kind (endpoint and button), as quantiles
-  over the latest samples; a kind with too few samples of its own borrows the pooled ones.
-- ``hold_reason``: whether a new submission would wait in the account's queue past its server-side
-  timeout. ImaginePro runs an account's jobs first in, first out, ``C`` at a time: with ``n`` jobs
-  of ours ahead, a new job starts once ``n - C + 1`` of them have ended, one every ``mean / C`` on
-  average, and ends one duration later. A job that would not end before its timeout (less a safety
-  share, for the spread of that sum) costs credits for nothing (the server charges a queue timeout),
-  so it is held until enough of the jobs ahead have ended.
+- ``Durations``: the latest durations per kind (endpoint and button), as quantiles over the latest
+  samples; a kind with too few samples of its own borrows the pooled ones. The admission rule
+  builds its survival curves on these and on the running jobs (``survival.py``).
 """
 
 from __future__ import annotations
@@ -17,13 +12,10 @@ from __future__ import annotations
 import bisect
 from collections import deque
 
-__all__ = ["Durations", "hold_reason"]
+__all__ = ["Durations"]
 
 #: Samples of one kind before its own quantiles are used (else the pooled ones are).
 _MIN_SAMPLES = 3
-#: Samples before a learnt quantile may be lower than the prior: the first jobs seen ending are
-#: the quickest ones (the long ones are still running), so early samples are biased short.
-_TRUSTED_SAMPLES = 10
 
 
 class _Window:
@@ -89,42 +81,15 @@ class Durations:
             return own
         return self._pooled if len(self._pooled.order) >= _MIN_SAMPLES else None
 
+    def samples(self, kind: str | None) -> tuple[tuple[float, ...], bool]:
+        """The durations kept of ``kind``, or the pooled ones while it has too few (maybe none),
+        and whether they are its own."""
+        own = self._kinds.get(kind or "")
+        if own is not None and len(own.order) >= _MIN_SAMPLES:
+            return tuple(own.order), True
+        return tuple(self._pooled.order), False
+
     def quantile(self, kind: str | None, q: float) -> float | None:
         """The ``q`` quantile (0..1) of ``kind``'s durations; None while too few were seen."""
         window = self._samples(kind)
         return None if window is None else window.quantile(q)
-
-    def cautious(self, kind: str | None, q: float | None, prior: float) -> float:
-        """The ``q`` quantile (None: the mean) of ``kind``'s durations, but not below ``prior``
-        until enough samples make up for the early ones being the short ones."""
-        window = self._samples(kind)
-        if window is None:
-            return prior
-        learnt = window.mean() if q is None else window.quantile(q)
-        return learnt if len(window.order) >= _TRUSTED_SAMPLES else max(learnt, prior)
-
-
-def hold_reason(
-    *, ahead: int, concurrency: int, mean: float, longest: float, timeout: float, safety: float
-) -> str | None:
-    """Why a new job should not be submitted now (None: it can finish in time; see the module).
-
-    Args:
-        ahead: jobs of ours on the account not known to have ended (queued or running).
-        concurrency: how many jobs the account runs at once (estimated).
-        mean: the mean duration of the jobs ahead.
-        longest: a long duration for the new job (a high quantile).
-        timeout: the new job's server-side timeout (it counts from creation, queue included).
-        safety: the share of ``timeout`` kept free for the spread of the jobs ahead.
-    """
-    if ahead < concurrency:
-        return None
-    turns = ahead - concurrency + 1
-    starts_in = turns * mean / concurrency
-    if starts_in + longest <= timeout * (1.0 - safety):
-        return None
-    return (
-        f"{ahead} jobs are ahead on an account that runs about {concurrency} at once (each "
-        f"~{mean:.0f} s): a new job would start in ~{starts_in:.0f} s and could end after its "
-        f"{timeout:.0f} s timeout"
-    )

@@ -56,6 +56,7 @@ class PlannedJob:
         "message_id",
         "not_found_in_row",
         "overdue_steps",
+        "progress",
         "queue_entry",
         "registered_at",
         "status",
@@ -73,6 +74,7 @@ class PlannedJob:
         self.expected: float | None = None  # its whole duration, from its progress rate
         self.fifo_key = fifo_key  # (createdAt, order of tracking): the account's FIFO order
         self.status: Status | None = None  # at the latest observation
+        self.progress = 0.0  # ... and its progress
         self.last_poll_at: float | None = None
         self.due: float | None = None  # the next look (None: parked, or being polled)
         self.entry = 0  # the scheduler's heap entry of ``due``

@@ -29,9 +29,14 @@ their settings (``policy.py``) are already apart.
   budget binds, every wait stretches to the fair share (running jobs over the share's rate).
 - *Durations are learnt per kind* (endpoint and button, ``_estimates.Durations``): the first look
   after a presumed start is at the kind's 10 % quantile instead of ``start_probe``.
-- *Submissions wait while they could not end in time* (``hold_reason``): the account's concurrency
-  is learnt from the jobs seen running together (capped by looks that found it full), the mean
-  duration of the jobs ahead from ended and running jobs (see ``_estimates.hold_reason``).
+- *Submissions wait while they could not end in time* (``hold``): the account's concurrency
+  is learnt from the jobs seen running together (capped by looks that found it full), the
+  distribution of durations per kind from the jobs seen DONE, the running ones whose rate tells
+  their duration, and the running ones without a rate (censored at their age); a new job waits
+  while the risk that it could have ended in time but stays queued too long exceeds
+  ``queue_risk`` (see ``survival.py``).
+- *A running job without a rate is looked at again soon*: within the fresh-look cap while the
+  budget is free, and no later than the end its kind's shortest durations foretell.
 - *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
   at submission, else the documented 900 s) is looked at once just after it, even while parked in the
   queue: a job that times out waiting is seen then, not when its turn would have come. The server
@@ -64,14 +69,30 @@ from imaginepro_async._models import Status
 from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._validation import JOB_TIMEOUT_RANGE
 
-from .estimates import Durations, hold_reason
+from .estimates import Durations
 from .plan import Failure, PlannedJob, Verdict
 from .policy import PollPolicy
+from .survival import Running, Survival, queue_risk
 
-__all__ = ["Failure", "PlannedJob", "Planner", "PollPolicy", "Verdict"]
+__all__ = ["Failure", "Hold", "PlannedJob", "Planner", "PollPolicy", "Verdict"]
 
 #: The longest server-side timeout a job can have (doc): the deadline of a job followed by id.
 LONGEST_TIMEOUT = float(JOB_TIMEOUT_RANGE[1])
+
+
+class Hold:
+    """Why a submission waits (``reason``), and when the rule could pass without any event:
+    ``retry_in`` API seconds, the time the starts ahead must come earlier by (the running jobs
+    advance), or None when only an event (an end, a start seen) can change the verdict."""
+
+    __slots__ = ("reason", "retry_in")
+
+    def __init__(self, reason: str, retry_in: float | None) -> None:
+        self.reason = reason
+        self.retry_in = retry_in
+
+    def __repr__(self) -> str:
+        return f"<Hold {self.reason!r} retry_in={self.retry_in}>"
 
 
 class Planner:
@@ -111,10 +132,13 @@ class Planner:
         # queued job still waiting: the account was full then, so it runs at most that many.
         self._full_at: deque[int] = deque(maxlen=5)
         self.reserved = 0  # submissions admitted but not tracked yet
+        # Our live records (the admission rule reads the running and queued ones), and a count
+        # of what the rule depends on changing: an end, a start seen (the scheduler re-evaluates
+        # held submissions only when it moved, not at every look).
+        self._ours: dict[str, PlannedJob] = {}
+        self.changes = 0
         self._live = 0  # followed records not ended ...
         self._live_ours = 0  # ... of which submitted by this client
-        self._expected_sum = 0.0  # the ``expected`` durations of running jobs, and how many
-        self._expected_count = 0
         self._in_queue = 0  # records in the FIFO queue ...
         self._queued_ours = 0  # ... of which submitted by this client
         # Starts of our queued jobs that we saw directly (not presumed from a freed slot): each used
@@ -146,6 +170,8 @@ class Planner:
         record.kind = kind
         self._live += 1
         self._live_ours += submitted
+        if submitted:
+            self._ours[message_id] = record
         policy = self.policy
         limit = LONGEST_TIMEOUT if timeout is None else timeout
         record.give_up = now + limit + max(policy.deadline_grace, policy.overdue_interval)
@@ -220,6 +246,9 @@ class Planner:
         if not record.ended:
             self._live -= 1
             self._live_ours -= record.submitted
+            if record.submitted:
+                self._ours.pop(record.message_id, None)
+                self.changes += 1
         record.ended = True
         record.due = None
         self._set_queued(record, False)
@@ -255,12 +284,19 @@ class Planner:
         previous = record.status
         if record.fifo_key[0] == math.inf and created_at is not None:
             record.fifo_key = (created_at, record.fifo_key[1])
+        looked_before = record.last_poll_at
         record.last_poll_at = at
         record.status = status
+        record.progress = float(progress)
         was_queued = record.in_queue and previous is Status.QUEUED
         if status.is_terminal:
             if status is Status.DONE:
-                self._learn(record, at)
+                # It ended between the last look that saw it running and this one (interval
+                # censored): its end is taken at the middle of that interval.
+                ran_until = at
+                if previous is Status.PROCESSING and looked_before is not None:
+                    ran_until = (looked_before + at) / 2
+                self._learn(record, ran_until)
             self._ended(record, status, previous, was_queued, at=at, now=now)
             return Verdict.ENDED
         if status is Status.PROCESSING:
@@ -270,7 +306,10 @@ class Planner:
         else:
             # An unknown status: not terminal, no rate to go by.
             self._look(record, at + min(self.policy.probe_interval, self.fresh_cap(record)), now)
-        self.concurrency_seen = max(self.concurrency_seen, self._running_ours())
+        concurrency = max(self.concurrency_seen, self._running_ours())
+        if concurrency != self.concurrency_seen:
+            self.concurrency_seen = concurrency
+            self.changes += 1
         return Verdict.GOES_ON
 
     def poll_failed(self, record: PlannedJob, failure: Failure, *, now: float) -> Verdict:
@@ -336,6 +375,7 @@ class Planner:
             if was_queued:
                 self.unpaid_starts += 1
             self._set_queued(record, False)
+            self.changes += 1
             self._schedule_head(now)
         self._started_before(record, now)
         self._look(record, self.next_look(record, progress, at), now)
@@ -371,7 +411,15 @@ class Planner:
         if record.anchor_time is not None and at > record.anchor_time and progress > 0:
             rates.append((progress + 1.0) / (at - record.anchor_time))
         if not rates:
-            return at + policy.probe_interval  # nothing to measure a rate with yet
+            # Nothing to measure a rate with yet: look again soon (within the fresh-look cap
+            # while the budget is free), and no later than the shortest durations of its kind.
+            wait = min(policy.probe_interval, self.fresh_cap(record))
+            shortest = self.durations.quantile(record.kind, 0.1)
+            if shortest is not None:
+                wait = min(
+                    wait, max(shortest - (progress / 100.0) * shortest, policy.overdue_interval)
+                )
+            return at + wait
         if record.submitted and progress - record.first_seen_progress >= 5 and real_span > 0:
             # Its whole duration, once the rounding of progress matters little (for admission).
             self._expect(record, 100.0 * real_span / (progress - record.first_seen_progress))
@@ -426,25 +474,7 @@ class Planner:
         return min(wait, self.fresh_cap())
 
     def _expect(self, record: PlannedJob, duration: float | None) -> None:
-        if record.expected is not None:
-            self._expected_sum -= record.expected
-            self._expected_count -= 1
-        if duration is not None:
-            self._expected_sum += duration
-            self._expected_count += 1
         record.expected = duration
-
-    def mean_duration(self) -> float:
-        """The mean duration of our jobs ahead: over the latest of ours ended and the running ones
-        (from their progress). The running ones correct the first ends, which are the short
-        jobs; until ten durations are known, the prior is a floor."""
-        durations, running = self.durations, self._expected_count
-        ended = durations.count()
-        total = ended + running
-        if total == 0:
-            return self.policy.expected_duration
-        mean = (durations.mean() * ended + self._expected_sum) / total
-        return mean if total >= 10 else max(mean, self.policy.expected_duration)
 
     def _running_ours(self) -> int:
         """Our jobs running as far as we know (a job that ended unseen still counts)."""
@@ -460,20 +490,100 @@ class Planner:
             seen = min(seen, min(self._full_at))
         return max(self._concurrency_hint, seen)
 
-    def hold_reason(self, *, timeout: float, kind: str | None) -> str | None:
-        """Why a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
-        can end in time); see ``_estimates.hold_reason``."""
-        policy = self.policy
-        mean = self.mean_duration()
-        longest = max(self.durations.cautious(kind, 0.9, policy.expected_duration), 1.5 * mean)
-        return hold_reason(
-            ahead=self._live_ours + self.reserved,
-            concurrency=self.concurrency,
-            mean=mean,
-            longest=longest,
+    def survival(self, kind: str | None, now: float) -> Survival:
+        """``kind``'s durations as a survival curve: the latest seen DONE (those of all our kinds
+        while it has too few), the running jobs of ours whose rate tells their whole duration
+        (events), and the running ones without a rate yet (censored at their age)."""
+        seen, own = self.durations.samples(kind)
+        events = list(seen)
+        pooled = not own
+        censored = []
+        for record in self._ours.values():
+            if record.in_queue or (not pooled and record.kind != kind):
+                continue
+            if record.expected is not None:
+                events.append(record.expected)
+            else:
+                censored.append(self._runs_at_least(record, now))
+        return Survival(events, censored, self.policy.expected_duration)
+
+    @staticmethod
+    def _started_at(record: PlannedJob, now: float) -> float:
+        """When a running job started, at the latest (its age is a lower bound)."""
+        if record.anchor_time is not None:
+            return record.anchor_time
+        return now if record.first_seen_time is None else record.first_seen_time
+
+    @staticmethod
+    def _runs_at_least(record: PlannedJob, now: float) -> float:
+        """A lower bound on a running job's whole duration: its age, or what its progress says
+        of it (progress is rounded down: at ``p`` % it had done less than ``p + 1`` %)."""
+        started = Planner._started_at(record, now)
+        age = now - started
+        seen_age = (record.last_poll_at or now) - started
+        return max(age, seen_age * 100.0 / min(100.0, record.progress + 1.0))
+
+    def admission_state(self) -> tuple[int, int]:
+        """What the admission rule's verdict depends on, apart from time: the events seen (ends,
+        starts, concurrency) and the jobs ahead. Equal states a moment apart give one verdict."""
+        return self.changes, self._live_ours + self.reserved
+
+    def hold(self, *, timeout: float, kind: str | None, now: float, own: int = 0) -> Hold | None:
+        """Whether a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
+        can start in time): the admission rule, see ``survival.queue_risk``. ``own``: places
+        already reserved for this very submission (not ahead of it)."""
+        ahead = self._live_ours + self.reserved - own
+        concurrency = self.concurrency
+        if ahead < concurrency:
+            return None
+        curves: dict[str | None, Survival] = {}
+
+        def curve(of: str | None) -> Survival:
+            known = curves.get(of)
+            if known is None:
+                known = curves[of] = self.survival(of, now)
+            return known
+
+        running: list[Running] = []
+        queued: list[tuple[tuple[float, int], Survival]] = []
+        for record in self._ours.values():
+            if record.in_queue:
+                queued.append((record.fifo_key, curve(record.kind)))
+            elif record.expected is not None and record.first_seen_time is not None:
+                start = record.first_seen_time - record.first_seen_progress / 100 * record.expected
+                running.append(Running(max(0.0, start + record.expected - now)))
+            else:
+                # Drawn conditional on what it has run at least; it ends that much later.
+                least = self._runs_at_least(record, now)
+                age = now - self._started_at(record, now)
+                running.append(Running(None, least, curve(record.kind), max(0.0, least - age)))
+        queued.sort(key=lambda item: item[0])
+        mine = curve(kind)
+        ahead_curves = [c for _, c in queued] + [mine] * (ahead - len(running) - len(queued))
+        risk = queue_risk(
+            concurrency=concurrency,
+            running=running,
+            queued=ahead_curves,
+            own=mine,
             timeout=timeout,
-            safety=policy.queue_safety,
+            allowed=self.policy.queue_risk,
         )
+        if risk.shift <= 0.0:
+            return None
+        reason = (
+            f"{ahead} jobs are ahead on an account that runs about {concurrency} at once: a new "
+            f"job would start in ~{risk.start_p50:.0f} s ({risk.start_p99:.0f} s at 99 %) and, "
+            f"running up to {mine.quantile(0.99):.0f} s (99 % of its kind), would still be "
+            f"running past its {timeout:.0f} s timeout with a risk of {risk.risk:.1%} (more than "
+            f"{self.policy.queue_risk:.1%})"
+        )
+        # Without any event, the starts come earlier only as the running jobs advance.
+        return Hold(reason, risk.shift if running else None)
+
+    def hold_reason(self, *, timeout: float, kind: str | None, now: float = 0.0) -> str | None:
+        """Why a new job of ``kind`` should wait now (None: it can end in time); see ``hold``."""
+        hold = self.hold(timeout=timeout, kind=kind, now=now)
+        return None if hold is None else hold.reason
 
     def _learn(self, record: PlannedJob, at: float) -> None:
         """A job seen DONE at ``at``: how long it ran, from its first look while running (its

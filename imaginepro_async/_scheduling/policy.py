@@ -36,8 +36,11 @@ class PollPolicy:
         budget_share: the share of the poll budget those fresh looks may use; past it, the
             longest wait grows with the number of running jobs (the budget binds).
         expected_duration: a job's duration before any was measured (the admission rule's prior).
-        queue_safety: the share of a job's server-side timeout kept free when deciding whether a
-            new submission could still end in time (see ``_estimates.hold_reason``).
+        queue_safety: unused since 1.0's admission rule reasons about the distribution of
+            durations (``queue_risk``); kept so that existing policies still build.
+        queue_risk: a submission waits while the probability that it stays queued past the point
+            where it could still end before its server-side timeout is above this (see
+            ``_scheduling/survival.py``).
         webhook_silence: a job created with the client's webhook URL is not looked at before this
             long after its last delivery (or its creation), its deadline excepted; after that
             silence the other rules apply again.
@@ -64,6 +67,9 @@ class PollPolicy:
     queue_safety: float = attrs.field(
         default=0.15, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
     )
+    queue_risk: float = attrs.field(
+        default=0.01, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
+    )
     webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
     hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)
 
@@ -75,6 +81,7 @@ class PollPolicy:
             "max_not_found",
             "budget_share",
             "queue_safety",
+            "queue_risk",
         }
         return attrs.evolve(
             self,

@@ -48,6 +48,7 @@ from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._wire.endpoints import Endpoint
 
+from .admission import Admission, Admissions, BeforeSend, Held
 from .job_state import JobState, closed_error
 from .planner import Failure, PlannedJob, Planner, PollPolicy, Verdict
 from .telemetry import JobEvents
@@ -63,47 +64,6 @@ _NOT_OPEN = (
 )
 
 
-class Held(Exception):
-    """A submission about to leave is held after all (the account filled up meanwhile): nothing
-    was sent; ask for ``admission`` again."""
-
-
-class Admission:
-    """One submission let through by ``Scheduler.admission``: ``gate`` runs right before its
-    request leaves (its create permit held) and checks the rule again; ``close`` ends it."""
-
-    __slots__ = ("_before", "_kind", "_reserved", "_scheduler", "_timeout")
-
-    def __init__(
-        self, scheduler: Scheduler, timeout: float, kind: str | None, before: BeforeSend | None
-    ) -> None:
-        self._scheduler = scheduler
-        self._timeout = timeout
-        self._kind = kind
-        self._before = before
-        self._reserved = False
-
-    async def gate(self) -> None:
-        """Raise ``Held`` if the account filled up meanwhile; else reserve a place, then run the
-        caller's own last step (``before``, e.g. a journal write)."""
-        planner = self._scheduler._planner
-        if planner.hold_reason(timeout=self._timeout, kind=self._kind) is not None:
-            raise Held
-        planner.reserved += 1
-        self._reserved = True
-        if self._before is not None:
-            await self._before()
-
-    def close(self) -> None:
-        """The request was answered (or not sent): give the reserved place back."""
-        if self._reserved:
-            self._reserved = False
-            self._scheduler._planner.reserved -= 1
-            self._scheduler._signal_room()
-
-
-#: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
-BeforeSend = Callable[[], Awaitable[None]]
 #: One poll of a job: its Message, fetched with the given permit of the progress budget, through
 #: the job's progress endpoint (None: the Message one).
 Fetcher = Callable[[str, Permit, Endpoint[None, Message] | None], Awaitable[Message]]
@@ -185,9 +145,8 @@ class Scheduler:
             poll_rate=limit.requests / limit.per,
             account_concurrency=account_concurrency,
         )
-        self._room = anyio.Event()  # set (and renewed) whenever a job ends or is seen again
-        self._held = 0
-        self._hold_reason: str | None = None
+        self._admissions = Admissions(self._planner, clock, self._events)
+        self._changes = 0  # the planner's ``changes`` when held submissions were last judged
         self._jobs: dict[str, tuple[PlannedJob, JobState]] = {}
         self._routes: dict[
             str, Endpoint[None, Message]
@@ -230,7 +189,7 @@ class Scheduler:
         if self._state is not SchedulerState.CLOSED:
             self._state = SchedulerState.CLOSED
             self._resolve_all(closed_error)
-            self._signal_room()
+            self._admissions.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -345,13 +304,18 @@ class Scheduler:
     @property
     def hold_reason(self) -> str | None:
         """Why submissions wait right now (None: none waits)."""
-        return self._hold_reason if self._held else None
+        return self._admissions.reason
+
+    @property
+    def held(self) -> int:
+        """How many submissions wait."""
+        return self._admissions.held
 
     async def admission(
         self, *, timeout: float, kind: str | None, before: BeforeSend | None = None
     ) -> Admission:
         """Wait until a new job of ``kind`` could end before its server-side ``timeout`` (API
-        seconds), then let one submission through.
+        seconds), then let one submission through, its place among the jobs ahead reserved.
 
         The rule is checked again in the returned ``Admission``'s gate, right before the request
         leaves with the create permit held: submissions that waited for the permit are judged on
@@ -359,36 +323,13 @@ class Scheduler:
         sends nothing; the caller asks again. ``before`` (the caller's own last step) runs in the
         gate once the rule passed.
         """
-        await self._wait_for_room(timeout, kind)
-        return Admission(self, timeout, kind, before)
-
-    async def _wait_for_room(self, timeout: float, kind: str | None) -> None:
-        planner = self._planner
         self.ensure_open()
-        reason = planner.hold_reason(timeout=timeout, kind=kind)
-        if reason is None:
-            return
-        logger.info("submission held: %s", reason)
-        self._held += 1
-        since = self._clock.now()
-        if self._events.holds:
-            self._events.held(kind, reason)
-        try:
-            while reason is not None:
-                self._hold_reason = reason
-                await self._room.wait()
-                self.ensure_open()
-                reason = planner.hold_reason(timeout=timeout, kind=kind)
-        finally:
-            self._held -= 1
-            if self._events.holds:
-                self._events.resumed(kind, since)
-        logger.info("submission resumed")
+        await self._admissions.wait(timeout, kind)
+        self.ensure_open()
+        return Admission(self._admissions, timeout, kind, before)
 
     def _signal_room(self) -> None:
-        if self._held:
-            self._room.set()
-            self._room = anyio.Event()
+        self._admissions.signal()
 
     def watch(self, state: JobState, every: float) -> None:
         """Poll ``state`` at least every ``every`` seconds of this process while watched."""
@@ -554,8 +495,10 @@ class Scheduler:
             waited = now - record.registered_at
             error = JobDeadlineError(message_id=record.message_id, message=message, waited=waited)
             self._resolve(record, state, error)
-        else:
-            self._signal_room()  # a start seen may have shown more of the account's concurrency
+        elif self._planner.changes != self._changes:
+            # A start seen (or more of the account's concurrency): held submissions may go.
+            self._changes = self._planner.changes
+            self._signal_room()
 
     def _resolve(
         self, record: PlannedJob, state: JobState, error: ImagineProError | None = None

@@ -1,0 +1,283 @@
+"""The admission rule of issue 19, as tables: survival curves with censoring, the queue risk, and
+the planner's verdicts. Pure code: no I/O, no clock (the Monte Carlo draws use a fixed seed)."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+from imaginepro_async import PollPolicy, Status
+from imaginepro_async._scheduling.planner import Planner
+from imaginepro_async._scheduling.survival import Running, Survival, queue_risk
+
+# (rule, events, censored, prior, t, survival at t)
+SURVIVAL: list[tuple[str, list[float], list[float], float, float, float]] = [
+    ("events only: the share still running", [10, 20, 30, 40], [], 60, 25, 0.5),
+    ("a censored job counts until its age, not after", [10, 30], [20], 60, 25, 2 / 3),
+    ("only censored: nothing ends before the oldest age", [], [100], 60, 50, 1.0),
+    (
+        "only censored: past it, a tail as long as the oldest age",
+        [],
+        [100],
+        60,
+        160,
+        math.exp(-0.6),
+    ),
+    (
+        "past every observation: the tail, with the larger mean",
+        [10],
+        [50],
+        60,
+        110,
+        0.5 * math.exp(-1),
+    ),
+    ("every job seen ended: nothing runs longer", [10, 20], [], 60, 30, 0.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "events", "censored", "prior", "t", "want"), SURVIVAL)
+def test_survival_counts_running_jobs_as_censored(
+    rule: str, events: list[float], censored: list[float], prior: float, t: float, want: float
+) -> None:
+    """Kaplan–Meier over ended (events) and running (censored) jobs, with an exponential tail."""
+    assert Survival(events, censored, prior, few=0).survival(t) == pytest.approx(want)
+
+
+def test_few_quick_jobs_seen_do_not_make_every_job_quick() -> None:
+    """One job seen ending after 9 s: half the curve still runs past it, then the prior's tail."""
+    curve = Survival([9.0], [], 60.0)
+    assert curve.survival(9.0) == pytest.approx(0.5)
+    assert curve.survival(69.0) == pytest.approx(0.5 * math.exp(-1))
+    assert Survival([9.0] * 3, [], 60.0).survival(9.0) == 0.0  # enough seen: pure Kaplan–Meier
+
+
+# (rule, events, age, u, remaining)
+CONDITIONAL: list[tuple[str, list[float], float, float, float]] = [
+    ("a fresh job: any of the durations", [10.0] * 5 + [300.0] * 5, 0.0, 0.9, 10.0),
+    ("a fresh job, the other draw", [10.0] * 5 + [300.0] * 5, 0.0, 0.3, 300.0),
+    (
+        "a job older than the short ones: only the long remain",
+        [10.0] * 5 + [300.0] * 5,
+        100.0,
+        0.9,
+        200.0,
+    ),
+    (
+        "older than everything seen: the tail (mean 155 s)",
+        [10.0] * 5 + [300.0] * 5,
+        400.0,
+        0.5,
+        155.0 * math.log(2),
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "events", "age", "u", "remaining"), CONDITIONAL)
+def test_a_running_jobs_remaining_time_depends_on_its_age(
+    rule: str, events: list[float], age: float, u: float, remaining: float
+) -> None:
+    """Remaining time is drawn conditional on the age (length-biased), not as a fresh job's."""
+    assert Survival(events, [], 60.0, few=0).sample_after(age, u) == pytest.approx(remaining)
+
+
+def fixed(seconds: float) -> Survival:
+    """A kind whose jobs all run ``seconds``."""
+    return Survival([seconds] * 20, [], 60.0)
+
+
+# (rule, concurrency, running, queued, own, timeout, risk, shift)
+RISK: list[tuple[str, int, list[Running], list[Survival], Survival, float, float, float]] = [
+    ("a free slot: starts at once", 2, [Running(500.0)], [], fixed(300), 900, 0.0, 0.0),
+    (
+        "behind a job ending in 500 s: ends at 800 s, in time",
+        1,
+        [Running(500.0)],
+        [],
+        fixed(300),
+        900,
+        0.0,
+        0.0,
+    ),
+    (
+        "behind one ending in 700 s: 100 s too late",
+        1,
+        [Running(700.0)],
+        [],
+        fixed(300),
+        900,
+        1.0,
+        100.0,
+    ),
+    (
+        "two slots, three queued of 300 s ahead: starts at 500 s",
+        2,
+        [Running(100.0), Running(200.0)],
+        [fixed(300)] * 3,
+        fixed(300),
+        900,
+        0.0,
+        0.0,
+    ),
+    (
+        "two slots, four queued of 300 s ahead: starts at 700 s",
+        2,
+        [Running(100.0), Running(200.0)],
+        [fixed(300)] * 4,
+        fixed(300),
+        900,
+        1.0,
+        100.0,
+    ),
+    (
+        "its own run is longer than the timeout: cannot be saved, no risk",
+        1,
+        [Running(700.0)],
+        [],
+        fixed(1000),
+        900,
+        0.0,
+        0.0,
+    ),
+    (
+        "more seen running than slots: the soonest ended unseen",
+        1,
+        [Running(0.0), Running(100.0)],
+        [],
+        fixed(300),
+        900,
+        0.0,
+        0.0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "concurrency", "running", "queued", "own", "timeout", "risk", "shift"), RISK
+)
+def test_the_queue_risk(
+    rule: str,
+    concurrency: int,
+    running: list[Running],
+    queued: list[Survival],
+    own: Survival,
+    timeout: float,
+    risk: float,
+    shift: float,
+) -> None:
+    """The risk that a new job is queued past the point where it could end in time, and how much
+    sooner the starts must come for it to go."""
+    got = queue_risk(
+        concurrency=concurrency,
+        running=running,
+        queued=queued,
+        own=own,
+        timeout=timeout,
+        allowed=0.01,
+    )
+    assert got.risk == pytest.approx(risk)
+    assert got.shift == pytest.approx(shift, abs=0.5)
+
+
+# (rule, concurrency, jobs queued ahead, held?): lognormal durations (median 60 s, sigma 1, capped
+# at 800 s); the rule of issue 14 (mean / C per turn + the 90 % quantile within 85 % of the
+# timeout) admits 21 ahead at C = 3 and 73 at C = 10.
+SPREAD: list[tuple[str, int, int, bool]] = [
+    ("C = 3, 21 ahead: the risk is under 1 %", 3, 21, False),
+    ("C = 3, 24 ahead: over it", 3, 24, True),
+    ("C = 10, 76 ahead: still under (the fixed margin held it)", 10, 76, False),
+    ("C = 10, 90 ahead: over it", 10, 90, True),
+]
+
+
+@pytest.mark.parametrize(("rule", "concurrency", "ahead", "held"), SPREAD)
+def test_the_risk_reads_the_whole_distribution(
+    rule: str, concurrency: int, ahead: int, held: bool
+) -> None:
+    """Holding follows the risk computed from the spread, not a fixed margin on the mean."""
+    rng = random.Random(1)
+    heavy = Survival([min(800.0, rng.lognormvariate(math.log(60), 1.0)) for _ in range(64)], [], 60)
+    got = queue_risk(
+        concurrency=concurrency,
+        running=[],
+        queued=[heavy] * ahead,
+        own=heavy,
+        timeout=900,
+        allowed=0.01,
+    )
+    assert (got.shift > 0) is held
+    assert (got.risk > 0.01) is held
+
+
+def planner(**options: Any) -> Planner:
+    """A planner with the default policy and a 10/s poll budget."""
+    return Planner(
+        PollPolicy(),
+        schedule=lambda record: None,
+        rng=random.Random(0),
+        throttle_wait=1.0,
+        poll_rate=10.0,
+        **options,
+    )
+
+
+# (rule, account, jobs: (progress at t=0, progress at t=30) of each running one, queued, learnt
+#  durations of the kind, held?)
+HOLDS: list[tuple[str, int, list[tuple[float, float]], int, list[float], bool]] = [
+    (
+        "short jobs learnt, long ones running (their rates tell): held",
+        10,
+        [(0, 5)] * 10,
+        20,
+        [10.0] * 5,
+        True,
+    ),
+    ("the same with short ones running: room", 10, [(0, 50)] * 10, 20, [10.0] * 5, False),
+    ("a few queued behind long running jobs: room", 10, [(0, 10)] * 10, 5, [300.0] * 20, False),
+    (
+        "uniform 30-90 s, C = 3, 30 queued: room",
+        3,
+        [(0, 50)] * 3,
+        30,
+        [30.0, 45.0, 60.0, 75.0, 90.0] * 4,
+        False,
+    ),
+    (
+        "uniform 30-90 s, C = 3, 60 queued: held",
+        3,
+        [(0, 50)] * 3,
+        60,
+        [30.0, 45.0, 60.0, 75.0, 90.0] * 4,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "account", "running", "queued", "learnt", "held"), HOLDS)
+def test_the_planner_holds_on_the_distribution(
+    rule: str,
+    account: int,
+    running: list[tuple[float, float]],
+    queued: int,
+    learnt: list[float],
+    held: bool,
+) -> None:
+    """The planner's verdict from what it saw: learnt durations, running rates, the queue."""
+    plan = planner(account_concurrency=account)
+    for seconds in learnt:
+        plan.durations.add("imagine", seconds)
+    records = []
+    for n in range(len(running) + queued):
+        records.append(
+            plan.track(f"j{n}", now=0.0, submitted=True, created_at=float(n), kind="imagine")
+        )
+    for record, (first, second) in zip(records, running, strict=False):
+        plan.observe(record, Status.PROCESSING, first, at=0.0, now=0.0, sent=0.0)
+        plan.observe(record, Status.PROCESSING, second, at=30.0, now=30.0, sent=30.0)
+    hold = plan.hold(timeout=900.0, kind="imagine", now=30.0)
+    assert (hold is not None) is held
+    if hold is not None:
+        assert "jobs are ahead" in hold.reason and "risk" in hold.reason
+        assert hold.retry_in is not None and hold.retry_in > 0
