@@ -424,12 +424,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="simulator seeds, one run per seed and version (else the "
                         "workload's seed, --runs times)")  # fmt: skip
+    parser.add_argument("--time-scale", type=float, default=None,
+                        help="override the workload's time scale (20 for most)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default=None, help="a suffix for the result files")
     args = parser.parse_args(argv)
     workload = WORKLOADS[args.workload]
     if args.jobs is not None:
         workload = dataclasses.replace(workload, jobs=args.jobs)
+    if args.time_scale is not None:
+        workload = dataclasses.replace(workload, time_scale=args.time_scale)
     versions = args.versions or list(workload.versions)
     print(f"workload: {workload}", flush=True)
     runs = []

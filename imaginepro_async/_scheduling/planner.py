@@ -420,8 +420,10 @@ class Planner:
                     wait, max(shortest - (progress / 100.0) * shortest, policy.overdue_interval)
                 )
             return at + wait
-        if record.submitted and progress - record.first_seen_progress >= 5 and real_span > 0:
-            # Its whole duration, once the rounding of progress matters little (for admission).
+        if record.submitted and progress - record.first_seen_progress >= 2 and real_span > 0:
+            # Its whole duration (for admission), as soon as two points of progress were seen
+            # (within a factor of 1.5 then: a rough duration beats a bound with an open tail),
+            # refined at every look.
             self._expect(record, 100.0 * real_span / (progress - record.first_seen_progress))
         remaining = max(0.0, (99.0 - progress) / max(rates))
         if remaining <= policy.finish_margin:
@@ -474,6 +476,8 @@ class Planner:
         return min(wait, self.fresh_cap())
 
     def _expect(self, record: PlannedJob, duration: float | None) -> None:
+        if record.expected is None and duration is not None:
+            self.changes += 1  # a duration learnt: held submissions are judged again
         record.expected = duration
 
     def _running_ours(self) -> int:

@@ -36,8 +36,6 @@ class PollPolicy:
         budget_share: the share of the poll budget those fresh looks may use; past it, the
             longest wait grows with the number of running jobs (the budget binds).
         expected_duration: a job's duration before any was measured (the admission rule's prior).
-        queue_safety: unused since 1.0's admission rule reasons about the distribution of
-            durations (``queue_risk``); kept so that existing policies still build.
         queue_risk: a submission waits while the probability that it stays queued past the point
             where it could still end before its server-side timeout is above this (see
             ``_scheduling/survival.py``).
@@ -64,9 +62,6 @@ class PollPolicy:
     fresh_interval: float = attrs.field(default=2.0, validator=_POSITIVE)
     budget_share: float = attrs.field(default=0.7, validator=[_POSITIVE, attrs.validators.le(1.0)])
     expected_duration: float = attrs.field(default=60.0, validator=_POSITIVE)
-    queue_safety: float = attrs.field(
-        default=0.15, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
-    )
     queue_risk: float = attrs.field(
         default=0.01, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
@@ -80,7 +75,6 @@ class PollPolicy:
             "max_invalid",
             "max_not_found",
             "budget_share",
-            "queue_safety",
             "queue_risk",
         }
         return attrs.evolve(

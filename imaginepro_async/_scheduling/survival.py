@@ -39,6 +39,8 @@ __all__ = ["Risk", "Running", "Survival", "queue_risk"]
 
 #: Below this many durations seen whole, the curve keeps a censored pseudo-observation at its end.
 _FEW = 3
+#: From this many durations seen whole, a curve that ends on the longest gets a tail past it.
+_TAIL_EVENTS = 5
 
 
 class Survival:
@@ -51,7 +53,17 @@ class Survival:
         few: below this many events, the censored pseudo-observation at the end is added.
     """
 
-    __slots__ = ("_falls", "_surv", "_tail_mean", "_tail_start", "_tail_surv", "_times", "events")
+    __slots__ = (
+        "_falls",
+        "_surv",
+        "_tail_mean",
+        "_tail_start",
+        "_tail_surv",
+        "_times",
+        "events",
+        "freedom",
+        "spread",
+    )
 
     def __init__(
         self, events: Iterable[float], censored: Iterable[float], prior: float, *, few: int = _FEW
@@ -88,6 +100,16 @@ class Survival:
         self._falls = [-level for level in surv]  # ascending, for ``bisect``
         event_times = [t for t, flag in observed if flag]
         mean = sum(event_times) / len(event_times) if event_times else 0.0
+        # How well the mean is known: the relative standard error of the events' mean and its
+        # degrees of freedom (a Student t). With fewer than two events there is no spread to
+        # measure: the prior's exponential tail (or the pseudo-observation's) is the whole doubt.
+        seen = len(event_times)
+        if seen >= 2 and mean > 0:
+            var = sum((t - mean) ** 2 for t in event_times) / (seen - 1)
+            self.spread = math.sqrt(var / seen) / mean
+        else:
+            self.spread = 0.0
+        self.freedom = max(2, seen - 1)
         # Past the last observation: memoryless, with the events' mean (or the prior); when the
         # curve ends on a censored job, no less than that job's bound (a job known to run at
         # least t is not expected to end at once: nothing seen says how much longer).
@@ -95,6 +117,24 @@ class Survival:
         self._tail_mean = max(prior, mean, 0.0 if last[1] else last[0])
         self._tail_start = observed[-1][0] if observed else 0.0
         self._tail_surv = level
+        if level <= 0.0 and seen >= _TAIL_EVENTS:
+            self._complete_tail(event_times)
+
+    def _complete_tail(self, event_times: list[float]) -> None:
+        """The curve ends on its longest duration seen: past the ``k`` longest (``k`` about the
+        square root of the events), an exponential tail with their mean excess, so that the
+        durations longer than any seen yet keep a chance (the longest of 50 seen is only about
+        the 98th percentile). Equal durations keep a hard end."""
+        longest = sorted(event_times)
+        k = max(2, round(math.sqrt(len(longest))))
+        threshold = longest[-k - 1]
+        excess = sum(t - threshold for t in longest[-k:]) / k
+        if excess <= 0.0:
+            return
+        keep = bisect.bisect_right(self._times, threshold)
+        level = self._surv[keep - 1] if keep else 1.0
+        del self._times[keep:], self._surv[keep:], self._falls[keep:]
+        self._tail_start, self._tail_surv, self._tail_mean = threshold, level, excess
 
     def survival(self, t: float) -> float:
         """P(duration > ``t``)."""
@@ -118,6 +158,19 @@ class Survival:
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (0 < q < 1) of the duration."""
         return self.inverse(1.0 - q)
+
+    def scales(self, rng: random.Random, draws: int) -> list[float]:
+        """One factor per draw for every duration of this kind: the mean is known only so well
+        (``spread``, a Student t with ``freedom`` degrees), and a queue of many jobs adds that
+        error up rather than averaging it out. Kept within [1/3, 3]."""
+        if self.spread <= 0.0:
+            return [1.0] * draws
+        freedom = self.freedom
+        factors = []
+        for _ in range(draws):
+            t = rng.gauss(0.0, 1.0) / math.sqrt(rng.gammavariate(freedom / 2, 2.0) / freedom)
+            factors.append(min(3.0, max(1.0 / 3.0, 1.0 + self.spread * t)))
+        return factors
 
     def sample_after(self, age: float, u: float) -> float:
         """A remaining time for a job that has run ``age``, from a uniform draw ``u`` in (0, 1)."""
@@ -174,37 +227,49 @@ def queue_risk(
     """
     rng = random.Random(seed)
     draw = rng.random
-    starts: list[float] = []
+    # Each draw scales every kind's durations by one factor from how well its mean is known
+    # (``Survival.scales``): the same factor for every job of the kind in that draw.
+    factors: dict[int, list[float]] = {}
+    for curve in [own, *queued, *(job.survival for job in running if job.survival)]:
+        if id(curve) not in factors:
+            factors[id(curve)] = curve.scales(rng, draws)
+    starts: list[tuple[float, float]] = []
     extra = max(0, len(running) - concurrency)
     free = max(0, concurrency - len(running))
-    for _ in range(draws):
-        slots = [
-            job.remaining
-            if job.remaining is not None
-            else job.ahead
-            + (job.survival.sample_after(job.age, 1.0 - draw()) if job.survival else 0.0)
-            for job in running
-        ]
+    for index in range(draws):
+        slots = []
+        for job in running:
+            if job.remaining is not None:
+                slots.append(job.remaining)
+            elif job.survival is None:
+                slots.append(job.ahead)
+            else:
+                # Scaled by k: a job past ``age`` has run past age / k of the unscaled curve.
+                k = factors[id(job.survival)][index]
+                slots.append(job.ahead + k * job.survival.sample_after(job.age / k, 1.0 - draw()))
         slots.extend([0.0] * free)
         heapq.heapify(slots)
         for _ in range(extra):
             heapq.heappop(slots)  # more seen running than the account runs: some ended unseen
         for survival in queued:
             # A fresh job: its whole duration (no condition on an age).
-            heapq.heapreplace(slots, slots[0] + survival.inverse(1.0 - draw()))
-        starts.append(slots[0] if slots else 0.0)
+            k = factors[id(survival)][index]
+            heapq.heapreplace(slots, slots[0] + k * survival.inverse(1.0 - draw()))
+        starts.append((slots[0] if slots else 0.0, factors[id(own)][index]))
     starts.sort()
-    # Its own run time is not drawn: given a start S, P(T - S < D <= T) is exact from the curve,
-    # which leaves only the starts' sampling noise in the estimate.
-    hopeless = own.survival(timeout)
+    # Its own run time is not drawn: given a start S (and the draw's factor k for its kind),
+    # P(T - S < D <= T) is exact from the curve, which leaves only the draws' noise.
 
     def risk_if_sooner(shift: float) -> float:
-        return sum(max(0.0, own.survival(timeout - max(0.0, s - shift)) - hopeless) for s in starts)
+        return sum(
+            max(0.0, own.survival((timeout - max(0.0, s - shift)) / k) - own.survival(timeout / k))
+            for s, k in starts
+        )
 
     risk = risk_if_sooner(0.0) / draws
     shift = 0.0
     if risk > allowed:
-        low, high = 0.0, starts[-1]
+        low, high = 0.0, starts[-1][0]
         while high - low > 0.5:
             mid = (low + high) / 2
             if risk_if_sooner(mid) / draws > allowed:
@@ -214,7 +279,7 @@ def queue_risk(
         shift = high
     return Risk(
         risk=risk,
-        start_p50=starts[len(starts) // 2],
-        start_p99=starts[min(len(starts) - 1, int(0.99 * len(starts)))],
+        start_p50=starts[len(starts) // 2][0],
+        start_p99=starts[min(len(starts) - 1, int(0.99 * len(starts)))][0],
         shift=shift,
     )

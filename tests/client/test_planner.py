@@ -409,6 +409,29 @@ def test_a_reserved_submission_counts_as_ahead() -> None:
     assert run.planner.hold(timeout=900.0, kind=None, now=0.0, own=5) is None
 
 
+# (rule, looks at a running job of ours: (time, progress), its duration as the admission rule
+# takes it: None while it is only bounded from below)
+RUNNING_DURATION: list[tuple[str, list[tuple[float, float]], float | None]] = [
+    ("one look: no rate, only a bound", [(5.0, 10.0)], None),
+    ("one point of progress more: still a bound", [(5.0, 10.0), (7.0, 11.0)], None),
+    ("two points in 6 s: about 300 s", [(5.0, 10.0), (11.0, 12.0)], 300.0),
+    ("refined at every look", [(5.0, 10.0), (11.0, 12.0), (35.0, 20.0)], 300.0),
+]
+
+
+@pytest.mark.parametrize(("rule", "looks", "duration"), RUNNING_DURATION)
+def test_a_running_jobs_duration_is_taken_from_its_progress(
+    rule: str, looks: list[tuple[float, float]], duration: float | None
+) -> None:
+    """From two points of progress on, a running job's whole duration counts as seen (rough at
+    first, refined later): a bound alone would leave the curve an open tail."""
+    run = rated()
+    run.step(("submit", "r", 0.0, 0.0))
+    for at, progress in looks:
+        run.step(("poll", "r", "PROCESSING", progress, at))
+    assert run.jobs["r"].expected == (None if duration is None else pytest.approx(duration))
+
+
 # (rule, (first seen at, progress), seen DONE at, anchor, learnt duration)
 LEARNT: list[tuple[str, tuple[float, float] | None, float, float | None, float]] = [
     ("from the progress at the first look", (10.0, 50.0), 20.0, None, 20.0),
@@ -564,9 +587,14 @@ def test_a_job_without_a_rate_is_looked_at_again_soon(
 # (rule, steps after two submissions on a two-slot account, does the admission's input move?)
 CHANGES: list[tuple[str, list[tuple[Any, ...]], bool]] = [
     (
-        "a look at a running job that goes on: no change",
-        [("poll", "a", "PROCESSING", 20, 10.0)],
+        "a look at a running job that goes on, its duration known: no change",
+        [("poll", "a", "PROCESSING", 20, 10.0), ("poll", "a", "PROCESSING", 30, 15.0)],
         False,
+    ),
+    (
+        "a running job's duration first learnt from its progress: a change",
+        [("poll", "a", "PROCESSING", 20, 10.0)],
+        True,
     ),
     ("a look at the queue head still queued: no change", [("poll", "c", "QUEUED", 0, 10.0)], False),
     ("a queued job seen started: a change", [("poll", "c", "PROCESSING", 1, 10.0)], True),
@@ -578,8 +606,8 @@ CHANGES: list[tuple[str, list[tuple[Any, ...]], bool]] = [
 def test_held_submissions_are_judged_again_only_when_their_input_moves(
     rule: str, steps: list[tuple[Any, ...]], changed: bool
 ) -> None:
-    """``changes`` (what makes the scheduler judge held submissions again) moves on an end or a
-    start seen, not at every look."""
+    """``changes`` (what makes the scheduler judge held submissions again) moves on an end, a
+    start seen or a duration first learnt, not at every look."""
     run = rated()
     for name, t in (("a", 0.0), ("b", 1.0), ("c", 2.0)):
         run.step(("submit", name, t, t))
@@ -588,5 +616,7 @@ def test_held_submissions_are_judged_again_only_when_their_input_moves(
     run.step(("poll", "c", "QUEUED", 0, 5.0))
     before = run.planner.changes
     for step in steps:
+        if step is steps[-1]:
+            before = run.planner.changes
         run.step(step)
     assert (run.planner.changes != before) is changed
