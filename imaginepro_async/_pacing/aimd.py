@@ -14,8 +14,10 @@ window, ``L`` (the limit's) when nobody else is seen.
   makes progress) and never less than half of it (one window's count can mislead). The rate drops
   at once to half the level that drew the 429 and climbs one request per window back to the learnt
   level, so that a count taken just as the stranger arrived (it had sent only one or two) costs one
-  more 429, not a stream of them. Never below ``floor`` of the limit. With ``L = 1`` (creates) the
-  count says nothing, and each cut halves the rate.
+  more 429, not a stream of them. Once a level is learnt, a later 429 (a probe's, or one up to
+  ``probe_every`` after a probe reached the limit) lowers it and never raises it: climbing, the
+  budget can fill windows the stranger then finds full (its requests refused, not ours), and the
+  count then undercounts it. Never below ``floor`` of the limit. With ``L = 1`` (creates) the count says nothing, and each cut halves the rate.
 - **One cut per event.** 429s that come back until the pause (``Retry-After``) is over, and at
   least a window, answer requests that were in flight when the rate was cut: they do not cut again.
 - **Probe, to see the stranger leave.** No header tells how much of the key is spent, so the only
@@ -126,9 +128,15 @@ class RateLearner:
         level = self.level(now)
         cut_to = max(self._floor, level / 2)
         evidence = -math.inf if ours is None else ours - self._margin
-        learnt = max(cut_to, min(evidence, level - 1))
+        # A level learnt (and up to ``probe_every`` after a probe climbed back to the limit): a
+        # probe may have filled windows the stranger then found full (its requests refused, not
+        # ours), so the count can undercount it. A 429 then lowers the learnt level, never
+        # raises it.
+        learnt_before, _, cut_at, _ = self._state
+        full_at = cut_at + self.probe_every + max(0.0, self.full - learnt_before - 1) * self.per
+        before = learnt_before if now < full_at + self.probe_every else math.inf
+        learnt = max(cut_to, min(evidence, level - 1, before))
         quiet_until = max(now + self.per, now if until is None else until)
-        before = self._state.learnt
         self._state = LearntState(learnt, cut_to, now, quiet_until)
         stranger = "" if ours is None else f"; someone else spent about {self.full - ours:.3g}"
         message = (
@@ -138,7 +146,7 @@ class RateLearner:
         args = (self.name, stranger, self.full, self.per, level / self.per, cut_to / self.per,
                 learnt / self.per, self.probe_every)  # fmt: skip
         # A probe that met the stranger again is expected; a new or heavier stranger is news.
-        severity = logging.WARNING if level >= self.full or learnt < before else logging.INFO
+        severity = logging.WARNING if learnt < before else logging.INFO
         logger.log(severity, message, *args)
         return True
 
