@@ -22,9 +22,14 @@ How it is kept, per budget (``<namespace>:{<key_id>}:<kind>:...``, one Redis has
   until its window ends.
 - **A shared pause**: on a 429 any process writes the ``Retry-After`` into ``pause``; every
   process waits it out. **A shared learnt rate**: such a 429 means someone outside the budget
-  spends the key; the process that drew it, and every process that then meets the pause, cuts its
-  rate (``_pacing/aimd.py``) and asks the scripts for fewer permits, each held longer than a
-  window; they climb back together while answers are clean.
+  spends the key. The pause script also records the refusal (``refused``) and counts the permits
+  released in the window before it, less the refusals: the requests of *every* process the server
+  let in, the evidence ``_pacing/aimd.py`` learns from. The process that drew the 429 decides the
+  cut and writes it to ``learnt`` (a hash: levels in requests per window, times in Redis time),
+  unless another process cut first (compare-and-set on the cut's time; then it takes that one).
+  Every acquire reads ``learnt`` back, so each process asks for the same number of permits (the
+  count in ``permits`` is global), and they probe and climb back together; the hash expires once
+  the level it describes is back at the limit.
 - **Fail closed**: when Redis cannot be reached or answers errors (out of memory, READONLY after a
   failover), commands are retried with backoff for ``unreachable_timeout``; then ``acquire``
   raises ``CoordinationError`` and nothing is sent. The client's own poller treats that as
@@ -56,7 +61,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 
 from imaginepro_async._errors import CoordinationError, ExtraNotInstalledError, InvalidInputError
-from imaginepro_async._pacing.aimd import RateLearner
+from imaginepro_async._pacing.aimd import LearntState, RateLearner
 from imaginepro_async._pacing.budget import _EPSILON, _MARGIN, Line, Permit, RateLimit
 from imaginepro_async._pacing.clock import Clock
 from imaginepro_async._pacing.retry import backoff
@@ -67,9 +72,21 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisBudget", "RedisCoordination"]
 
-# KEYS: permits, pause, epoch. ARGV: limit, lease, window, member (seconds are real seconds).
-# Returns {1, "0"} when granted, else {0, seconds to wait, "lease" | "window" | "pause"}.
-_ACQUIRE: Final = """
+# The learnt level (``_pacing/aimd.py``), appended to the answers of the scripts: Redis time now,
+# then learnt, cut_to, cut_at, quiet_until ('' when nothing was learnt or it expired).
+_LEARNT: Final = """
+local function learnt(now, key)
+  local s = redis.call('HMGET', key, 'learnt', 'cut_to', 'cut_at', 'quiet')
+  return tostring(now), s[1] or '', s[2] or '', s[3] or '', s[4] or ''
+end
+"""
+
+# KEYS: permits, pause, epoch, learnt. ARGV: limit, lease, window, member (real seconds).
+# Returns {1, "0", "", learnt...} when granted, else {0, seconds to wait, "lease" | "window" |
+# "pause", learnt...}.
+_ACQUIRE: Final = (
+    _LEARNT
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local limit, lease, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -83,16 +100,17 @@ end
 local wait = ready - now
 local paused = redis.call('GET', KEYS[2])
 if paused then wait = math.max(wait, tonumber(paused) - now) end
-if wait > 0 then return {0, tostring(wait), 'pause'} end
+if wait > 0 then return {0, tostring(wait), 'pause', learnt(now, KEYS[4])} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], math.ceil((lease + window) * 1000) + 1000)
-  return {1, '0', ''}
+  return {1, '0', '', learnt(now, KEYS[4])}
 end
 local first = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) - now
-return {0, tostring(first), first > window and 'lease' or 'window'}
+return {0, tostring(first), first > window and 'lease' or 'window', learnt(now, KEYS[4])}
 """
+)
 
 # KEYS: permits. ARGV: member, age (it arrived at most this long ago), window, lease.
 _RELEASE: Final = """
@@ -104,17 +122,42 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[4]) + window) * 1000) + 
 return 1
 """
 
-# KEYS: pause. ARGV: seconds.
-_PAUSE: Final = """
+# KEYS: pause, refused, permits, learnt. ARGV: seconds, window (as permits are held now), member.
+# Returns {permits released in the window before now, refusals in it (this one too), learnt...}.
+_PAUSE: Final = (
+    _LEARNT
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local seconds = tonumber(ARGV[1])
+local seconds, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local current = redis.call('GET', KEYS[1])
-if (not current) or tonumber(current) < now + seconds then
+if seconds > 0 and ((not current) or tonumber(current) < now + seconds) then
   redis.call('SET', KEYS[1], tostring(now + seconds), 'PX', math.ceil(seconds * 1000) + 1)
 end
-return 1
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+redis.call('PEXPIRE', KEYS[2], math.ceil(window * 1000) + 1000)
+local released = redis.call('ZCOUNT', KEYS[3], '(' .. tostring(now), now + window)
+return {released, redis.call('ZCARD', KEYS[2]), learnt(now, KEYS[4])}
 """
+)
+
+# KEYS: learnt. ARGV: the cut_at it was decided on ('' none), learnt, cut_to, cut_at, quiet (Redis
+# time), expiry (ms). Writes the cut unless another process cut since; returns {1 | 0, learnt...}.
+_LEARN: Final = (
+    _LEARNT
+    + """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+if (redis.call('HGET', KEYS[1], 'cut_at') or '') ~= ARGV[1] then
+  return {0, learnt(now, KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'learnt', ARGV[2], 'cut_to', ARGV[3], 'cut_at', ARGV[4],
+  'quiet', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
+return {1, learnt(now, KEYS[1])}
+"""
+)
 
 _KINDS: Final = ("create", "poll")
 
@@ -206,6 +249,7 @@ class RedisCoordination:
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._pause = self._redis.register_script(_PAUSE)
+        self._learn = self._redis.register_script(_LEARN)
         self._rng = random.Random(seed)
         self._token = os.urandom(6).hex()
         self._issued = 0
@@ -322,16 +366,20 @@ class RedisBudget:
         self._permits = f"{prefix}:permits"
         self._pause_key = f"{prefix}:pause"
         self._epoch = f"{prefix}:epoch"
+        self._refused = f"{prefix}:refused"
+        self._learnt = f"{prefix}:learnt"
+        self._cut_seen = ""  # the shared cut's time as Redis last gave it ('' none): for the CAS
         self._lease = clock.local(owner.lease)
         self._window = clock.local(limit.per) * _MARGIN + _EPSILON
         self._line = Line()
         self._paused_until = -math.inf  # a local copy, for when Redis cannot take the pause
         self._started = 0
-        # The rate learnt from 429s (``_pacing/aimd.py``): a 429 in any process pauses every
-        # process (the shared pause), and each one that meets a pause it did not set cuts its
-        # own rate too, so the processes learn the same rate from the same events.
+        # The level learnt from 429s (``_pacing/aimd.py``), kept in step with ``learnt`` in Redis.
         self._learner = RateLearner(
-            limit.requests, limit.per, name=f"{prefix.rsplit(':', 1)[-1]} budget"
+            limit.requests,
+            limit.per,
+            probe_every=limit.probe_every,
+            name=f"{prefix.rsplit(':', 1)[-1]} budget",
         )
         self._stretch = 1.0
 
@@ -358,17 +406,66 @@ class RedisBudget:
 
     async def pause(self, seconds: float) -> None:
         """Let no process start anything for ``seconds`` (API seconds) from now; the rate is cut
-        (the 429 was not this budget's making: someone else spends the key)."""
+        (the 429 was not this budget's making: someone else spends the key), for every process.
+
+        The client calls it right after releasing the refused request's permit."""
         now = self._clock.now()
-        self._learner.throttled(now)
         self._paused_until = max(self._paused_until, now + seconds)
-        if seconds <= 0:
-            return
-        # Should Redis not take it, this process still waits (local copy); acquire fails closed.
-        with contextlib.suppress(CoordinationError):
-            await self._owner._run(
-                self._owner._pause, [self._pause_key], [self._clock.local(seconds)], self._clock
+        owner, clock = self._owner, self._clock
+        # Should Redis not take it, this process still waits (local copy) and cuts its own rate
+        # without the count (halving); acquire fails closed.
+        try:
+            released, refused, *learnt = await owner._run(
+                owner._pause,
+                [self._pause_key, self._refused, self._permits, self._learnt],
+                [clock.local(max(0.0, seconds)), self._window * self._stretch, owner._member()],
+                clock,
             )
+        except CoordinationError:
+            self._learner.throttled(clock.now(), until=self._paused_until)
+            return
+        at = self._adopt(learnt)
+        redis_now = float(learnt[0])
+        if not self._learner.throttled(
+            at, ours=max(0, int(released) - int(refused)), until=self._paused_until
+        ):
+            return
+        cut = self._learner.state
+        in_redis = [redis_now + clock.local(t - at) for t in (cut.cut_at, cut.quiet_until)]
+        expiry = clock.local(
+            self._learner.probe_every + (self._limit.requests + 2) * self._limit.per
+        )
+        with contextlib.suppress(CoordinationError):
+            _, *learnt = await owner._run(
+                owner._learn,
+                [self._learnt],
+                [self._cut_seen, repr(cut.learnt), repr(cut.cut_to), *map(repr, in_redis),
+                 math.ceil(expiry * 1000)],
+                clock,
+            )  # fmt: skip
+            self._adopt(learnt)  # ours, or the cut another process made first
+
+    def _adopt(self, learnt: list[Any]) -> float:
+        """Take the shared level from a script's answer (Redis time, then the ``learnt`` hash);
+        returns this process's time (API seconds) that Redis time corresponds to."""
+        now = self._clock.now()
+        redis_now, level, cut_to, cut_at, quiet = (
+            v.decode() if isinstance(v, bytes) else str(v) for v in learnt
+        )
+        self._cut_seen = cut_at
+        if not cut_at:
+            self._learner.adopt(LearntState(math.inf, math.inf, -math.inf, -math.inf))
+            return now
+        ago = float(redis_now)
+        self._learner.adopt(
+            LearntState(
+                float(level),
+                float(cut_to),
+                now - self._clock.api(ago - float(cut_at)),
+                now - self._clock.api(ago - float(quiet)),
+            )
+        )
+        return now
 
     async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served within this process) and for any pause.
@@ -387,17 +484,16 @@ class RedisBudget:
                 )
                 # Shielded: a grant we never heard of would hold capacity until its lease ends.
                 with anyio.CancelScope(shield=True):
-                    granted, wait, why = await self._owner._run(
+                    granted, wait, why, *learnt = await self._owner._run(
                         self._owner._acquire,
-                        [self._permits, self._pause_key, self._epoch],
+                        [self._permits, self._pause_key, self._epoch, self._learnt],
                         [allowed, self._lease, self._window, member],
                         self._clock,
                     )
+                # A cut another process made (or its expiry) applies from the next ask on.
+                self._adopt(learnt)
                 if int(granted):
                     break
-                if why in (b"pause", "pause") and float(wait) < self._lease:
-                    # Another process drew a 429 (the epoch's wait is a lease or longer).
-                    self._learner.throttled(self._clock.now())
                 await turn.sleep(self._sleep_for(float(wait), why))
             self._started += 1
         return _RedisPermit(self, member)

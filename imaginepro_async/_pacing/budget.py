@@ -37,8 +37,10 @@ switched off for good and the safe rule (the answer's time) is used.
 Waiters are served first come, first served; a waiter that is cancelled sends nothing. On a 429 the
 whole budget pauses until the server's ``Retry-After`` has passed (``pause``). By the proof above a
 429 is never of the budget's own making: someone else spends the key, so the budget also learns a
-lower rate (``_pacing/aimd.py``: fewer permits out, each held longer than a window) and climbs back
-while answers are clean. Spending less than the limit keeps the proof. Permits held back for a
+lower rate (``_pacing/aimd.py``: fewer permits out, each held at least a window), from how many of
+its own requests the server had let in during the window before the 429, and probes upward every
+``RateLimit.probe_every`` seconds to see the other consumer leave. Spending less than the limit
+keeps the proof. Permits held back for a
 window are kept as times in a heap, not as timers: nothing runs in the background, and the head
 waiter sleeps until the earliest of them.
 
@@ -87,10 +89,15 @@ class RateLimit:
     Args:
         requests: how many requests a window allows (at least 1).
         per: the window, in seconds (greater than 0).
+        probe_every: when 429s showed that someone else spends the key, the budget spends less
+            (the rate it learnt) and, every ``probe_every`` seconds, tries one more request per
+            window to see whether they left. Shorter: the full limit is back sooner after they
+            leave; longer: fewer 429s (about one per probe) while they stay. Seconds, > 0.
     """
 
     requests: int = attrs.field()
     per: float = attrs.field()
+    probe_every: float = attrs.field(default=45.0, kw_only=True)
 
     @requests.validator
     def _check_requests(self, _: attrs.Attribute[int], value: int) -> None:
@@ -101,6 +108,17 @@ class RateLimit:
     def _check_per(self, _: attrs.Attribute[float], value: float) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError(f"RateLimit.per must be a number of seconds > 0, got {value!r}")
+
+    @probe_every.validator
+    def _check_probe_every(self, _: attrs.Attribute[float], value: float) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value < math.inf
+        ):
+            raise ValueError(
+                f"RateLimit.probe_every must be a finite number of seconds > 0, got {value!r}"
+            )
 
     @classmethod
     def imaginepro_create(cls) -> RateLimit:
@@ -267,8 +285,12 @@ class LocalBudget:
     ) -> None:
         self._limit = limit
         self._clock = clock or Clock()
-        self._learner = RateLearner(limit.requests, limit.per, name=name)
-        self._reduced = False  # below the limit at the last acquire (to log the climb back)
+        self._learner = RateLearner(
+            limit.requests, limit.per, probe_every=limit.probe_every, name=name
+        )
+        # When requests were answered, and when 429s came (the evidence of a cut), one window back.
+        self._answered: deque[float] = deque()
+        self._refused: deque[float] = deque()
         self._stretch = 1.0  # how many windows a permit is held (≥ 1 while the rate is cut)
         self._free = limit.requests
         self._returns: list[float] = []  # when permits held back for a window come free
@@ -299,10 +321,19 @@ class LocalBudget:
 
     async def pause(self, seconds: float) -> None:
         """Let nothing start for ``seconds`` (API seconds) from now: the server answered 429,
-        which this budget did not cause, so the rate it spends at is cut too."""
+        which this budget did not cause, so the rate it spends at is cut too.
+
+        The client calls it right after releasing the refused request's permit."""
         now = self._clock.now()
         self._paused_until = max(self._paused_until, now + seconds)
-        self._learner.throttled(now)
+        self._refused.append(now)
+        window = now - self._limit.per
+        for times in (self._answered, self._refused):
+            while times and times[0] <= window:
+                times.popleft()
+        # Ours the server let in during the window before the 429 (answered, less the refused).
+        ours = max(0, len(self._answered) - len(self._refused))
+        self._learner.throttled(now, ours=ours, until=self._paused_until)
 
     async def acquire(self) -> Permit:
         """Wait for a permit (first come, first served) and for any pause to pass."""
@@ -319,17 +350,9 @@ class LocalBudget:
                 if until <= now:
                     break
                 await turn.sleep(self._clock.local(until - now))
-            self._log_climb(allowed)
             self._free -= 1
             self._started += 1
         return _LocalPermit(self)
-
-    def _log_climb(self, allowed: int) -> None:
-        reduced = allowed < self._limit.requests or self._stretch > 1.0
-        if self._reduced and not reduced:
-            logger.info("%s: back at the full limit (%s per %g s)", self._learner.name,
-                        self._limit.requests, self._limit.per)  # fmt: skip
-        self._reduced = reduced
 
     def _reclaim(self, now: float) -> None:
         returns = self._returns
@@ -341,6 +364,10 @@ class LocalBudget:
         now = self._clock.now()
         start = now if arrived_by is None else min(now, arrived_by)
         hold = self._limit.per * self._stretch
+        answered = self._answered
+        answered.append(now)
+        while answered[0] <= now - self._limit.per:
+            answered.popleft()
         heapq.heappush(self._returns, start + hold * _MARGIN + _EPSILON)
         self._line.wake_head()
 

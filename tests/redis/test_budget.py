@@ -139,3 +139,40 @@ def test_a_url_that_is_not_redis_is_refused_without_its_password() -> None:
     with pytest.raises(InvalidInputError, match="redis://") as caught:
         RedisCoordination("http://user:secret@example.com:6379")
     assert "secret" not in str(caught.value)
+
+
+async def test_a_learnt_rate_is_shared_and_climbs_back_together(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 429 in one process: the count (every process's requests let in during the window before
+    it) sets one learnt rate in Redis; the other process spends at it, does not cut again for a
+    429 of the same event, and both are back at the limit together after the probe."""
+    clock = Clock(4.0)  # a window is 0.25 s here: the seven releases below fit in one
+    kid = key_id("learnt-rate")
+    limit = RateLimit(10, 1.0, probe_every=4.0)
+    async with (
+        RedisCoordination(redis_server.url, lease=2.0) as first,
+        RedisCoordination(redis_server.url, lease=2.0) as second,
+    ):
+        one = first.budget("poll", limit, clock, key_id=kid)
+        two = second.budget("poll", limit, clock, key_id=kid)
+        for budget in (one, two, one, two, one, two, one):  # the seventh is the one refused
+            await (await budget.acquire()).release()
+        with caplog.at_level("INFO", logger="imaginepro_async"):
+            await one.pause(1.0)
+            await two.pause(1.0)  # the same event: no second cut
+        cuts = [r for r in caplog.records if "did not cause" in r.message]
+        assert len(cuts) == 1
+        assert cuts[0].levelname == "WARNING"
+        assert "someone else spent about 4 of 10" in cuts[0].message
+        assert kid not in cuts[0].message
+        assert one.rate == pytest.approx(5.0)
+        assert two.rate == pytest.approx(5.0)
+        permit = await two.acquire()  # after the shared pause, at the shared level
+        await permit.give_back()
+        assert two.rate == pytest.approx(5.0)
+        async with redis.asyncio.Redis.from_url(redis_server.url) as raw:
+            learnt = await raw.hgetall(f"imaginepro-async:{{{kid}}}:poll:learnt")
+        assert float(learnt[b"learnt"]) == pytest.approx(5.0)
+        await clock.sleep(4.0 + 5 * limit.per)  # the probe climbs a request per window to 10
+        assert one.rate == two.rate == 10.0
