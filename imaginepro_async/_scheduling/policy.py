@@ -63,7 +63,7 @@ class PollPolicy:
     budget_share: float = attrs.field(default=0.7, validator=[_POSITIVE, attrs.validators.le(1.0)])
     expected_duration: float = attrs.field(default=60.0, validator=_POSITIVE)
     queue_risk: float = attrs.field(
-        default=0.01, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
+        default=0.001, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
     webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
     hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)

@@ -30,6 +30,7 @@ import bisect
 import heapq
 import math
 import random
+import statistics
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -166,9 +167,10 @@ class Survival:
         if self.spread <= 0.0:
             return [1.0] * draws
         freedom = self.freedom
+        normal = statistics.NormalDist()
         factors = []
-        for _ in range(draws):
-            t = rng.gauss(0.0, 1.0) / math.sqrt(rng.gammavariate(freedom / 2, 2.0) / freedom)
+        for u in _strata(rng, draws):
+            t = normal.inv_cdf(u) / math.sqrt(rng.gammavariate(freedom / 2, 2.0) / freedom)
             factors.append(min(3.0, max(1.0 / 3.0, 1.0 + self.spread * t)))
         return factors
 
@@ -179,6 +181,15 @@ class Survival:
             # Older than every duration seen ended (the curve fell to 0 before): memoryless.
             return self._tail_mean * -math.log(u)
         return max(0.0, self.inverse(alive * u) - age)
+
+
+def _strata(rng: random.Random, draws: int) -> list[float]:
+    """``draws`` uniform values in (0, 1), one in each of ``draws`` equal strata, shuffled (Latin
+    hypercube sampling: each job's draws cover its whole distribution, so that a sum over a
+    queue, and the risk read from its tail, vary far less between states a step apart)."""
+    values = [(k + rng.random()) / draws for k in range(draws)]
+    rng.shuffle(values)
+    return [min(max(v, 1e-12), 1.0 - 1e-12) for v in values]
 
 
 @attrs.frozen
@@ -226,7 +237,6 @@ def queue_risk(
         allowed: the acceptable risk (e.g. 0.01): ``shift`` is computed against it.
     """
     rng = random.Random(seed)
-    draw = rng.random
     # Each draw scales every kind's durations by one factor from how well its mean is known
     # (``Survival.scales``): the same factor for every job of the kind in that draw.
     factors: dict[int, list[float]] = {}
@@ -236,9 +246,12 @@ def queue_risk(
     starts: list[tuple[float, float]] = []
     extra = max(0, len(running) - concurrency)
     free = max(0, concurrency - len(running))
+    # One stratified column of uniform draws per job ahead (see ``_strata``).
+    columns = [_strata(rng, draws) if job.survival else [] for job in running]
+    queue_columns = [_strata(rng, draws) for _ in queued]
     for index in range(draws):
         slots = []
-        for job in running:
+        for job, column in zip(running, columns, strict=True):
             if job.remaining is not None:
                 slots.append(job.remaining)
             elif job.survival is None:
@@ -246,15 +259,15 @@ def queue_risk(
             else:
                 # Scaled by k: a job past ``age`` has run past age / k of the unscaled curve.
                 k = factors[id(job.survival)][index]
-                slots.append(job.ahead + k * job.survival.sample_after(job.age / k, 1.0 - draw()))
+                slots.append(job.ahead + k * job.survival.sample_after(job.age / k, column[index]))
         slots.extend([0.0] * free)
         heapq.heapify(slots)
         for _ in range(extra):
             heapq.heappop(slots)  # more seen running than the account runs: some ended unseen
-        for survival in queued:
+        for survival, column in zip(queued, queue_columns, strict=True):
             # A fresh job: its whole duration (no condition on an age).
             k = factors[id(survival)][index]
-            heapq.heapreplace(slots, slots[0] + k * survival.inverse(1.0 - draw()))
+            heapq.heapreplace(slots, slots[0] + k * survival.inverse(column[index]))
         starts.append((slots[0] if slots else 0.0, factors[id(own)][index]))
     starts.sort()
     # Its own run time is not drawn: given a start S (and the draw's factor k for its kind),

@@ -237,10 +237,10 @@ def test_the_risk_reads_the_whole_distribution(
 
 # (rule, durations seen (half 30 s, half 90 s: mean 60 s), jobs queued ahead at C = 3, held?)
 DOUBT: list[tuple[str, int, int, bool]] = [
-    ("4 seen: the mean is known to +-29 %, 15 ahead is room", 4, 15, False),
-    ("4 seen: 16 ahead is held", 4, 16, True),
-    ("64 seen: known to +-6 %, 33 ahead is room", 64, 33, False),
-    ("64 seen: 34 ahead is held", 64, 34, True),
+    ("4 seen: the mean is known to +-29 %, 20 ahead is room", 4, 20, False),
+    ("4 seen: 21 ahead is held", 4, 21, True),
+    ("64 seen: known to +-6 %, 34 ahead is room", 64, 34, False),
+    ("64 seen: 35 ahead is held", 64, 35, True),
 ]
 
 

@@ -372,7 +372,7 @@ def rated(**options: Any) -> Run:
 # (rule, submissions, jobs seen running, hint, expected hold?, expected concurrency). Nothing
 # learnt yet: durations are the prior, exponential with mean expected_duration (60 s).
 ADMISSION: list[tuple[str, int, int, int | None, bool, int]] = [
-    ("a few jobs ahead can end in time: no hold", 5, 1, None, False, 1),
+    ("a few jobs ahead can end in time: no hold", 4, 1, None, False, 1),
     ("one at a time, 13 ahead of ~60 s each: the 14th would time out", 13, 1, None, True, 1),
     ("seen running 3 at once: the same queue drains 3 times faster", 13, 3, None, False, 3),
     ("three at once, 40 ahead: held", 40, 3, None, True, 3),
@@ -400,7 +400,7 @@ def test_submissions_wait_while_a_new_job_could_not_end_in_time(
 def test_a_reserved_submission_counts_as_ahead() -> None:
     """Submissions admitted but not yet tracked count as jobs ahead of the next one."""
     run = rated()
-    for n in range(5):
+    for n in range(4):
         run.step(("submit", f"j{n}", 0.0, float(n)))
     assert run.planner.hold_reason(timeout=900.0, kind=None) is None
     run.planner.reserved = 5
