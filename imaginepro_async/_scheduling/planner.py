@@ -36,7 +36,8 @@ their settings (``policy.py``) are already apart.
   while the risk that it could have ended in time but stays queued too long exceeds
   ``queue_risk`` (see ``survival.py``).
 - *A running job without a rate is looked at again soon*: within the fresh-look cap while the
-  budget is free, and no later than the end its kind's shortest durations foretell.
+  budget is free, and no later than the end its kind's shortest durations foretell. A new job of
+  a kind learnt to be shorter than ``first_poll`` is first looked at near its shortest durations.
 - *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
   at submission, else the documented 900 s) is looked at once just after it, even while parked in the
   queue: a job that times out waiting is seen then, not when its turn would have come. The server
@@ -653,7 +654,13 @@ class Planner:
         if head is None or head.in_flight:
             return
         if head.status is None or head.last_poll_at is None:
-            when = head.registered_at + self.policy.first_poll
+            # First looked at ``first_poll`` after its creation, or sooner for a kind learnt to
+            # be shorter: near its shortest durations (a 3 s job is not seen 5 s late).
+            first = self.policy.first_poll
+            shortest = self.durations.quantile(head.kind, 0.1)
+            if shortest is not None:
+                first = min(first, max(shortest, self.policy.overdue_interval))
+            when = head.registered_at + first
             if self.saturated:
                 # The last queue head we looked at was still waiting: this one waits for a slot too.
                 when = max(when, now + self.policy.queued_interval)

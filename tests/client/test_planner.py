@@ -584,6 +584,28 @@ def test_a_job_without_a_rate_is_looked_at_again_soon(
     assert record.due == pytest.approx(5.0 + wait)
 
 
+# (rule, durations learnt of the kind, when a new job of it is first looked at after creation)
+FIRST_LOOK: list[tuple[str, tuple[float, ...], float]] = [
+    ("nothing learnt: first_poll", (), 5.0),
+    ("a kind learnt longer than first_poll: first_poll", (30.0,) * 5, 5.0),
+    ("a kind learnt at 3 s: at 3 s, not 2 s after its end", (3.0,) * 5, 3.0),
+    ("a kind learnt near 0: no sooner than overdue_interval", (0.1,) * 5, 0.5),
+]
+
+
+@pytest.mark.parametrize(("rule", "learnt", "first"), FIRST_LOOK)
+def test_a_short_kind_is_first_looked_at_near_its_end(
+    rule: str, learnt: tuple[float, ...], first: float
+) -> None:
+    """A submitted job is first looked at ``first_poll`` after its creation, or near its kind's
+    shortest durations when they are shorter."""
+    run = rated()
+    for seconds in learnt:
+        run.planner.durations.add("describe", seconds)
+    record = run.planner.track("r", now=10.0, submitted=True, created_at=10.0, kind="describe")
+    assert record.due == pytest.approx(10.0 + first)
+
+
 # (rule, steps after two submissions on a two-slot account, does the admission's input move?)
 CHANGES: list[tuple[str, list[tuple[Any, ...]], bool]] = [
     (
