@@ -9,7 +9,10 @@ back (1 per 3 s, 10 per s) for the client. The **reference** polls each job once
 (it knows them), at most 10 polls per second in end order: the best any client can do within the
 budget. Reported: the makespan ratio (client's last seen end over the reference's) and the lag of
 the jobs (``attached``) or of the new jobs (``newwhile``), ours and the reference's; how many new
-jobs were first polled after they had ended. ``python -m benchmarks.budget_bound attached``.
+jobs were first polled after they had ended; the end-to-end ratio (first attach to the last end
+seen, over N polls at the limit: issue 19's target), the polls, polls per job, the share of the
+attached jobs still running at their first look, and the poll rate reached.
+``python -m benchmarks.budget_bound attached``.
 Writes ``benchmarks/results/budget_<name>.json``.
 """
 
