@@ -1,6 +1,7 @@
 """Budget-bound workloads against an offline reference that knows every job's end.
 
 - ``attached``: 5,000 running jobs (30-90 s) attached by id (``client.job``), as after a restart;
+- ``attached500``: the same with 500 jobs, most still running at their first look;
 - ``newwhile``: 2,000 long jobs (300-1,200 s) attached by id, then 200 new jobs submitted.
 
 The jobs to attach are created with the simulator's rate limits off (setup), which are then put
@@ -8,7 +9,10 @@ back (1 per 3 s, 10 per s) for the client. The **reference** polls each job once
 (it knows them), at most 10 polls per second in end order: the best any client can do within the
 budget. Reported: the makespan ratio (client's last seen end over the reference's) and the lag of
 the jobs (``attached``) or of the new jobs (``newwhile``), ours and the reference's; how many new
-jobs were first polled after they had ended. ``python -m benchmarks.budget_bound attached``.
+jobs were first polled after they had ended; the end-to-end ratio (first attach to the last end
+seen, over N polls at the limit: issue 19's target), the polls, polls per job, the share of the
+attached jobs still running at their first look, and the poll rate reached.
+``python -m benchmarks.budget_bound attached``.
 Writes ``benchmarks/results/budget_<name>.json``.
 """
 
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,6 +39,7 @@ POLL_RATE = 10.0
 SCALE = 20.0
 SETUPS: dict[str, dict[str, Any]] = {
     "attached": {"attach": 5000, "new": 0, "durations": ["uniform", 30, 90]},
+    "attached500": {"attach": 500, "new": 0, "durations": ["uniform", 30, 90]},
     "newwhile": {"attach": 2000, "new": 200, "durations": ["uniform", 300, 1200]},
 }
 LIMITS_ON = {"general": {"requests": 1, "per": 3.0}, "progress": {"requests": 10, "per": 1.0}}
@@ -45,9 +51,10 @@ async def run_client(task: dict[str, Any]) -> dict[str, Any]:
 
     from imaginepro_async import ImagineProClient, ImagineProError
 
-    clock = SimClock.sync(task["url"], SCALE)
+    scale = float(task["time_scale"])
+    clock = SimClock.sync(task["url"], scale)
     seen: dict[str, float] = {}
-    async with ImagineProClient(task["api_key"], base_url=task["url"], time_scale=SCALE) as client:
+    async with ImagineProClient(task["api_key"], base_url=task["url"], time_scale=scale) as client:
 
         async def follow(job: Any) -> None:
             with contextlib.suppress(ImagineProError):
@@ -58,13 +65,14 @@ async def run_client(task: dict[str, Any]) -> dict[str, Any]:
             job = await client.imagine(f"new job {index}")
             tasks.start_soon(follow, job)
 
+        first_attach = clock.sim()
         with anyio.move_on_after(task["deadline"]):
             async with anyio.create_task_group() as tasks:
                 for message_id in task["ids"]:  # in creation order: the oldest first
                     tasks.start_soon(follow, client.job(message_id))
                 for index in range(task["new"]):
                     await submit(index, tasks)
-    return {"seen": seen}
+    return {"seen": seen, "first_attach": first_attach}
 
 
 def child_main() -> None:
@@ -83,11 +91,14 @@ def reference(ends: list[float], start: float) -> list[float]:
     return out
 
 
-def run_once(name: str, version: str, code: Path) -> dict[str, Any]:
-    """A fresh simulator with the attached jobs, one client run, the numbers."""
+def run_once(
+    name: str, version: str, code: Path, raw: Path | None = None, scale: float = SCALE
+) -> dict[str, Any]:
+    """A fresh simulator with the attached jobs, one client run, the numbers (``raw``: a
+    directory to write every job's timeline and every poll to, for a closer look)."""
     setup = SETUPS[name]
-    sim = SimulatorProcess(time_scale=SCALE, seed=14, concurrency=1)
-    config: dict[str, Any] = {"time_scale": SCALE, "seed": 14, "concurrency": 100_000}
+    sim = SimulatorProcess(time_scale=scale, seed=14, concurrency=1)
+    config: dict[str, Any] = {"time_scale": scale, "seed": 14, "concurrency": 100_000}
     config["durations"] = setup["durations"]
     sim.args = [sys.executable, "-m", "benchmarks._simserve", json.dumps(config)]
     with sim, tempfile.TemporaryDirectory() as tmp:
@@ -104,8 +115,9 @@ def run_once(name: str, version: str, code: Path) -> dict[str, Any]:
             "api_key": sim.api_key,
             "ids": ids,
             "new": setup["new"],
+            "time_scale": scale,
         }
-        task["deadline"] = 2000.0 / SCALE * 4 + 60
+        task["deadline"] = 2000.0 / scale * 4 + 60
         (Path(tmp) / "task.json").write_text(json.dumps(task))
         out = Path(tmp) / "seen.json"
         subprocess.run(
@@ -114,7 +126,9 @@ def run_once(name: str, version: str, code: Path) -> dict[str, Any]:
             check=True, cwd=code, env={**os.environ, "PYTHONPATH": str(REPO)},
             timeout=float(task["deadline"]) + 60,
         )  # fmt: skip
-        seen: dict[str, float] = json.loads(out.read_text())["seen"]
+        answer = json.loads(out.read_text())
+        seen: dict[str, float] = answer["seen"]
+        first_attach = float(answer["first_attach"])
         jobs = sim.admin("GET", "/jobs")
         requests = sim.admin("GET", "/requests")
     key = "messageId" if "messageId" in jobs[0] else "message_id"
@@ -122,10 +136,20 @@ def run_once(name: str, version: str, code: Path) -> dict[str, Any]:
     ended = {j[key]: j["finished"] for j in jobs if j["finished"] is not None}
     new_ids = [j[key] for j in jobs if j[key] not in old]
     first_poll: dict[str, float] = {}
-    for r in requests:
+    polls = [r for r in requests if r["endpoint"] == "fetch"]
+    for r in polls:
         tail = r["path"].rsplit("/", 1)[-1]
-        if r["endpoint"] == "fetch" and tail not in first_poll:
+        if tail not in first_poll:
             first_poll[tail] = r["time"]
+    # Attached jobs still running at their first look: each needs another poll at least.
+    running_first = sum(1 for i in ids if i in ended and first_poll.get(i, -1.0) < ended[i])
+    bound = len(ended) / POLL_RATE  # N polls at the limit
+    if raw is not None:
+        raw.mkdir(parents=True, exist_ok=True)
+        dump = {"start": start, "first_attach": first_attach, "ids": ids, "jobs": jobs,
+                "seen": seen, "polls": [[r["time"], r["path"], r["status"]] for r in polls]}  # fmt: skip
+        (raw / f"{name}_{version}.json").write_text(json.dumps(dump))
+    poll_span = max(r["time"] for r in polls) - min(r["time"] for r in polls) if polls else 0.0
     ours = [seen[i] - ended[i] for i in ended if i in seen]
     oracle = reference(list(ended.values()), start)
     oracle_lags = [d - e for d, e in zip(oracle, sorted(ended.values()), strict=True)]
@@ -134,6 +158,13 @@ def run_once(name: str, version: str, code: Path) -> dict[str, Any]:
         "version": version,
         "jobs_ended": len(ended),
         "makespan_ratio": (max(seen.values()) - start) / (max(oracle) - start),
+        # Issue 19's target: first attach to the last job seen ended, over N polls at the limit.
+        "end_to_end_ratio": (max(seen.values()) - first_attach) / bound,
+        "startup_s": first_attach - start,
+        "polls": len(polls),
+        "polls_per_job": len(polls) / max(1, len(ended)),
+        "running_at_first_look": running_first / max(1, len(ids)),
+        "polls_per_s": (len(polls) - 1) / poll_span if poll_span > 0 else math.nan,
         "lag_p50": percentile(ours, 50),
         "lag_p99": percentile(ours, 99),
         "reference_lag_p50": percentile(oracle_lags, 50),
@@ -157,15 +188,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.budget_bound")
     parser.add_argument("workload", choices=sorted(SETUPS))
     parser.add_argument("--versions", nargs="+", default=["before", "after"])
+    parser.add_argument("--before", default=BASE, help=f"the 'before' commit ({BASE})")
     parser.add_argument("--after", default="HEAD", help="the 'after' commit; 'tree': this tree")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--time-scale", type=float, default=SCALE,
+                        help=f"simulated seconds per real second ({SCALE:g})")  # fmt: skip
+    parser.add_argument("--raw", type=Path, default=None,
+                        help="a directory for every job's timeline and every poll (large)")  # fmt: skip
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for version in args.versions:
-            commit = BASE if version == "before" else args.after
+            commit = args.before if version == "before" else args.after
             started = time.monotonic()
-            result = run_once(args.workload, version, code_tree(version, commit, Path(scratch)))
+            result = run_once(
+                args.workload,
+                version,
+                code_tree(version, commit, Path(scratch)),
+                args.raw,
+                args.time_scale,
+            )
             print(f"{version}: {result} ({time.monotonic() - started:.0f} s real)", flush=True)
             results.append(result)
     columns = [k for k in results[0] if k != "version"]

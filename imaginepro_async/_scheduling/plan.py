@@ -39,6 +39,7 @@ class PlannedJob:
         "deadline",
         "due",
         "ended",
+        "ends_by",
         "entry",
         "errors_in_row",
         "expected",
@@ -86,6 +87,8 @@ class PlannedJob:
         self.first_seen_time: float | None = None  # first look while running, and its progress
         self.first_seen_progress = 0.0
         self.anchor_time: float | None = None  # presumed start (progress 0), from a freed slot
+        # The latest it can end, from its createdAt and updatedAt (None: not known; planner.py).
+        self.ends_by: float | None = None
         self.overdue_steps = 0
         # Intervals asked for by ``updates(every=...)``: a tuple, so that a record holds no
         # container of its own for the garbage collector to walk (see ``Scheduler``).

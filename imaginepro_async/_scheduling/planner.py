@@ -38,6 +38,16 @@ their settings (``policy.py``) are already apart.
 - *A running job without a rate is looked at again soon*: within the fresh-look cap while the
   budget is free, and no later than the end its kind's shortest durations foretell. A new job of
   a kind learnt to be shorter than ``first_poll`` is first looked at near its shortest durations.
+  *When the budget binds*, a running job without a rate is looked at just after the latest end
+  its stamps allow (within the fresh-look cap): it
+  reached ``p`` % at ``updatedAt`` having run at most since ``createdAt``, so it ends at most
+  ``(100 - p) / p * (updatedAt - createdAt)`` after that moment, itself before the answer (one
+  difference of two server stamps: no clock offset needed). Exact for a job that never queued: one
+  more look, not a probe and then one at the end.
+- *First looks of jobs followed by id are booked at the budget's rate* (a window's worth at once),
+  and a look at a stamped end takes the slot of a first look booked after it: that look is not
+  queued behind a backlog of first looks whose jobs may still be running, and each first look that
+  waits meanwhile is likelier to find its job ended.
 - *A job's server-side timeout is a deadline.* A job not seen ending by its timeout (the one given
   at submission, else the documented 900 s) is looked at once just after it, even while parked in the
   queue: a job that times out waiting is seen then, not when its turn would have come. The server
@@ -79,6 +89,17 @@ __all__ = ["Failure", "Hold", "PlannedJob", "Planner", "PollPolicy", "Verdict"]
 
 #: The longest server-side timeout a job can have (doc): the deadline of a job followed by id.
 LONGEST_TIMEOUT = float(JOB_TIMEOUT_RANGE[1])
+
+
+def _ends_by(
+    progress: float, created_at: float | None, updated_at: float | None, now: float
+) -> float | None:
+    """The latest a running job seen at ``progress`` % (answered at ``now``) can end, from its
+    stamps: it had that progress at ``updated_at``, after running at most since ``created_at``
+    (None: a stamp missing, or no progress to tell a rate by)."""
+    if created_at is None or updated_at is None or progress < 1 or updated_at < created_at:
+        return None
+    return now + (100.0 - progress) / progress * (updated_at - created_at)
 
 
 class Hold:
@@ -147,6 +168,7 @@ class Planner:
         self.unpaid_starts = 0
         # Whether the account looked full at the last look at a queued job of ours.
         self.saturated = False
+        self._first_looks = -math.inf  # when the next first look of a job followed by id is booked
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -184,8 +206,17 @@ class Planner:
             self._enqueue(record, now)
             self._schedule_head(now)
         else:
-            self._look(record, now, now)
+            self._look(record, self._book_first_look(now), now)
         return record
+
+    def _book_first_look(self, now: float) -> float:
+        """When a job followed by id is first looked at: at the budget's rate after the first
+        looks booked before it, a window's worth of them at once (now, if the rate is unknown)."""
+        if self._poll_rate is None:
+            return now
+        due = max(now, self._first_looks - self._throttle_wait)
+        self._first_looks = max(now, self._first_looks) + 1.0 / self._poll_rate
+        return due
 
     def watch(self, record: PlannedJob, every: float, *, now: float) -> None:
         """Look at ``record`` at least every ``every`` seconds until ``unwatch``."""
@@ -266,11 +297,13 @@ class Planner:
         at: float,
         now: float,
         created_at: float | None = None,
+        updated_at: float | None = None,
         sent: float | None = None,
     ) -> Verdict:
         """Take in what a look saw; ``sent`` is when our own poll was sent (None: a ``fetch``).
 
-        ``at`` is the moment the job was in that state (the middle of the round trip).
+        ``at`` is the moment the job was in that state (the middle of the round trip);
+        ``created_at`` and ``updated_at`` are the Message's stamps (server clock, seconds).
         """
         if sent is not None:
             record.errors_in_row = record.invalid_in_row = record.not_found_in_row = 0
@@ -301,6 +334,7 @@ class Planner:
             self._ended(record, status, previous, was_queued, at=at, now=now)
             return Verdict.ENDED
         if status is Status.PROCESSING:
+            record.ends_by = _ends_by(record.progress, created_at, updated_at, now)
             self._running(record, progress, was_queued, at=at, now=now)
         elif status is Status.QUEUED:
             self._queued(record, at=at, now=now)
@@ -414,7 +448,16 @@ class Planner:
         if not rates:
             # Nothing to measure a rate with yet: look again soon (within the fresh-look cap
             # while the budget is free), and no later than the shortest durations of its kind.
-            wait = min(policy.probe_interval, self.fresh_cap(record))
+            cap = self.fresh_cap(record)
+            binds = self._poll_rate is not None and self._fair_share() > policy.fresh_interval
+            if binds and record.ends_by is not None:
+                # Its stamps bound its end: one look just after it (see the module docstring),
+                # which takes the slot of a first look booked after it.
+                when = min(record.ends_by + policy.finish_margin, at + cap)
+                if self._poll_rate is not None and when < self._first_looks:
+                    self._first_looks += 1.0 / self._poll_rate
+                return when
+            wait = min(policy.probe_interval, cap)
             shortest = self.durations.quantile(record.kind, 0.1)
             if shortest is not None:
                 wait = min(

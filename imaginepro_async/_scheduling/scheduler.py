@@ -487,6 +487,7 @@ class Scheduler:
             at=at,
             now=now,
             created_at=None if message.created_at is None else message.created_at.timestamp(),
+            updated_at=None if message.updated_at is None else message.updated_at.timestamp(),
             sent=sent,
         )
         if verdict is Verdict.ENDED:

@@ -642,3 +642,87 @@ def test_held_submissions_are_judged_again_only_when_their_input_moves(
             before = run.planner.changes
         run.step(step)
     assert (run.planner.changes != before) is changed
+
+
+# -- a cold start: jobs followed by id under a binding budget (issue 19) ----------------------------
+
+# (rule, jobs followed, createdAt, updatedAt, progress at the look at t = 12, wait after it)
+STAMPED_END: list[tuple[str, int, float | None, float | None, float, float]] = [
+    ("binds: 20 % at 10 s, never queued: just after its end (40 s on)", 1000, 0.0, 10.0, 20.0,
+     40.3),
+    ("binds: queued 60 s first: the latest end is far, the fair share caps it", 1000, -60.0, 10.0,
+     20.0, 1000 / 7),
+    ("budget free: the stamps are not needed, the fresh-look cap is shorter", 1, 0.0, 10.0, 20.0,
+     2.0),
+    ("binds, progress 0: no rate to bound, probe_interval", 1000, 0.0, 10.0, 0.0, 10.0),
+    ("binds, no updatedAt: probe_interval", 1000, 0.0, None, 20.0, 10.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "jobs", "created", "updated", "progress", "wait"), STAMPED_END)
+def test_a_job_seen_running_is_looked_at_after_the_end_its_stamps_allow(
+    rule: str,
+    jobs: int,
+    created: float | None,
+    updated: float | None,
+    progress: float,
+    wait: float,
+) -> None:
+    """It reached ``progress`` % at updatedAt, running at most since createdAt: when the budget
+    binds, its next look is just after the end that rate allows (within the fair share)."""
+    run = rated()
+    for n in range(jobs):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    record = run.jobs["j0"]
+    record.due = None
+    run.planner.observe(
+        record,
+        Status.PROCESSING,
+        progress,
+        at=12.0,
+        now=12.0,
+        created_at=created,
+        updated_at=updated,
+        sent=12.0,
+    )
+    assert record.due == pytest.approx(12.0 + wait)
+
+
+# (rule, budget rate known?, jobs attached at t = 0, then one more at ``later``, the dues)
+BOOKED: list[tuple[str, bool, int, float, list[float]]] = [
+    ("a window's worth at once, then at the budget's rate", True, 12, 0.0,
+     [0.0] * 11 + [0.1, 0.2]),
+    ("attached after the booked ones: at once", True, 12, 5.0, [0.0] * 11 + [0.1, 5.0]),
+    ("the budget's rate unknown: all at once", False, 12, 0.0, [0.0] * 13),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "rated_budget", "jobs", "later", "dues"), BOOKED)
+def test_first_looks_of_jobs_followed_by_id_are_booked_at_the_budgets_rate(
+    rule: str, rated_budget: bool, jobs: int, later: float, dues: list[float]
+) -> None:
+    """Thousands attached at once are not all due at once: a look due at a known end is not
+    queued behind them."""
+    run = rated() if rated_budget else Run()
+    for n in range(jobs):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    run.step(("attach", "last", later, 0.0))
+    assert [run.jobs[name].due for name in [*(f"j{n}" for n in range(jobs)), "last"]] == (
+        pytest.approx(dues)
+    )
+
+
+def test_a_look_at_a_stamped_end_takes_the_slot_of_a_later_first_look() -> None:
+    """30 attached (booked until 2.9 s); one seen at 20 % ending at 1.0 s: the next first look
+    booked moves one slot later (2.1 s instead of 2.0 s)."""
+    run = rated()
+    for n in range(30):
+        run.step(("attach", f"j{n}", 0.0, 0.0))
+    record = run.jobs["j0"]
+    record.due = None
+    run.planner.observe(
+        record, Status.PROCESSING, 20, at=0.0, now=0.0, created_at=-0.2, updated_at=0.0, sent=0.0
+    )
+    assert record.due == pytest.approx(0.8 + POLICY.finish_margin)
+    run.step(("attach", "next", 0.0, 0.0))
+    assert run.jobs["next"].due == pytest.approx(2.1)
