@@ -58,6 +58,7 @@ class Survival:
         "_falls",
         "_surv",
         "_tail_mean",
+        "_tail_shape",
         "_tail_start",
         "_tail_surv",
         "_times",
@@ -118,14 +119,18 @@ class Survival:
         self._tail_mean = max(prior, mean, 0.0 if last[1] else last[0])
         self._tail_start = observed[-1][0] if observed else 0.0
         self._tail_surv = level
+        self._tail_shape = math.inf  # exponential; a finite shape: Lomax (``_complete_tail``)
         if level <= 0.0 and seen >= _TAIL_EVENTS:
             self._complete_tail(event_times)
 
     def _complete_tail(self, event_times: list[float]) -> None:
         """The curve ends on its longest duration seen: past the ``k`` longest (``k`` about the
-        square root of the events), an exponential tail with their mean excess, so that the
-        durations longer than any seen yet keep a chance (the longest of 50 seen is only about
-        the 98th percentile). Equal durations keep a hard end."""
+        square root of the events) it goes on as an exponential tail whose rate is known only
+        from their ``k`` excesses: with that doubt counted, a Lomax (Pareto II) tail of shape
+        ``k`` and mean excess theirs, ``(1 + x / (k m)) ** -k``. The durations longer than any
+        seen yet keep a chance (the longest of 50 is only about the 98th percentile; on
+        lognormal durations this tail is about right at the 99.3 % quantile where an exponential
+        one was half of it). Equal durations keep a hard end."""
         longest = sorted(event_times)
         k = max(2, round(math.sqrt(len(longest))))
         threshold = longest[-k - 1]
@@ -136,13 +141,18 @@ class Survival:
         level = self._surv[keep - 1] if keep else 1.0
         del self._times[keep:], self._surv[keep:], self._falls[keep:]
         self._tail_start, self._tail_surv, self._tail_mean = threshold, level, excess
+        self._tail_shape = float(k)
 
     def survival(self, t: float) -> float:
         """P(duration > ``t``)."""
         if t >= self._tail_start:
             if self._tail_surv <= 0.0:
                 return 0.0
-            return self._tail_surv * math.exp(-(t - self._tail_start) / self._tail_mean)
+            past = (t - self._tail_start) / self._tail_mean
+            shape = self._tail_shape
+            if shape == math.inf:
+                return self._tail_surv * math.exp(-past)
+            return self._tail_surv * math.pow(1.0 + past / shape, -shape)
         index = bisect.bisect_right(self._times, t)
         return 1.0 if index == 0 else self._surv[index - 1]
 
@@ -154,7 +164,12 @@ class Survival:
             return self._times[bisect.bisect_left(self._falls, -level)]
         if self._tail_surv <= 0.0:
             return self._tail_start
-        return self._tail_start + self._tail_mean * math.log(self._tail_surv / level)
+        shape = self._tail_shape
+        if shape == math.inf:
+            return self._tail_start + self._tail_mean * math.log(self._tail_surv / level)
+        return self._tail_start + self._tail_mean * shape * (
+            math.pow(self._tail_surv / level, 1.0 / shape) - 1.0
+        )
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (0 < q < 1) of the duration."""
