@@ -32,6 +32,9 @@ logger = logging.getLogger("imaginepro_async")
 #: one draws the whole queue ahead, so not more often than this.
 _RECHECK_MIN = 15.0
 _RECHECK_MAX = 60.0
+#: A held submission is judged again at most this often (API seconds), however many events come:
+#: a judgement costs milliseconds, and a burst of ends and starts must not stall the event loop.
+_JUDGE_EVERY = 1.0
 
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
 BeforeSend = Callable[[], Awaitable[None]]
@@ -103,6 +106,7 @@ class Admissions:
         self._waiters: deque[_Waiter] = deque()
         self._reason: str | None = None
         self._pump_soon = False
+        self._judged_at = -math.inf  # when a held submission was last judged (API seconds)
         self._recheck: asyncio.TimerHandle | None = None
         # The planner's admission state when the first held submission was last held, and until
         # when that verdict stands without an event (a job created in place of a reserved one
@@ -177,10 +181,16 @@ class Admissions:
 
     def signal(self) -> None:
         """What the rule depends on changed: judge the first held submission again, once, after
-        the current step (so that a job created meanwhile is tracked first)."""
+        the current step (so that a job created meanwhile is tracked first), and not sooner than
+        ``_JUDGE_EVERY`` after the last judgement."""
         if self._waiters and not self._pump_soon:
             self._pump_soon = True
-            asyncio.get_running_loop().call_soon(self._pump)
+            loop = asyncio.get_running_loop()
+            wait = self._judged_at + _JUDGE_EVERY - self._clock.now()
+            if wait > 0:
+                loop.call_later(self._clock.local(wait), self._pump)
+            else:
+                loop.call_soon(self._pump)
 
     def _held_on(self, hold: Hold) -> None:
         """The first held submission is held for ``hold``: say why, and judge it again when the
@@ -199,8 +209,9 @@ class Admissions:
             self._recheck = asyncio.get_running_loop().call_later(delay, self.signal)
 
     def _pump(self) -> None:
-        """Let held submissions through, first in first out, while the rule passes; each one let
-        through reserves its place, so the next is judged behind it."""
+        """Let held submissions through, first in first out, while the rule passes, one per turn
+        of the event loop; each one let through reserves its place, so the next is judged behind
+        it."""
         self._pump_soon = False
         waiters = self._waiters
         while waiters:
@@ -214,6 +225,7 @@ class Admissions:
                 and self._clock.now() < self._held_until
             ):
                 return  # nothing it depends on moved since it was held
+            self._judged_at = self._clock.now()
             hold = self.judge(waiter.timeout, waiter.kind)
             if hold is not None:
                 self._held_on(hold)
@@ -221,5 +233,11 @@ class Admissions:
             waiters.popleft()
             self._planner.reserved += 1
             waiter.future.set_result(True)
+            if waiters:
+                # The next one after the loop's other callbacks (polls, answers): judging a
+                # long line in one go would stall them (each judgement costs milliseconds).
+                self._pump_soon = True
+                asyncio.get_running_loop().call_soon(self._pump)
+                return
         self._reason = None
         self._held_state = None

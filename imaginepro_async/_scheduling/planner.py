@@ -568,7 +568,9 @@ class Planner:
         of it (progress is rounded down: at ``p`` % it had done less than ``p + 1`` %)."""
         started = Planner._started_at(record, now)
         age = now - started
-        seen_age = (record.last_poll_at or now) - started
+        if record.last_poll_at is None or record.status is not Status.PROCESSING:
+            return age  # not seen running yet: its progress says nothing
+        seen_age = record.last_poll_at - started
         return max(age, seen_age * 100.0 / min(100.0, record.progress + 1.0))
 
     def admission_state(self) -> tuple[int, int]:
@@ -736,7 +738,9 @@ class Planner:
             return
         heapq.heappop(self._queue)
         self._set_queued(head, False)
-        head.anchor_time = at  # its presumed start, at progress 0
+        # Its presumed start, at progress 0: when the slot freed, or when it was created if that
+        # came later (a start at the latest: the duration bounds in ``_runs_at_least`` rely on it).
+        head.anchor_time = max(at, head.registered_at)
         if not head.in_flight:
             self._look(head, at + self.first_look(head.kind), now)
         self._schedule_head(now)
