@@ -448,6 +448,7 @@ def draw(rows: Sequence[dict[str, Any]], constants: dict[str, float], path: Path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     style = {"sdk": ("tab:blue", "o", "-"), "fixed": ("tab:red", "s", "--")}
@@ -496,9 +497,14 @@ def draw(rows: Sequence[dict[str, Any]], constants: dict[str, float], path: Path
                 linestyle=":", linewidth=1.2, label=label)  # fmt: skip
     ax.set_title("mean FAIL lag (failpart) against looks per job from its start", fontsize=10)
     ax.set_xlabel("polls per job from its start (K)")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
     for ax in axes.flat:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
         ax.set_ylabel("simulated seconds")
@@ -525,7 +531,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="40 jobs, four contenders (a smoke run)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default=None, help="a suffix for the result files")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the chart from the JSON written before")  # fmt: skip
     args = parser.parse_args(argv)
+    suffix = "" if args.tag is None else f"_{args.tag}"
+    if args.replot:
+        data = json.loads((args.out / f"frontier{suffix}.json").read_text())
+        draw(data["summary"], data["bound"], args.out / f"frontier{suffix}.png")
+        return 0
     jobs = args.jobs or (40 if args.quick else JOBS)
     contenders = QUICK if args.quick else SDK + FIXED
     runs: list[dict[str, Any]] = []
@@ -607,7 +620,6 @@ def main(argv: list[str] | None = None) -> int:
         "dominance": verdicts,
         "runs": runs,
     }
-    suffix = "" if args.tag is None else f"_{args.tag}"
     path = write_json(f"frontier{suffix}.json", data, args.out)
     chart = args.out / f"frontier{suffix}.png"
     draw(summary, constants, chart)
