@@ -5,14 +5,20 @@ Pure code (no I/O, no clock), used by the planner:
 - ``Durations``: the latest durations per kind (endpoint and button), as quantiles over the latest
   samples; a kind with too few samples of its own borrows the pooled ones. The admission rule
   builds its survival curves on these and on the running jobs (``survival.py``).
+- ``FailurePoints``: where, in progress, the jobs seen running failed, against how many jobs
+  reached each stretch of progress (the hazard per tenth of progress), and from it how far apart
+  the fresh looks of a running job go: Keller's optimal checking schedule (1974) looks at a
+  density proportional to the square root of the hazard, so a stretch where jobs fail more is
+  looked at more often and one where none failed less, for the same number of looks per job.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 
-__all__ = ["Durations"]
+__all__ = ["Durations", "FailurePoints"]
 
 #: Samples of one kind before its own quantiles are used (else the pooled ones are).
 _MIN_SAMPLES = 3
@@ -93,3 +99,55 @@ class Durations:
         """The ``q`` quantile (0..1) of ``kind``'s durations; None while too few were seen."""
         window = self._samples(kind)
         return None if window is None else window.quantile(q)
+
+
+class FailurePoints:
+    """The hazard of failing per tenth of progress, and the spacing of fresh looks it gives.
+
+    Args:
+        least: failures seen before the spacing departs from even (below: factor 1).
+        low: the smallest factor (the most often a stretch is looked at, relative to even).
+        high: the largest factor (a stretch where no job failed is still looked at).
+    """
+
+    __slots__ = ("_factors", "_failed", "_reached", "failures", "high", "least", "low")
+
+    BINS = 10
+
+    def __init__(self, *, least: int = 5, low: float = 0.5, high: float = 3.0) -> None:
+        self.least = least
+        self.low = low
+        self.high = high
+        self.failures = 0
+        self._failed = [0] * self.BINS
+        self._reached = [0] * self.BINS
+        self._factors: list[float] | None = None
+
+    def ended(self, last_progress: float, *, failed: bool) -> None:
+        """A job seen running ended: DONE (it went through every stretch) or FAIL after it was
+        last seen at ``last_progress`` (it failed in that stretch or just after)."""
+        top = self.BINS if not failed else min(self.BINS - 1, int(last_progress) // 10) + 1
+        for index in range(top):
+            self._reached[index] += 1
+        if failed:
+            self._failed[top - 1] += 1
+            self.failures += 1
+        self._factors = None
+
+    def factor(self, progress: float) -> float:
+        """How far apart the fresh looks of a job at ``progress`` go, relative to even: the mean
+        of the square roots of the hazards over that of its stretch (Keller), within [low, high];
+        1 until ``least`` failures were seen."""
+        if self.failures < self.least:
+            return 1.0
+        factors = self._factors
+        if factors is None:
+            # Half a failure spread over the stretches: none is taken as certain never to fail.
+            spread = 0.5 / self.BINS
+            roots = [
+                math.sqrt((failed + spread) / max(1, reached))
+                for failed, reached in zip(self._failed, self._reached, strict=True)
+            ]
+            mean = sum(roots) / len(roots)
+            factors = self._factors = [min(self.high, max(self.low, mean / r)) for r in roots]
+        return factors[min(self.BINS - 1, max(0, int(progress) // 10))]

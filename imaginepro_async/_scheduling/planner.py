@@ -25,7 +25,9 @@ their settings (``policy.py``) are already apart.
   ``max_interval``.
 - *Free budget is spent, not saved.* While the running jobs need less than ``budget_share`` of the
   poll budget, none goes longer than ``fresh_interval`` without a look (a FAIL is not foretold by
-  progress), and a job past its estimated end is looked at every ``overdue_interval``. When the
+  progress), and a job past its estimated end is looked at every ``overdue_interval``. Once a few
+  jobs failed, that interval follows where in their progress jobs fail (``FailurePoints``:
+  Keller's schedule, looks denser where the hazard is higher, from half to three times it). When the
   budget binds, every wait stretches to the fair share (running jobs over the share's rate).
 - *Durations are learnt per kind* (endpoint and button, ``_estimates.Durations``): the first look
   after a presumed start is at the kind's 10 % quantile instead of ``start_probe``.
@@ -80,7 +82,7 @@ from imaginepro_async._models import Status
 from imaginepro_async._pacing.retry import backoff
 from imaginepro_async._validation import JOB_TIMEOUT_RANGE
 
-from .estimates import Durations
+from .estimates import Durations, FailurePoints
 from .plan import Failure, PlannedJob, Verdict
 from .policy import PollPolicy
 from .survival import Running, Survival, queue_risk
@@ -148,6 +150,7 @@ class Planner:
         self._queue: list[tuple[tuple[float, int], int, PlannedJob]] = []
         self._entries = 0
         self.durations = Durations()
+        self.failures = FailurePoints()
         self._concurrency_hint = account_concurrency or 1
         self.concurrency_seen = 0  # the most jobs of ours seen running at once
         # Jobs of ours running (as far as we know) at the latest looks that found our oldest
@@ -316,6 +319,8 @@ class Planner:
                 later = record.give_up is not None and record.give_up > record.deadline
                 record.deadline = record.give_up if later else None
         previous = record.status
+        if status.is_terminal and previous is Status.PROCESSING:
+            self.failures.ended(record.progress, failed=status is not Status.DONE)
         if record.fifo_key[0] == math.inf and created_at is not None:
             record.fifo_key = (created_at, record.fifo_key[1])
         looked_before = record.last_poll_at
@@ -509,7 +514,10 @@ class Planner:
         policy = self.policy
         if self._poll_rate is None or (record is not None and record.heard_at is not None):
             return policy.max_interval
-        return max(min(policy.fresh_interval, policy.max_interval), self._fair_share())
+        fresh = policy.fresh_interval
+        if record is not None and record.status is Status.PROCESSING:
+            fresh *= self.failures.factor(record.progress)  # where jobs fail, more often
+        return max(min(fresh, policy.max_interval), self._fair_share())
 
     def first_look(self, kind: str | None) -> float:
         """After a presumed start, when to look first: near the shortest durations seen of

@@ -606,6 +606,60 @@ def test_a_short_kind_is_first_looked_at_near_its_end(
     assert record.due == pytest.approx(10.0 + first)
 
 
+# (rule, jobs that ended: (last progress seen, failed?), progress of a running job, its fresh
+# look's factor). Keller: looks denser where the hazard is higher, the same number in all.
+FRESH_BY_HAZARD: list[tuple[str, list[tuple[float, bool]], float, float]] = [
+    ("fewer than 5 failures: even", [(50.0, True)] * 4 + [(100.0, False)] * 20, 55.0, 1.0),
+    (
+        "failures all between 40 and 60 %: looked at twice as often there",
+        [(45.0, True)] * 5 + [(55.0, True)] * 5 + [(100.0, False)] * 40,
+        55.0,
+        0.5,
+    ),
+    (
+        "... and about 2.6 times less often where none failed (fewer jobs got that far)",
+        [(45.0, True)] * 5 + [(55.0, True)] * 5 + [(100.0, False)] * 40,
+        85.0,
+        2.6,
+    ),
+    (
+        "failures everywhere alike: even",
+        [(float(p), True) for p in range(5, 100, 10)] + [(100.0, False)] * 90,
+        35.0,
+        1.0,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "ended", "progress", "factor"), FRESH_BY_HAZARD)
+def test_fresh_looks_follow_where_jobs_fail(
+    rule: str, ended: list[tuple[float, bool]], progress: float, factor: float
+) -> None:
+    """The fresh-look interval of a running job scales with one over the square root of the
+    hazard at its progress, relative to the mean over the job (``FailurePoints``)."""
+    run = rated()
+    for last, failed in ended:
+        run.planner.failures.ended(last, failed=failed)
+    record = run.planner.track("r", now=0.0, submitted=False)
+    run.planner.observe(record, Status.PROCESSING, progress, at=1.0, now=1.0, sent=1.0)
+    assert run.planner.fresh_cap(record) == pytest.approx(POLICY.fresh_interval * factor, rel=0.03)
+
+
+def test_failures_are_learnt_from_jobs_seen_running() -> None:
+    """A job seen running then FAIL counts a failure where it was last seen; one seen DONE went
+    through every stretch; a job never seen running tells nothing."""
+    run = rated()
+    for name, steps in (
+        ("failed", [("PROCESSING", 42, 1.0), ("FAIL", 42, 3.0)]),
+        ("done", [("PROCESSING", 10, 1.0), ("DONE", 100, 9.0)]),
+        ("unseen", [("FAIL", 0, 2.0)]),
+    ):
+        record = run.planner.track(name, now=0.0, submitted=False)
+        for status, progress, at in steps:
+            run.planner.observe(record, Status(status), progress, at=at, now=at, sent=at)
+    assert run.planner.failures.failures == 1
+
+
 # (rule, steps after two submissions on a two-slot account, does the admission's input move?)
 CHANGES: list[tuple[str, list[tuple[Any, ...]], bool]] = [
     (
