@@ -6,12 +6,15 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
   whole: jobs seen DONE, and running jobs whose progress rate tells their whole duration) and
   *right-censored* observations (a running job with no rate yet has run at least its age, and at
   least what its progress implies: at ``p`` % after ``a`` seconds, ``100 a / (p + 1)``). Past the
-  longest observation the curve goes on as an exponential tail with the largest of the prior, the
-  events' mean and, when that observation is censored, its value (memoryless: a job that ran
-  longer than anything seen is expected to run about that much more). While fewer than 3
-  durations were seen whole, one more job is assumed to run at least as long as the longest seen
-  (a censored pseudo-observation), so that a few quick jobs seen ending first do not make every
-  job look quick.
+  longest observation: when it is censored (or nothing was seen), an exponential tail with the
+  largest of the prior, the events' mean and that observation's value (memoryless: a job that ran
+  longer than anything seen is expected to run about that much more); when it is an event, from
+  5 events on, a Lomax tail past the ``k`` ~ sqrt(n) longest with their mean excess (an
+  exponential whose rate is known only from ``k`` excesses: the longest of 50 durations is only
+  about their 98th percentile). While fewer than 3 durations were seen whole, one more job is
+  assumed to run at least as long as the longest seen (a censored pseudo-observation), so that a
+  few quick jobs seen ending first do not make every job look quick. ``spread`` is how well the
+  mean is known (the events' relative standard error, a Student t).
   ``sample_after(age, u)`` draws a remaining time conditional on having run ``age`` (inverse
   transform: a running job's remaining time is length-biased, not a fresh job's).
 - ``queue_risk``: the probability that a new job, submitted now behind the jobs ahead of it,
@@ -19,9 +22,12 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
   ``S`` its start (the account runs our jobs first in, first out, ``C`` at a time) and ``D`` its
   own run time. A job with ``D > T`` cannot be saved by waiting and does not count. It is a Monte
   Carlo estimate of the start's distribution over a fixed number of draws from a fixed seed (the
-  same state always gives the same answer: table tests); given each drawn start, the probability
-  over its own run time is exact from the curve. The cost is O(draws × jobs ahead), paid only when
-  the scheduler judges a held submission (not at every poll).
+  same state always gives the same answer: table tests), stratified per job (Latin hypercube), in
+  which every duration of a kind is scaled by one factor drawn from its mean's doubt (a queue of
+  40 adds up the error of a mean learnt from 10; it does not average it out); given each drawn
+  start, the probability over its own run time is exact from the curve. The cost is
+  O(draws × jobs ahead), paid only when the scheduler judges a held submission (at most once per
+  API second) or a submission arrives or leaves (not at every poll).
 """
 
 from __future__ import annotations
