@@ -258,13 +258,15 @@ def queue_risk(
         allowed: the acceptable risk (e.g. 0.01): ``shift`` is computed against it.
     """
     rng = random.Random(seed)
-    # Each draw scales every kind's durations by one factor from how well its mean is known
-    # (``Survival.scales``): the same factor for every job of the kind in that draw.
+    # Each draw scales the durations of the jobs queued ahead by one factor per kind from how
+    # well its mean is known (``Survival.scales``): a queue adds that error up. A running job's
+    # remaining time and the new job's own run time are single draws: their curves' spread is
+    # their doubt.
     factors: dict[int, list[float]] = {}
-    for curve in [own, *queued, *(job.survival for job in running if job.survival)]:
+    for curve in queued:
         if id(curve) not in factors:
             factors[id(curve)] = curve.scales(rng, draws)
-    starts: list[tuple[float, float]] = []
+    starts: list[float] = []
     extra = max(0, len(running) - concurrency)
     free = max(0, concurrency - len(running))
     # One stratified column of uniform draws per job ahead (see ``_strata``).
@@ -278,9 +280,7 @@ def queue_risk(
             elif job.survival is None:
                 slots.append(job.ahead)
             else:
-                # Scaled by k: a job past ``age`` has run past age / k of the unscaled curve.
-                k = factors[id(job.survival)][index]
-                slots.append(job.ahead + k * job.survival.sample_after(job.age / k, column[index]))
+                slots.append(job.ahead + job.survival.sample_after(job.age, column[index]))
         slots.extend([0.0] * free)
         heapq.heapify(slots)
         for _ in range(extra):
@@ -289,21 +289,19 @@ def queue_risk(
             # A fresh job: its whole duration (no condition on an age).
             k = factors[id(survival)][index]
             heapq.heapreplace(slots, slots[0] + k * survival.inverse(column[index]))
-        starts.append((slots[0] if slots else 0.0, factors[id(own)][index]))
+        starts.append(slots[0] if slots else 0.0)
     starts.sort()
-    # Its own run time is not drawn: given a start S (and the draw's factor k for its kind),
-    # P(T - S < D <= T) is exact from the curve, which leaves only the draws' noise.
+    # Its own run time is not drawn: given a start S, P(T - S < D <= T) is exact from the curve,
+    # which leaves only the draws' noise.
+    hopeless = own.survival(timeout)
 
     def risk_if_sooner(shift: float) -> float:
-        return sum(
-            max(0.0, own.survival((timeout - max(0.0, s - shift)) / k) - own.survival(timeout / k))
-            for s, k in starts
-        )
+        return sum(max(0.0, own.survival(timeout - max(0.0, s - shift)) - hopeless) for s in starts)
 
     risk = risk_if_sooner(0.0) / draws
     shift = 0.0
     if risk > allowed:
-        low, high = 0.0, starts[-1][0]
+        low, high = 0.0, starts[-1]
         while high - low > 0.5:
             mid = (low + high) / 2
             if risk_if_sooner(mid) / draws > allowed:
@@ -313,7 +311,7 @@ def queue_risk(
         shift = high
     return Risk(
         risk=risk,
-        start_p50=starts[len(starts) // 2][0],
-        start_p99=starts[min(len(starts) - 1, int(0.99 * len(starts)))][0],
+        start_p50=starts[len(starts) // 2],
+        start_p99=starts[min(len(starts) - 1, int(0.99 * len(starts)))],
         shift=shift,
     )

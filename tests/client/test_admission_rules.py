@@ -237,8 +237,8 @@ def test_the_risk_reads_the_whole_distribution(
 
 # (rule, durations seen (half 30 s, half 90 s: mean 60 s), jobs queued ahead at C = 3, held?)
 DOUBT: list[tuple[str, int, int, bool]] = [
-    ("4 seen: the mean is known to +-29 %, 20 ahead is room", 4, 20, False),
-    ("4 seen: 21 ahead is held", 4, 21, True),
+    ("4 seen: the mean is known to +-29 %, 21 ahead is room", 4, 21, False),
+    ("4 seen: 22 ahead is held", 4, 22, True),
     ("64 seen: known to +-6 %, 34 ahead is room", 64, 34, False),
     ("64 seen: 35 ahead is held", 64, 35, True),
 ]
@@ -249,7 +249,7 @@ def test_the_fewer_durations_seen_the_fewer_jobs_ahead(
     rule: str, seen: int, ahead: int, held: bool
 ) -> None:
     """A queue adds up the error of the learnt mean (every queued job shares it): each draw
-    scales the kind's durations by a factor from the mean's Student t, so few samples hold
+    scales the queued jobs' durations by a factor from the mean's Student t, so few samples hold
     earlier than many of the same mean and spread."""
     curve = Survival([30.0, 90.0] * (seen // 2), [], 60.0)
     got = queue_risk(
