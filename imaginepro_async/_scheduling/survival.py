@@ -20,7 +20,8 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
 - ``queue_risk``: the probability that a new job, submitted now behind the jobs ahead of it,
   could have ended before its server-side timeout and yet does not: ``P(S + D > T, D <= T)`` with
   ``S`` its start (the account runs our jobs first in, first out, ``C`` at a time) and ``D`` its
-  own run time. A job with ``D > T`` cannot be saved by waiting and does not count. It is a Monte
+  own run time. A job with ``D > T`` cannot be saved by waiting and does not count, when such
+  durations were seen (a tail drawn past the longest seen counts as savable). It is a Monte
   Carlo estimate of the start's distribution over a fixed number of draws from a fixed seed (the
   same state always gives the same answer: table tests), stratified per job (Latin hypercube), in
   which every duration of a kind is scaled by one factor drawn from its mean's doubt (a queue of
@@ -70,6 +71,7 @@ class Survival:
         "_times",
         "events",
         "freedom",
+        "longest",
         "spread",
     )
 
@@ -86,6 +88,7 @@ class Survival:
             # not make every job quick); the tail past it is then the prior's or longer.
             observed.append((observed[-1][0], 0))
         self.events = sum(flag for _, flag in observed)
+        self.longest = max((t for t, flag in observed if flag), default=0.0)
         times: list[float] = []
         surv: list[float] = []
         at_risk = len(observed)
@@ -295,8 +298,10 @@ def queue_risk(
         starts.append(slots[0] if slots else 0.0)
     starts.sort()
     # Its own run time is not drawn: given a start S, P(T - S < D <= T) is exact from the curve,
-    # which leaves only the draws' noise.
-    hopeless = own.survival(timeout)
+    # which leaves only the draws' noise. Only durations seen past the timeout make a job
+    # hopeless: a tail drawn past the longest seen may as well lie just under it (a job past its
+    # timeout is never seen whole, so the curve cannot tell those from the savable ones).
+    hopeless = own.survival(timeout) if own.longest > timeout else 0.0
 
     def risk_if_sooner(shift: float) -> float:
         return sum(max(0.0, own.survival(timeout - max(0.0, s - shift)) - hopeless) for s in starts)

@@ -204,6 +204,20 @@ def test_the_queue_risk(
     assert got.shift == pytest.approx(shift, abs=0.5)
 
 
+def test_a_tail_past_the_longest_seen_counts_as_savable() -> None:
+    """Durations seen past the timeout make those jobs hopeless (they do not hold the rule); a
+    tail only drawn past the longest duration seen does not: a job past its timeout is never
+    seen whole, so such a tail may as well lie just under the timeout."""
+    seen_long = Survival([1000.0] * 20, [], 60.0)
+    drawn = Survival([10.0 * n for n in range(1, 11)], [], 60.0)  # P(D > 850) ~ 0.2 %
+    soon = [Running(50.0)]
+    assert queue_risk(
+        concurrency=1, running=soon, queued=[], own=seen_long, timeout=900, allowed=0.001
+    ).risk == pytest.approx(0.0)
+    risk = queue_risk(concurrency=1, running=soon, queued=[], own=drawn, timeout=900, allowed=0.001)
+    assert risk.risk == pytest.approx(drawn.survival(850.0)) and risk.risk > 0.001
+
+
 # (rule, concurrency, jobs queued ahead, held?): lognormal durations (median 60 s, sigma 1, capped
 # at 800 s, 64 of them seen, so their mean is known to about 11 %); the rule of issue 14 (mean / C
 # per turn + the 90 % quantile within 85 % of the timeout) admits 21 ahead at C = 3 and 73 at
