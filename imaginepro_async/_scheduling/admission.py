@@ -34,7 +34,7 @@ _RECHECK_MIN = 15.0
 _RECHECK_MAX = 60.0
 #: A held submission is judged again at most this often (API seconds), however many events come:
 #: a judgement costs milliseconds, and a burst of ends and starts must not stall the event loop.
-_JUDGE_EVERY = 1.0
+_JUDGE_EVERY = 2.0
 
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
 BeforeSend = Callable[[], Awaitable[None]]

@@ -263,8 +263,9 @@ def queue_risk(
     own: Survival,
     timeout: float,
     allowed: float,
-    draws: int = 96,
+    draws: int = 64,
     seed: int = 19,
+    refine: bool = True,
 ) -> Risk:
     """The risk that a new job is queued past the point where it could still end in time.
 
@@ -275,7 +276,36 @@ def queue_risk(
         own: the new job's durations.
         timeout: its server-side timeout, counted from its creation (now).
         allowed: the acceptable risk (e.g. 0.01): ``shift`` is computed against it.
+        refine: a risk found under ``allowed`` but within a factor of 20 of it is computed again
+            with four times the draws (the larger counts): near the line, the start's tail
+            matters beyond what ``draws`` resolve.
     """
+    if refine:
+        first = queue_risk(
+            concurrency=concurrency,
+            running=running,
+            queued=queued,
+            own=own,
+            timeout=timeout,
+            allowed=allowed,
+            draws=draws,
+            seed=seed,
+            refine=False,
+        )
+        if not allowed / 20 < first.risk <= allowed:
+            return first
+        finer = queue_risk(
+            concurrency=concurrency,
+            running=running,
+            queued=queued,
+            own=own,
+            timeout=timeout,
+            allowed=allowed,
+            draws=4 * draws,
+            seed=seed,
+            refine=False,
+        )
+        return finer if finer.risk > first.risk else first
     rng = random.Random(seed)
     # Each draw scales the durations of the jobs queued ahead by one factor per kind from how
     # well its mean is known (``Survival.scales``): a queue adds that error up. A running job's

@@ -204,6 +204,28 @@ def test_the_queue_risk(
     assert got.shift == pytest.approx(shift, abs=0.5)
 
 
+def test_a_bimodal_queue_with_few_short_jobs_is_seen() -> None:
+    """20 % of 10 s, 80 % of 300 s, 10 running: with 20 queued, a 300 s job would wait past
+    600 s in about 1 % of the ways the queue can fall (brute force: 19 queued 0 %, 20 1.2 %, 21
+    5.7 %); the draws alone missed it, the normal read and the finer draws near the line do not."""
+    curve = Survival([10.0] * 8 + [298.0] * 30, [], 60.0)
+    running = [Running(float(r)) for r in (68, 70, 82, 85, 97, 158, 170, 177, 177, 188)]
+
+    def held(queued: int) -> bool:
+        risk = queue_risk(
+            concurrency=10,
+            running=running,
+            queued=[curve] * queued,
+            own=curve,
+            timeout=900,
+            allowed=0.001,
+        )
+        return risk.shift > 0
+
+    assert not held(19)
+    assert held(20) and held(21)
+
+
 def test_a_tail_past_the_longest_seen_counts_as_savable() -> None:
     """Durations seen past the timeout make those jobs hopeless (they do not hold the rule); a
     tail only drawn past the longest duration seen does not: a job past its timeout is never
@@ -223,9 +245,9 @@ def test_a_tail_past_the_longest_seen_counts_as_savable() -> None:
 # per turn + the 90 % quantile within 85 % of the timeout) admits 21 ahead at C = 3 and 73 at
 # C = 10, too many at C = 3 once the error of the mean is counted.
 SPREAD: list[tuple[str, int, int, bool]] = [
-    ("C = 3, 18 ahead: the risk is under 1 %", 3, 18, False),
+    ("C = 3, 16 ahead: the risk is under 1 %", 3, 16, False),
     ("C = 3, 21 ahead: over it (the fixed margin let it go)", 3, 21, True),
-    ("C = 10, 69 ahead: under it", 10, 69, False),
+    ("C = 10, 66 ahead: under it", 10, 66, False),
     ("C = 10, 80 ahead: over it", 10, 80, True),
 ]
 
@@ -253,8 +275,8 @@ def test_the_risk_reads_the_whole_distribution(
 DOUBT: list[tuple[str, int, int, bool]] = [
     ("4 seen: the mean is known to +-29 %, 21 ahead is room", 4, 21, False),
     ("4 seen: 22 ahead is held", 4, 22, True),
-    ("64 seen: known to +-6 %, 34 ahead is room", 64, 34, False),
-    ("64 seen: 35 ahead is held", 64, 35, True),
+    ("64 seen: known to +-6 %, 32 ahead is room", 64, 32, False),
+    ("64 seen: 33 ahead is held", 64, 33, True),
 ]
 
 
