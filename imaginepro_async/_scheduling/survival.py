@@ -9,7 +9,7 @@ Pure code (no I/O, no clock), used by the planner's admission rule:
   longest observation: when it is censored (or nothing was seen), an exponential tail with the
   largest of the prior, the events' mean and that observation's value (memoryless: a job that ran
   longer than anything seen is expected to run about that much more); when it is an event, from
-  5 events on, a Lomax tail past the ``k`` ~ sqrt(n) longest with their mean excess (an
+  10 events on, a Lomax tail past the ``k`` ~ sqrt(n) longest with their mean excess (an
   exponential whose rate is known only from a few excesses: the longest of 50 durations is only
   about their 98th percentile). While fewer than 3 durations were seen whole, one more job is
   assumed to run at least as long as the longest seen (a censored pseudo-observation), so that a
@@ -47,8 +47,10 @@ __all__ = ["Risk", "Running", "Survival", "queue_risk"]
 
 #: Below this many durations seen whole, the curve keeps a censored pseudo-observation at its end.
 _FEW = 3
-#: From this many durations seen whole, a curve that ends on the longest gets a tail past it.
-_TAIL_EVENTS = 5
+#: From this many durations seen whole, a curve that ends on the longest gets a tail past it (with
+#: fewer, a tail of shape 1.5 from 2-3 excesses held the first bimodal submissions for a minute,
+#: while the queue is too short for a tail to matter).
+_TAIL_EVENTS = 10
 
 
 class Survival:

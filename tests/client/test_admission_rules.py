@@ -65,7 +65,7 @@ TAIL: list[tuple[str, list[float], float, float]] = [
         0.3 * (1 + 40 / 30) ** -1.5,
     ),
     ("equal durations: a hard end", [300.0] * 20, 300.5, 0.0),
-    ("fewer than 5 seen: no tail", [10.0, 20.0, 30.0, 40.0], 45.0, 0.0),
+    ("fewer than 10 seen: no tail", [10.0 * n for n in range(1, 10)], 95.0, 0.0),
 ]
 
 
