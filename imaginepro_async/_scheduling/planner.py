@@ -714,8 +714,12 @@ class Planner:
             if shortest is not None:
                 first = min(first, max(shortest, self.policy.overdue_interval))
             when = head.registered_at + first
-            if self.saturated:
-                # The last queue head we looked at was still waiting: this one waits for a slot too.
+            full = self._full_at and self._running_ours() >= min(self._full_at)
+            if self.saturated and (full or not self._full_at):
+                # The last queue head we looked at was still waiting, and no fewer of ours run
+                # now than when a look found the account full: this one waits for a slot too.
+                # (With fewer running, it may start at once: a short job parked a
+                # queued_interval was seen 14 s late.)
                 when = max(when, now + self.policy.queued_interval)
         else:
             when = head.last_poll_at + min(self.policy.queued_interval, self.fresh_cap(head))

@@ -155,6 +155,21 @@ QUEUE_RULES: list[tuple[str, list[tuple[Any, ...]], dict[str, object]]] = [
         {"b.anchor_time": None, "b.in_queue": True, "b.due": 45.0, "head": "b"},
     ),
     (
+        "fewer of ours run than when the account was seen full: a new job is not parked",
+        [
+            ("submit", "a", 0.0, 0.0),
+            ("submit", "b", 1.0, 1.0),
+            ("submit", "c", 2.0, 2.0),
+            ("poll", "a", "PROCESSING", 10, 5.0),
+            ("poll", "b", "PROCESSING", 10, 5.0),
+            ("poll", "c", "QUEUED", 0, 6.0),
+            ("poll", "a", "DONE", 100, 30.0),
+            ("poll", "b", "DONE", 100, 40.0),
+            ("submit", "d", 41.0, 41.0),
+        ],
+        {"d.due": 46.0, "head": "d"},
+    ),
+    (
         "a job seen started means every job created before it has started too",
         [
             ("submit", "a", 0.0, 0.0),
