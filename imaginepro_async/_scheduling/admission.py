@@ -34,7 +34,7 @@ _RECHECK_MIN = 15.0
 _RECHECK_MAX = 60.0
 #: A held submission is judged again at most this often (API seconds), however many events come:
 #: a judgement costs milliseconds, and a burst of ends and starts must not stall the event loop.
-_JUDGE_EVERY = 2.0
+_JUDGE_EVERY = 3.0
 
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
 BeforeSend = Callable[[], Awaitable[None]]
@@ -64,7 +64,8 @@ class Admission:
     async def gate(self) -> None:
         """Raise ``Held`` if the account filled up meanwhile (the reserved place is given back);
         else run the caller's own last step (``before``, e.g. a journal write)."""
-        hold = self._admissions.judge(self._timeout, self._kind, own=1)
+        # Judged closely when it was let through; here only whether the account filled up.
+        hold = self._admissions.judge(self._timeout, self._kind, own=1, refine=False)
         if hold is not None:
             self.close()
             raise Held
@@ -124,9 +125,12 @@ class Admissions:
         """How many submissions wait."""
         return len(self._waiters)
 
-    def judge(self, timeout: float, kind: str | None, *, own: int = 0) -> Hold | None:
+    def judge(
+        self, timeout: float, kind: str | None, *, own: int = 0, refine: bool = True
+    ) -> Hold | None:
         """The rule for a new job now (``own``: places already reserved for it)."""
-        return self._planner.hold(timeout=timeout, kind=kind, now=self._clock.now(), own=own)
+        now = self._clock.now()
+        return self._planner.hold(timeout=timeout, kind=kind, now=now, own=own, refine=refine)
 
     def release(self) -> None:
         """A reserved place is given back."""

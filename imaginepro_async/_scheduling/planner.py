@@ -586,10 +586,13 @@ class Planner:
         starts, concurrency) and the jobs ahead. Equal states a moment apart give one verdict."""
         return self.changes, self._live_ours + self.reserved
 
-    def hold(self, *, timeout: float, kind: str | None, now: float, own: int = 0) -> Hold | None:
+    def hold(
+        self, *, timeout: float, kind: str | None, now: float, own: int = 0, refine: bool = True
+    ) -> Hold | None:
         """Whether a new job of ``kind`` with this server-side ``timeout`` should wait (None: it
         can start in time): the admission rule, see ``survival.queue_risk``. ``own``: places
-        already reserved for this very submission (not ahead of it)."""
+        already reserved for this very submission (not ahead of it); ``refine``: draw more near
+        the line (the admission itself does; the check again at its gate need not)."""
         ahead = self._live_ours + self.reserved - own
         concurrency = self.concurrency
         if ahead < concurrency:
@@ -625,6 +628,7 @@ class Planner:
             own=mine,
             timeout=timeout,
             allowed=self.policy.queue_risk,
+            refine=refine,
         )
         if risk.shift <= 0.0:
             return None
