@@ -36,6 +36,11 @@ _RECHECK_MAX = 60.0
 #: a judgement costs milliseconds, and a burst of ends and starts must not stall the event loop.
 _JUDGE_EVERY = 3.0
 
+#: Submissions let through and not answered yet, at most: more would only wait for the create
+#: budget (one per window), each judged again at its gate; judging a long line at once stalls the
+#: event loop (a burst of 20 judgements delayed every poll by 7 API s at scale 20).
+_PACE = 2
+
 #: What runs right before a job-creating request leaves (its create permit held); raising refuses it.
 BeforeSend = Callable[[], Awaitable[None]]
 
@@ -141,7 +146,7 @@ class Admissions:
         """Return once a new job of ``kind`` could end before its ``timeout``, its place reserved
         (or once ``close`` was called: the caller checks it is still open)."""
         planner = self._planner
-        if not self._waiters:
+        if not self._waiters and planner.reserved < _PACE:
             hold = self.judge(timeout, kind)
             if hold is None:
                 planner.reserved += 1
@@ -149,7 +154,8 @@ class Admissions:
             self._held_on(hold)
             logger.info("submission held: %s", hold.reason)
         since = self._clock.now()
-        if self._events.holds:
+        held = self._reason is not None  # not only paced behind the ones let through
+        if held and self._events.holds:
             self._events.held(kind, self._reason or "")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(timeout, kind, future)
@@ -168,7 +174,7 @@ class Admissions:
                     self._waiters.remove(waiter)
             raise
         finally:
-            if self._events.holds:
+            if held and self._events.holds:
                 self._events.resumed(kind, since)
         if reserved and not self._waiters:
             logger.info("submission resumed")
@@ -224,6 +230,8 @@ class Admissions:
                 waiters.popleft()
                 self._held_state = None  # the next one may ask for another timeout or kind
                 continue
+            if self._planner.reserved >= _PACE:
+                return  # paced: a place given back signals again
             if (
                 self._planner.admission_state() == self._held_state
                 and self._clock.now() < self._held_until
