@@ -114,7 +114,7 @@ class FailurePoints:
 
     BINS = 10
 
-    def __init__(self, *, least: int = 5, low: float = 0.5, high: float = 3.0) -> None:
+    def __init__(self, *, least: int = 5, low: float = 0.5, high: float = 1.5) -> None:
         self.least = least
         self.low = low
         self.high = high

@@ -27,7 +27,7 @@ their settings (``policy.py``) are already apart.
   poll budget, none goes longer than ``fresh_interval`` without a look (a FAIL is not foretold by
   progress), and a job past its estimated end is looked at every ``overdue_interval``. Once a few
   jobs failed, that interval follows where in their progress jobs fail (``FailurePoints``:
-  Keller's schedule, looks denser where the hazard is higher, from half to three times it). When the
+  Keller's schedule, looks denser where the hazard is higher, from half to 1.5 times it). When the
   budget binds, every wait stretches to the fair share (running jobs over the share's rate).
 - *Durations are learnt per kind* (endpoint and button, ``_estimates.Durations``): the first look
   after a presumed start is at the kind's 10 % quantile instead of ``start_probe``.
