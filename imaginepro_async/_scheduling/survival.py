@@ -283,30 +283,24 @@ def queue_risk(
             matters beyond what ``draws`` resolve.
     """
     if refine:
-        first = queue_risk(
-            concurrency=concurrency,
-            running=running,
-            queued=queued,
-            own=own,
-            timeout=timeout,
-            allowed=allowed,
-            draws=draws,
-            seed=seed,
-            refine=False,
-        )
+
+        def once(count: int) -> Risk:
+            return queue_risk(
+                concurrency=concurrency,
+                running=running,
+                queued=queued,
+                own=own,
+                timeout=timeout,
+                allowed=allowed,
+                draws=count,
+                seed=seed,
+                refine=False,
+            )
+
+        first = once(draws)
         if not allowed / 20 < first.risk <= allowed:
             return first
-        finer = queue_risk(
-            concurrency=concurrency,
-            running=running,
-            queued=queued,
-            own=own,
-            timeout=timeout,
-            allowed=allowed,
-            draws=4 * draws,
-            seed=seed,
-            refine=False,
-        )
+        finer = once(4 * draws)
         return finer if finer.risk > first.risk else first
     rng = random.Random(seed)
     # Each draw scales the durations of the jobs queued ahead by one factor per kind from how
