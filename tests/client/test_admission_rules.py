@@ -371,3 +371,28 @@ def test_the_planner_holds_on_the_distribution(
     if hold is not None:
         assert "jobs are ahead" in hold.reason and "risk" in hold.reason
         assert hold.retry_in is not None and hold.retry_in > 0
+
+
+@pytest.mark.anyio
+async def test_at_most_two_submissions_are_let_through_ahead_of_the_create_budget() -> None:
+    """However many submissions arrive, at most two are let through and not yet answered (more
+    would only wait for the create budget); a place given back lets the next one through."""
+    import asyncio
+
+    from imaginepro_async._events.hooks import Emitter
+    from imaginepro_async._pacing.clock import Clock
+    from imaginepro_async._scheduling.admission import Admissions
+    from imaginepro_async._scheduling.telemetry import JobEvents
+
+    clock = Clock()
+    plan = planner(account_concurrency=100)  # room for everyone: only the pacing can wait
+    admissions = Admissions(plan, clock, JobEvents(Emitter(), clock))
+    tasks = [asyncio.create_task(admissions.wait(900.0, "imagine")) for _ in range(6)]
+    await asyncio.sleep(0.01)
+    assert sum(task.done() for task in tasks) == 2 and plan.reserved == 2
+    assert admissions.reason is None  # paced, not held by the rule
+    admissions.release()
+    await asyncio.sleep(0.01)
+    assert sum(task.done() for task in tasks) == 3 and plan.reserved == 2
+    admissions.close()
+    await asyncio.gather(*tasks)
