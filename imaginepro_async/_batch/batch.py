@@ -382,6 +382,9 @@ class Batch(AsyncContextManagerMixin):
         except JournalWriteError as exc:
             if self._failure is None:
                 self._failure = exc
+            elif self._failure.message_id is None:
+                # A later write failed on a job just created: the error raised names that job.
+                self._failure.message_id = exc.message_id
             self.stop()
 
     async def _run(self) -> None:

@@ -146,7 +146,11 @@ class Submitter:
                 self._sending = False
         if unrecorded is not None:
             if job is not None:
-                await self._unrecorded(row, job, unrecorded)
+                # Shielded too: the batch is being stopped (often by this same full disk, hit
+                # by a job being followed first), and this result is the only place left that
+                # holds the job's messageId.
+                with anyio.CancelScope(shield=True):
+                    await self._unrecorded(row, job, unrecorded)
             raise unrecorded
         await self._emit_some(report)
         return job

@@ -18,7 +18,7 @@ import pytest
 
 from imaginepro_async._batch.batch import Batch, BatchResult
 from imaginepro_async._batch.journal import Journal, RequestState
-from imaginepro_async._errors import JournalMismatchError, NotAJournalError
+from imaginepro_async._errors import JournalMismatchError, JournalWriteError, NotAJournalError
 from imaginepro_async.testing import Endpoint, FaultKind
 
 from .conftest import World, client_for
@@ -193,6 +193,51 @@ async def test_a_failed_journal_write_stops_cleanly_and_keeps_message_ids(world:
         job.message_id for job in world.sim.jobs() if job.ref in {f"r{n}" for n in range(60)}
     }
     assert created <= recorded | reported
+
+
+async def test_a_job_created_as_the_batch_stops_on_a_lost_journal_is_still_reported(
+    world: World,
+) -> None:
+    """Stopped while a create is on the wire, and its journal gone: its messageId still comes out.
+
+    The answer's write fails, so the result stream and the error raised are all that hold the
+    job: the stop must not cancel that result on its way out (it did, in CI, under load).
+    """
+    world.sim.faults.add(kind=FaultKind.SLOW, endpoint=Endpoint.BUTTON, delay=1200.0, times=1)
+    journal = world.tmp / "run.db"
+    seen: list[BatchResult] = []
+
+    async def stop_while_sending(batch: Batch) -> None:
+        with anyio.fail_after(20):
+            while not _sending(journal):  # noqa: ASYNC110 - a file written by another thread
+                await anyio.sleep(0.01)
+        journal.rename(world.tmp / "moved.db")
+        batch.stop()
+
+    with pytest.raises(JournalWriteError) as caught:
+        async with (
+            client_for(world.sim) as client,
+            Batch(client, world.requests(1), journal=journal) as batch,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(stop_while_sending, batch)
+            seen.extend([result async for result in batch])
+    made = {job.message_id for job in world.sim.jobs() if job.ref == "r0"}
+    assert len(made) == 1
+    assert made == {r.message_id for r in seen if r.message_id} == {caught.value.message_id}
+
+
+def _sending(journal: Path) -> bool:
+    """True once the journal says a request is being sent (read-only: never creates the file)."""
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.1)
+        try:
+            found = db.execute("SELECT 1 FROM requests WHERE state = 'submitting'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return found is not None
 
 
 def _json(line: bytes) -> dict[str, object]:

@@ -20,9 +20,9 @@ from imaginepro_async import (
     SubmissionState,
     SubmissionUncertainError,
 )
-from imaginepro_async.testing import Endpoint, FaultKind, Simulator
+from imaginepro_async.testing import Endpoint, FaultKind, Simulator, fixed_duration
 
-from .conftest import client_for
+from .conftest import SCALE, client_for
 
 pytestmark = pytest.mark.anyio
 
@@ -69,16 +69,21 @@ async def test_a_waiting_submission_cancelled_sends_nothing(sim: Simulator) -> N
     assert second.state is SubmissionState.CANCELLED
 
 
-async def test_a_submitted_submission_cancelled_cancels_its_job(sim: Simulator) -> None:
+async def test_a_submitted_submission_cancelled_cancels_its_job() -> None:
     """Once the server took it, cancel() presses Cancel Job on its job: True, then JobCancelled."""
-    async with client_for(sim) as client:
+    # A job of 3000 API s (5 s here): it cannot end before the press, even on a busy machine
+    # (the fixture's 30-90 s jobs last 50-150 ms, and one ended first in CI).
+    async with (
+        Simulator(time_scale=SCALE, seed=3, duration=fixed_duration(3000)) as sim,
+        client_for(sim) as client,
+    ):
         submission = await client.enqueue(client.imagine("a quay"))
         job = await submission.submitted()
         assert await submission.cancel() is True
         with pytest.raises(JobCancelledError):
             await submission
         assert job.done() and await submission.cancel() is False
-    assert sim.stats().by_endpoint["button"] == 1
+        assert sim.stats().by_endpoint["button"] == 1
 
 
 async def test_waiting_submissions_are_not_sent_when_the_client_closes(sim: Simulator) -> None:

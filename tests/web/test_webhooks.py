@@ -81,9 +81,11 @@ async def test_tokenless_and_forged_token_deliveries_get_403_and_cost_nothing() 
 
 async def test_a_forged_delivery_costs_at_most_one_poll_and_decides_nothing() -> None:
     """A valid-token delivery claiming DONE for a running job: one fetch, the job goes on."""
+    # One hint per job per 300 API s (5 s here): the ten deliveries fit in it even on a busy
+    # machine (at the default 5 API s, 83 ms here, a slow machine let a second fetch through).
     async with (
         Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow,
-        hooked_client(slow) as (client, receiver, _),
+        hooked_client(slow, poll_policy=PollPolicy(hint_interval=300.0)) as (client, receiver, _),
     ):
         job = await client.imagine("a slow lighthouse")
         polls = job.polls
