@@ -64,6 +64,7 @@ class Survival:
     """
 
     __slots__ = (
+        "_derived",
         "_falls",
         "_surv",
         "_tail_mean",
@@ -131,6 +132,7 @@ class Survival:
         self._tail_start = observed[-1][0] if observed else 0.0
         self._tail_surv = level
         self._tail_shape = math.inf  # exponential; a finite shape: Lomax (``_complete_tail``)
+        self._derived: dict[object, object] = {}  # what the methods below computed once
         if level <= 0.0 and seen >= _TAIL_EVENTS:
             self._complete_tail(event_times)
 
@@ -188,26 +190,36 @@ class Survival:
     def variance(self) -> float:
         """The variance of the duration, read on 200 quantiles (the tail past the 99.75 % one
         left out: it is for the spread of a sum, not its tail)."""
+        known = self._derived.get("variance")
+        if isinstance(known, float):
+            return known
         values = [self.inverse(1.0 - (k + 0.5) / 200) for k in range(200)]
         mean = sum(values) / len(values)
-        return sum((v - mean) ** 2 for v in values) / len(values)
+        variance = self._derived["variance"] = sum((v - mean) ** 2 for v in values) / len(values)
+        return variance
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (0 < q < 1) of the duration."""
         return self.inverse(1.0 - q)
 
-    def scales(self, rng: random.Random, draws: int) -> list[float]:
+    def scales(self, seed: int, draws: int) -> list[float]:
         """One factor per draw for every duration of this kind: the mean is known only so well
         (``spread``, a Student t with ``freedom`` degrees), and a queue of many jobs adds that
-        error up rather than averaging it out. Kept within [1/3, 3]."""
+        error up rather than averaging it out. Kept within [1/3, 3]. The same ``seed`` and
+        ``draws`` give the same factors (computed once per curve)."""
         if self.spread <= 0.0:
             return [1.0] * draws
+        known = self._derived.get(("scales", seed, draws))
+        if isinstance(known, list):
+            return known
+        rng = random.Random(seed)
         freedom = self.freedom
         normal = statistics.NormalDist()
         factors = []
         for u in _strata(rng, draws):
             t = normal.inv_cdf(u) / math.sqrt(rng.gammavariate(freedom / 2, 2.0) / freedom)
             factors.append(min(3.0, max(1.0 / 3.0, 1.0 + self.spread * t)))
+        self._derived["scales", seed, draws] = factors
         return factors
 
     def sample_after(self, age: float, u: float) -> float:
@@ -232,6 +244,24 @@ def _strata(rng: random.Random, draws: int) -> list[float]:
     values = [(k + rng.random()) / draws for k in range(draws)]
     rng.shuffle(values)
     return [min(max(v, 1e-12), 1.0 - 1e-12) for v in values]
+
+
+#: Stratified columns drawn once per (seed, draws) and reused by every ``queue_risk`` call: the
+#: same state gave the same answer before too (a fixed seed), now without drawing them again
+#: (they were half of a call's time). Past ``_COLUMNS_KEPT`` jobs ahead, columns are reused
+#: cyclically (two jobs 4,096 places apart then share their draws).
+_COLUMNS: dict[tuple[int, int], tuple[random.Random, list[list[float]]]] = {}
+_COLUMNS_KEPT = 4096
+
+
+def _columns(seed: int, draws: int, count: int) -> list[list[float]]:
+    """``count`` stratified columns of ``draws`` values each (see ``_strata``), always the same."""
+    rng, kept = _COLUMNS.setdefault((seed, draws), (random.Random(seed), []))
+    while len(kept) < min(count, _COLUMNS_KEPT):
+        kept.append(_strata(rng, draws))
+    if count <= len(kept):
+        return kept[:count]
+    return [kept[index % len(kept)] for index in range(count)]
 
 
 @attrs.frozen
@@ -302,21 +332,20 @@ def queue_risk(
             return first
         finer = once(4 * draws)
         return finer if finer.risk > first.risk else first
-    rng = random.Random(seed)
     # Each draw scales the durations of the jobs queued ahead by one factor per kind from how
     # well its mean is known (``Survival.scales``): a queue adds that error up. A running job's
     # remaining time and the new job's own run time are single draws: their curves' spread is
     # their doubt.
     factors: dict[int, list[float]] = {}
     for curve in queued:
-        if id(curve) not in factors:
-            factors[id(curve)] = curve.scales(rng, draws)
+        if id(curve) not in factors:  # each kind's factors drawn apart from the others'
+            factors[id(curve)] = curve.scales(seed + 1 + len(factors), draws)
     starts: list[float] = []
     extra = max(0, len(running) - concurrency)
     free = max(0, concurrency - len(running))
     # One stratified column of uniform draws per job ahead (see ``_strata``).
-    columns = [_strata(rng, draws) if job.survival else [] for job in running]
-    queue_columns = [_strata(rng, draws) for _ in queued]
+    drawn = _columns(seed, draws, len(running) + len(queued))
+    columns, queue_columns = drawn[: len(running)], drawn[len(running) :]
     for index in range(draws):
         slots = []
         for job, column in zip(running, columns, strict=True):

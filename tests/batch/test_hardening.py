@@ -214,7 +214,7 @@ async def test_a_job_created_as_the_batch_stops_on_a_lost_journal_is_still_repor
         journal.rename(world.tmp / "moved.db")
         batch.stop()
 
-    with pytest.raises(JournalWriteError) as caught:
+    async def run_and_stop() -> None:
         async with (
             client_for(world.sim) as client,
             Batch(client, world.requests(1), journal=journal) as batch,
@@ -222,6 +222,9 @@ async def test_a_job_created_as_the_batch_stops_on_a_lost_journal_is_still_repor
         ):
             tg.start_soon(stop_while_sending, batch)
             seen.extend([result async for result in batch])
+
+    with pytest.raises(JournalWriteError) as caught:
+        await run_and_stop()
     made = {job.message_id for job in world.sim.jobs() if job.ref == "r0"}
     assert len(made) == 1
     assert made == {r.message_id for r in seen if r.message_id} == {caught.value.message_id}

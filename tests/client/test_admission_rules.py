@@ -272,11 +272,13 @@ def test_the_risk_reads_the_whole_distribution(
 
 
 # (rule, durations seen (half 30 s, half 90 s: mean 60 s), jobs queued ahead at C = 3, held?)
+# The lines are where 4,096 draws put them too (risk 0.98 % / 1.32 % at 19 / 20 ahead with 4
+# seen, 0.60 % / 1.15 % at 33 / 34 with 64).
 DOUBT: list[tuple[str, int, int, bool]] = [
-    ("4 seen: the mean is known to +-29 %, 21 ahead is room", 4, 21, False),
-    ("4 seen: 22 ahead is held", 4, 22, True),
-    ("64 seen: known to +-6 %, 32 ahead is room", 64, 32, False),
-    ("64 seen: 33 ahead is held", 64, 33, True),
+    ("4 seen: the mean is known to +-29 %, 19 ahead is room", 4, 19, False),
+    ("4 seen: 20 ahead is held", 4, 20, True),
+    ("64 seen: known to +-6 %, 33 ahead is room", 64, 33, False),
+    ("64 seen: 34 ahead is held", 64, 34, True),
 ]
 
 
@@ -298,7 +300,7 @@ def test_durations_all_equal_leave_no_doubt() -> None:
     """Equal durations: the factor is 1 in every draw (the rule is exact: table RISK)."""
     curve = fixed(300)
     assert curve.spread == 0.0
-    assert curve.scales(random.Random(0), 4) == [1.0] * 4
+    assert curve.scales(0, 4) == [1.0] * 4
 
 
 def planner(**options: Any) -> Planner:
