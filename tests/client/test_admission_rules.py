@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from imaginepro_async import PollPolicy, Status
-from imaginepro_async._scheduling.planner import Planner
+from imaginepro_async._scheduling.planner import Hold, Planner
 from imaginepro_async._scheduling.survival import Running, Survival, queue_risk
 
 # (rule, events, censored, prior, t, survival at t)
@@ -398,3 +398,44 @@ async def test_at_most_two_submissions_are_let_through_ahead_of_the_create_budge
     assert sum(task.done() for task in tasks) == 3 and plan.reserved == 2
     admissions.close()
     await asyncio.gather(*tasks)
+
+
+@pytest.mark.anyio
+async def test_a_held_submission_is_judged_at_most_once_per_judge_interval() -> None:
+    """A burst of events (ends, starts, places given back) judges the held submission again at
+    most once per ``_JUDGE_EVERY`` API seconds: each judgement draws the whole queue ahead."""
+    import asyncio
+
+    from imaginepro_async._events.hooks import Emitter
+    from imaginepro_async._pacing.clock import Clock
+    from imaginepro_async._scheduling.admission import _JUDGE_EVERY, Admissions
+    from imaginepro_async._scheduling.telemetry import JobEvents
+
+    clock = Clock(100.0)  # 3 API s are 30 ms
+    plan = planner(account_concurrency=1)
+    for _ in range(20):
+        plan.durations.add("imagine", 800.0)  # a job of 800 s ahead: a new one must wait
+    plan.track("j0", now=clock.now(), submitted=True, created_at=0.0, kind="imagine")
+    judged = 0
+    rule = plan.hold
+
+    def counted(**options: Any) -> Hold | None:
+        nonlocal judged
+        judged += 1
+        return rule(**options)
+
+    plan.hold = counted  # type: ignore[method-assign]
+    admissions = Admissions(plan, clock, JobEvents(Emitter(), clock))
+    task = asyncio.create_task(admissions.wait(900.0, "imagine"))
+    await asyncio.sleep(0.005)
+    assert judged == 1 and admissions.held == 1
+    started = clock.now()
+    while clock.now() - started < 30.0:  # an event every 0.1 API s, for 30 API s
+        plan.changes += 1
+        admissions.signal()
+        await asyncio.sleep(clock.local(0.1))
+    assert not task.done()
+    # The first, then one per 3 API s (one per event would be ~300).
+    assert _JUDGE_EVERY == 3.0 and 2 <= judged <= 12
+    admissions.close()
+    await task
