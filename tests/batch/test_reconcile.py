@@ -57,7 +57,7 @@ async def test_a_job_that_cannot_be_told_apart_stays_uncertain_with_its_candidat
     assert len(made) == 2
     for key, result in final.items():
         assert result.state is RequestState.UNCERTAIN
-        assert result.error is not None and made[key] in result.error  # its own job is named
+        assert result.error is not None and made[str(key)] in result.error  # its own job named
     # r1 was sent after r0's answer was lost: r1's window holds both jobs. r0's holds r1's too
     # unless r1 went out more than a few API seconds later (a few ms at this scale, on a busy
     # machine): r0's job is then its only candidate, but a candidate of r1 too, so not adopted.
