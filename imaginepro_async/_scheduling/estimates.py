@@ -149,5 +149,41 @@ class FailurePoints:
                 for failed, reached in zip(self._failed, self._reached, strict=True)
             ]
             mean = sum(roots) / len(roots)
-            factors = self._factors = [min(self.high, max(self.low, mean / r)) for r in roots]
+            factors = [min(self.high, max(self.low, mean / r)) for r in roots]
+            # Clipped, the factors no longer average out (a quiet stretch held at 1.5 instead of
+            # 5 is looked at more often than Keller's): scale them until the looks per job are
+            # those of even looks again, within the clip. Each tenth of progress takes the same
+            # time, so that is the mean of 1 / factor.
+            for _ in range(8):
+                density = sum(1.0 / f for f in factors) / len(factors)
+                if abs(density - 1.0) < 1e-3:
+                    break
+                factors = [min(self.high, max(self.low, f * density)) for f in factors]
+            self._factors = factors
         return factors[min(self.BINS - 1, max(0, int(progress) // 10))]
+
+    def gap(self, progress: float, rate: float | None, even: float) -> float:
+        """How long until the next fresh look at a job at ``progress`` that advances ``rate``
+        points of progress per second (None: not known), were the looks ``even`` apart without
+        failures: one look's worth of the density ``1 / (even * factor)`` along the progress it
+        will go through. A job about to enter the stretches where jobs fail is looked at as
+        those stretches ask, not as the quiet one it is leaving (a look spaced from the quiet
+        stretch's factor alone jumped over the first tenth where jobs fail)."""
+        if self.failures < self.least:
+            return even
+        if rate is None or rate <= 0.0:
+            return even * self.factor(progress)
+        left = 1.0  # of one look
+        spent = 0.0
+        at = min(max(progress, 0.0), 100.0)
+        while True:
+            span = even * self.factor(at)  # seconds per look here
+            edge = (min(self.BINS - 1, int(at) // 10) + 1) * 10.0
+            if edge >= 100.0:
+                return spent + left * span
+            crossing = (edge - at) / rate
+            if crossing >= left * span:
+                return spent + left * span
+            left -= crossing / span
+            spent += crossing
+            at = edge

@@ -514,10 +514,14 @@ class Planner:
         policy = self.policy
         if self._poll_rate is None or (record is not None and record.heard_at is not None):
             return policy.max_interval
-        fresh = policy.fresh_interval
-        if record is not None and record.status is Status.PROCESSING:
-            fresh *= self.failures.factor(record.progress)  # where jobs fail, more often
-        return max(min(fresh, policy.max_interval), self._fair_share())
+        even = max(min(policy.fresh_interval, policy.max_interval), self._fair_share())
+        if record is None or record.status is not Status.PROCESSING:
+            return even
+        # Where jobs fail, more often; elsewhere less, the same looks per job on average. Around
+        # the fair share too when the budget binds: clipped at it, the factor only took looks
+        # away from the stretches where jobs fail.
+        rate = None if record.expected is None else 100.0 / record.expected
+        return min(self.failures.gap(record.progress, rate, even), max(even, policy.max_interval))
 
     def first_look(self, kind: str | None) -> float:
         """After a presumed start, when to look first: near the shortest durations seen of

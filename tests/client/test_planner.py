@@ -632,10 +632,10 @@ FRESH_BY_HAZARD: list[tuple[str, list[tuple[float, bool]], float, float]] = [
         0.5,
     ),
     (
-        "... and at most 1.5 times less often where none failed (FAIL lag p99 stays ~3 s)",
+        "... and less often where none failed: 1.335, so that the looks per job stay even's",
         [(45.0, True)] * 5 + [(55.0, True)] * 5 + [(100.0, False)] * 40,
         85.0,
-        1.5,
+        1.335,
     ),
     (
         "failures everywhere alike: even",
@@ -658,6 +658,70 @@ def test_fresh_looks_follow_where_jobs_fail(
     record = run.planner.track("r", now=0.0, submitted=False)
     run.planner.observe(record, Status.PROCESSING, progress, at=1.0, now=1.0, sent=1.0)
     assert run.planner.fresh_cap(record) == pytest.approx(POLICY.fresh_interval * factor, rel=0.03)
+
+
+# (rule, progress of a running job, its rate (points per second, None: unknown), its next
+# fresh look in seconds) with failures seen only between 40 and 60 % and looks 2 s apart when even
+# (1 s there, QUIET = 2 x 1.335 s elsewhere: the same looks per job as 2 s apart).
+QUIET = 2 * 1.335
+GAP_ALONG_PROGRESS: list[tuple[str, float, float | None, float]] = [
+    ("rate unknown: the factor where it is (quiet)", 38.0, None, QUIET),
+    ("deep in a quiet stretch", 5.0, 1.0, QUIET),
+    (
+        "entering where jobs fail in 2 s: 2 s of quiet, the rest at 1 s a look",
+        38.0,
+        1.0,
+        2.0 + (1 - 2.0 / QUIET) * 1.0,
+    ),
+    ("a fast job: 1 s of quiet, the rest at 1 s a look", 30.0, 10.0, 1.0 + (1 - 1.0 / QUIET)),
+    ("a fast job in quiet stretches: as quiet, however many it crosses", 0.0, 10.0, QUIET),
+    ("near the end: as the last stretch asks", 95.0, 1.0, QUIET),
+]
+
+
+@pytest.mark.parametrize(("rule", "progress", "rate", "gap"), GAP_ALONG_PROGRESS)
+def test_the_next_fresh_look_follows_the_progress_it_will_cross(
+    rule: str, progress: float, rate: float | None, gap: float
+) -> None:
+    """The gap to the next fresh look spends one look's worth of the density where jobs fail
+    along the progress the job will go through, not only at the progress it is at."""
+    from imaginepro_async._scheduling.estimates import FailurePoints
+
+    points = FailurePoints()
+    for last, failed in [(45.0, True)] * 5 + [(55.0, True)] * 5 + [(100.0, False)] * 40:
+        points.ended(last, failed=failed)
+    assert points.gap(progress, rate, 2.0) == pytest.approx(gap, rel=0.03)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_looks_per_job_stay_those_of_even_looks(seed: int) -> None:
+    """Clipped to [0.5, 1.5], the factors are scaled so that a job crossing every tenth of
+    progress gets as many fresh looks as with even ones (the mean of 1 / factor is 1)."""
+    from imaginepro_async._scheduling.estimates import FailurePoints
+
+    points, rng = FailurePoints(), random.Random(seed)
+    for _ in range(80):
+        failed = rng.random() < 0.2
+        points.ended(rng.uniform(20, 80) if failed else 100.0, failed=failed)
+    factors = [points.factor(10.0 * stretch + 5.0) for stretch in range(10)]
+    assert all(0.5 <= f <= 1.5 for f in factors) and min(factors) < 1.0 < max(factors)
+    assert sum(1.0 / f for f in factors) / 10 == pytest.approx(1.0, abs=0.005)
+
+
+def test_looks_follow_where_jobs_fail_around_the_fair_share_too() -> None:
+    """With the budget binding (fair share 5 s), a job where jobs fail is looked at more often
+    than the fair share, one where none fail less often: the factor is no longer clipped at it."""
+    run = rated()
+    for last, failed in [(45.0, True)] * 5 + [(55.0, True)] * 5 + [(100.0, False)] * 40:
+        run.planner.failures.ended(last, failed=failed)
+    records = [run.planner.track(f"j{n}", now=0.0, submitted=False) for n in range(50)]
+    for record in records:
+        run.planner.observe(record, Status.PROCESSING, 10, at=1.0, now=1.0, sent=1.0)
+    failing, quiet = records[0], records[1]
+    run.planner.observe(failing, Status.PROCESSING, 50, at=2.0, now=2.0, sent=2.0)
+    fair = 50 / (POLICY.budget_share * 10.0)
+    assert run.planner.fresh_cap(failing) == pytest.approx(0.5 * fair, rel=0.03)
+    assert run.planner.fresh_cap(quiet) == pytest.approx(1.335 * fair, rel=0.03)
 
 
 def test_failures_are_learnt_from_jobs_seen_running() -> None:
