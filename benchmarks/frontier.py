@@ -548,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=["standard", "failpart"])  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="40 jobs, four contenders (a smoke run)")  # fmt: skip
+    parser.add_argument("--contenders", nargs="+", default=None, metavar="NAME",
+                        help="only these contenders (their names in the table, e.g. 'sdk "
+                        "default (fresh=2)' 'fixed 2 s')")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default=None, help="a suffix for the result files")
     parser.add_argument("--replot", action="store_true",
@@ -560,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     jobs = args.jobs or (40 if args.quick else JOBS)
     contenders = QUICK if args.quick else SDK + FIXED
+    if args.contenders is not None:
+        known = {c.name: c for c in SDK + FIXED}
+        unknown = [name for name in args.contenders if name not in known]
+        if unknown:
+            parser.error(f"unknown contenders {unknown}; known: {sorted(known)}")
+        contenders = tuple(known[name] for name in args.contenders)
     runs: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     constants = bound_constants(WORKLOADS["failpart"])

@@ -44,9 +44,13 @@ def test_the_job_workload_runs_and_draws(redis_server: RedisServer, tmp_path: Pa
 
 def test_the_outage_benchmark_runs_and_nothing_is_lost() -> None:
     """benchmarks/redis_outage.py, tiny (a 1.5 s blackhole and a restart, time scale 30):
-    3 client processes lose no job, draw no 429, and every client is still open at the end."""
+    3 client processes lose no job, draw no 429, and every client is still open at the end.
+
+    The jobs (150-180 s) outlast the blackhole (15-60 s after the last child was ready): each
+    child submits once it is ready itself, seconds earlier on a busy machine, and with 10-20 s
+    jobs they could all end before the blackhole, leaving no poll after it to time."""
     tiny = redis_outage.Outage(time_scale=30.0, jobs=1, warm=15.0, blackhole=45.0, gap=15.0,
-                               lease=15.0, leader_lease=15.0, durations=(10.0, 20.0))  # fmt: skip
+                               lease=15.0, leader_lease=15.0, durations=(150.0, 180.0))  # fmt: skip
     (result,) = redis_outage.run(tiny, ("shared",))
     assert result["lost"] == 0
     assert result["served_429"] == 0
