@@ -439,3 +439,15 @@ async def test_a_held_submission_is_judged_at_most_once_per_judge_interval() -> 
     assert _JUDGE_EVERY == 3.0 and 2 <= judged <= 12
     admissions.close()
     await task
+
+
+def test_the_stratified_columns_are_drawn_once_and_bounded() -> None:
+    """``queue_risk``'s columns are the same at every call (a fixed seed, drawn once), and past
+    1,024 jobs ahead they are reused rather than kept: the cache stays bounded."""
+    from imaginepro_async._scheduling import survival
+
+    first = survival._columns(7, 16, 3)
+    assert survival._columns(7, 16, 3) == first
+    many = survival._columns(7, 16, survival._COLUMNS_KEPT + 5)
+    assert many[: len(first)] == first and many[survival._COLUMNS_KEPT] is many[0]
+    assert len(survival._COLUMNS[7, 16][1]) == survival._COLUMNS_KEPT
