@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -71,4 +72,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         yield await make_world(sim, tmp_path)
 
 
-__all__ = ["SCALE", "World", "client_for", "make_world"]
+def journal_says_sending(journal: Path) -> bool:
+    """True once ``journal`` says a request is being sent (read-only: never creates the file)."""
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.1)
+        try:
+            found = db.execute("SELECT 1 FROM requests WHERE state = 'submitting'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return found is not None
+
+
+__all__ = ["SCALE", "World", "client_for", "journal_says_sending", "make_world"]

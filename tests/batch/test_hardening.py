@@ -21,7 +21,7 @@ from imaginepro_async._batch.journal import Journal, RequestState
 from imaginepro_async._errors import JournalMismatchError, JournalWriteError, NotAJournalError
 from imaginepro_async.testing import Endpoint, FaultKind
 
-from .conftest import World, client_for
+from .conftest import World, client_for, journal_says_sending
 from .test_cli import CLI, cli, common, env_for, results
 
 pytestmark = pytest.mark.anyio
@@ -209,7 +209,7 @@ async def test_a_job_created_as_the_batch_stops_on_a_lost_journal_is_still_repor
 
     async def stop_while_sending(batch: Batch) -> None:
         with anyio.fail_after(20):
-            while not _sending(journal):  # noqa: ASYNC110 - a file written by another thread
+            while not journal_says_sending(journal):  # noqa: ASYNC110 - a file written by another thread
                 await anyio.sleep(0.01)
         journal.rename(world.tmp / "moved.db")
         batch.stop()
@@ -228,19 +228,6 @@ async def test_a_job_created_as_the_batch_stops_on_a_lost_journal_is_still_repor
     made = {job.message_id for job in world.sim.jobs() if job.ref == "r0"}
     assert len(made) == 1
     assert made == {r.message_id for r in seen if r.message_id} == {caught.value.message_id}
-
-
-def _sending(journal: Path) -> bool:
-    """True once the journal says a request is being sent (read-only: never creates the file)."""
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.1)
-        try:
-            found = db.execute("SELECT 1 FROM requests WHERE state = 'submitting'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
-    return found is not None
 
 
 def _json(line: bytes) -> dict[str, object]:

@@ -12,7 +12,7 @@ from imaginepro_async._batch.batch import Batch
 from imaginepro_async._batch.journal import RequestState
 from imaginepro_async.testing import Endpoint, FaultKind
 
-from .conftest import World, client_for
+from .conftest import World, client_for, journal_says_sending
 from .test_cli import CLI, common, env_for, results
 
 pytestmark = pytest.mark.anyio
@@ -83,7 +83,7 @@ async def test_requests_left_sending_by_a_killed_cli_are_reconciled_on_resume(wo
         stderr=subprocess.DEVNULL,
     ) as process:  # fmt: skip
         with anyio.fail_after(20):
-            while not _reconciled_states(world):  # noqa: ASYNC110 - a file in another process
+            while not journal_says_sending(world.tmp / "run.db"):  # noqa: ASYNC110 - a file in another process
                 await anyio.sleep(0.02)
         process.kill()
         await process.wait()
@@ -95,19 +95,6 @@ async def test_requests_left_sending_by_a_killed_cli_are_reconciled_on_resume(wo
     assert world.sim.jobs_per_ref() == {"r0": 1, "r1": 1, "r2": 1}
     # The simulator drops a held request whose connection closed: no job, so it was sent again.
     assert _reconciled(world.tmp / "run.db") == {"r0": "resent"}
-
-
-def _reconciled_states(world: World) -> bool:
-    """True once the journal says a request is being sent."""
-    try:  # read-only: connecting must not create the file
-        db = sqlite3.connect(f"file:{world.tmp / 'run.db'}?mode=ro", uri=True, timeout=0.1)
-        try:
-            found = db.execute("SELECT 1 FROM requests WHERE state = 'submitting'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
-    return found is not None
 
 
 async def test_reconcile_option_adopts_and_sends_nothing(world: World) -> None:
