@@ -4,7 +4,9 @@
 ``API key:`` lines as ``python -m imaginepro_async.testing``, and serves until SIGTERM.
 
 Keys: ``time_scale``, ``seed``, ``concurrency``, ``durations`` (``["uniform", low, high]`` or
-``["bimodal", short, long, share_short]`` or ``["lognormal", median, sigma, cap]``), ``failure_rate``, ``latency_before``,
+``["bimodal", short, long, share_short]`` or ``["lognormal", median, sigma, cap]`` or
+``["slowdown", count, low, high, later_low, later_high]``: the first ``count`` jobs uniform in
+[low, high], every later one in [later_low, later_high]), ``failure_rate``, ``latency_before``,
 ``latency_after``, ``rate_limits`` (bool).
 """
 
@@ -42,6 +44,20 @@ def durations(spec: list[Any]) -> DurationFn:
             return min(cap, rng.lognormvariate(math.log(median), sigma))
 
         return draw_lognormal
+    if spec[0] == "slowdown":
+        count = int(spec[1])
+        first, later = (
+            uniform_duration(*map(float, spec[2:4])),
+            uniform_duration(*map(float, spec[4:6])),
+        )
+        drawn = 0
+
+        def draw_slowing(rng: random.Random) -> float:
+            nonlocal drawn
+            drawn += 1
+            return (first if drawn <= count else later)(rng)
+
+        return draw_slowing
     raise ValueError(f"unknown durations {spec!r}")
 
 

@@ -16,6 +16,11 @@ Workloads (issue 14):
 - ``creates``: 40 quick jobs with the server answering 1 s after it processed each (latency after
   processing): the create rate as a share of the 1 per 3 s limit.
 
+Issue 19: ``uniform``, ``c3-60``, ``bimodal60``, ``lognormal``, ``short`` (see ``WORKLOADS``), and
+two where the server slows down part-way, durations drawn at creation: ``slow10`` (C = 10, 120
+jobs, the first 40 of 20-40 s, then 200-300 s) and ``slow3`` (C = 10, 150 jobs, the first 50 of
+30-90 s, then 100-250 s).
+
 Writes ``benchmarks/results/workloads_<name>.json`` and ``workloads_<name>.png``.
 """
 
@@ -86,6 +91,8 @@ class Workload:
         """The longest duration a job can have (API seconds)."""
         if self.durations[0] == "lognormal":
             return float(self.durations[3])
+        if self.durations[0] == "slowdown":
+            return max(float(d) for d in self.durations[2:6])
         return max(float(d) for d in self.durations[1:3])
 
     def real_timeout(self) -> float:
@@ -127,6 +134,20 @@ WORKLOADS = {
             durations=("lognormal", 60.0, 1.0, 800.0),
         ),
         Workload(name="short", jobs=60, concurrency=10, durations=("uniform", 10.0, 12.0)),
+        # The server slows down part-way (durations drawn at creation): the queue built on the
+        # durations learnt before must not time out (PollPolicy.queue_horizon).
+        Workload(
+            name="slow10",
+            jobs=120,
+            concurrency=10,
+            durations=("slowdown", 40, 20.0, 40.0, 200.0, 300.0),
+        ),
+        Workload(
+            name="slow3",
+            jobs=150,
+            concurrency=10,
+            durations=("slowdown", 50, 30.0, 90.0, 100.0, 250.0),
+        ),
         Workload(name="failpart60", jobs=120, concurrency=10, failure_rate=0.2, time_scale=20.0),
         Workload(
             name="creates",

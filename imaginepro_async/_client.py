@@ -106,7 +106,8 @@ class ImagineProClient(Midjourney):
         webhook_hint_limit: at most this many fetches prompted by deliveries (all jobs together).
         account_concurrency: how many jobs your account runs at once, if you know it (a floor
             under what the client observes). Submissions wait while the jobs ahead of a new one
-            would keep it queued past its server-side timeout (``submission_hold`` says why).
+            would keep it queued past its server-side timeout, or start it later than
+            ``PollPolicy.queue_horizon`` (``submission_hold`` says why).
         poll_pacing: ``"answer"`` (default): a poll's budget permit comes back one window after
             its answer, which provably never trips the progress limit but pays each round trip
             (about 7 polls/s of 10 at a 0.3 s round trip). ``"send"``: one window after it was
@@ -246,7 +247,9 @@ class ImagineProClient(Midjourney):
         """Why new submissions wait right now (None: they do not).
 
         A submission waits while the jobs already on the account would keep a new one queued
-        past its server-side timeout (the server would charge it and time it out).
+        past its server-side timeout (the server would charge it and time it out), or while it
+        would start more than ``PollPolicy.queue_horizon`` from now (the account is kept busy
+        by the jobs queued; the one waiting here is not paid for yet).
         """
         return self._core.hold_reason
 

@@ -36,7 +36,10 @@ their settings (``policy.py``) are already apart.
   distribution of durations per kind from the jobs seen DONE, the running ones whose rate tells
   their duration, and the running ones without a rate (censored at their age); a new job waits
   while the risk that it could have ended in time but stays queued too long exceeds
-  ``queue_risk`` (see ``survival.py``).
+  ``queue_risk`` (see ``survival.py``), and, once a look found the account full, while its
+  median start is more than ``queue_horizon`` away: the work queued keeps the account busy, and
+  what waits in the client is not paid for and cannot time out in the queue when the jobs ahead
+  turn out slower.
 - *A running job without a rate is looked at again soon*: within the fresh-look cap while the
   budget is free, and no later than the end its kind's shortest durations foretell. A new job of
   a kind learnt to be shorter than ``first_poll`` is first looked at near its shortest durations.
@@ -623,6 +626,10 @@ class Planner:
                 age = now - self._started_at(record, now)
                 running.append(Running(None, least, curve(record.kind), max(0.0, least - age)))
         queued.sort(key=lambda item: item[0])
+        # Only once a look found the account full: until then the concurrency is only the most
+        # seen running, a floor, and a new job may well start at once (held on that floor, a
+        # queue of long jobs would keep the account from ever being seen fuller).
+        horizon = self.policy.queue_horizon if self._full_at else None
         mine = curve(kind)
         ahead_curves = [c for _, c in queued] + [mine] * (ahead - len(running) - len(queued))
         risk = queue_risk(
@@ -633,18 +640,29 @@ class Planner:
             timeout=timeout,
             allowed=self.policy.queue_risk,
             refine=refine,
+            horizon=horizon,
         )
-        if risk.shift <= 0.0:
+        beyond = 0.0 if horizon is None else risk.start_p50 - horizon
+        if risk.shift <= 0.0 and beyond <= 0.0:
             return None
-        reason = (
+        start = (
             f"{ahead} jobs are ahead on an account that runs about {concurrency} at once: a new "
-            f"job would start in ~{risk.start_p50:.0f} s ({risk.start_p99:.0f} s at 99 %) and, "
-            f"running up to {mine.quantile(0.99):.0f} s (99 % of its kind), would still be "
-            f"running past its {timeout:.0f} s timeout with a risk of {risk.risk:.1%} (more than "
-            f"{self.policy.queue_risk:.1%})"
+            f"job would start in ~{risk.start_p50:.0f} s ({risk.start_p99:.0f} s at 99 %)"
         )
+        if risk.shift > 0.0:
+            reason = (
+                f"{start} and, running up to {mine.quantile(0.99):.0f} s (99 % of its kind), "
+                f"would still be running past its {timeout:.0f} s timeout with a risk of "
+                f"{risk.risk:.1%} (more than {self.policy.queue_risk:.1%})"
+            )
+        else:
+            reason = (
+                f"{start}; the queued jobs keep the account busy, and it waits here, unpaid, "
+                f"until it would start within {horizon:.0f} s (queue_horizon): were the jobs "
+                f"ahead slower than learnt, it could not time out in the account's queue"
+            )
         # Without any event, the starts come earlier only as the running jobs advance.
-        return Hold(reason, risk.shift if running else None)
+        return Hold(reason, max(risk.shift, beyond) if running else None)
 
     def hold_reason(self, *, timeout: float, kind: str | None, now: float = 0.0) -> str | None:
         """Why a new job of ``kind`` should wait now (None: it can end in time); see ``hold``."""

@@ -39,6 +39,11 @@ class PollPolicy:
         queue_risk: a submission waits while the probability that it stays queued past the point
             where it could still end before its server-side timeout is above this (see
             ``_scheduling/survival.py``).
+        queue_horizon: a submission also waits while it would start more than this long from now
+            (its median start): that much work queued ahead keeps the account busy, and what
+            waits here is not paid for and cannot time out in the account's queue if the jobs
+            ahead turn out slower than learnt (a server slowing down, a smaller concurrency,
+            someone else's jobs on the account). None: no such wait, only ``queue_risk``.
         webhook_silence: a job created with the client's webhook URL is not looked at before this
             long after its last delivery (or its creation), its deadline excepted; after that
             silence the other rules apply again.
@@ -65,6 +70,9 @@ class PollPolicy:
     queue_risk: float = attrs.field(
         default=0.001, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
+    queue_horizon: float | None = attrs.field(
+        default=120.0, validator=attrs.validators.optional(_POSITIVE)
+    )
     webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
     hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)
 
@@ -82,6 +90,6 @@ class PollPolicy:
             **{
                 field.name: getattr(self, field.name) * factor
                 for field in attrs.fields(PollPolicy)
-                if field.name not in counts
+                if field.name not in counts and getattr(self, field.name) is not None
             },
         )

@@ -299,6 +299,7 @@ def queue_risk(
     draws: int = 64,
     seed: int = 19,
     refine: bool = True,
+    horizon: float | None = None,
 ) -> Risk:
     """The risk that a new job is queued past the point where it could still end in time.
 
@@ -312,6 +313,8 @@ def queue_risk(
         refine: a risk found under ``allowed`` but within a factor of 20 of it is computed again
             with four times the draws (the larger counts): near the line, the start's tail
             matters beyond what ``draws`` resolve.
+        horizon: a median start past it settles the verdict (the submission waits anyway, see
+            ``PollPolicy.queue_horizon``): no refinement then.
     """
     if refine:
 
@@ -331,6 +334,8 @@ def queue_risk(
         first = once(draws)
         if not allowed / 20 < first.risk <= allowed:
             return first
+        if horizon is not None and first.start_p50 > horizon:
+            return first  # held on the horizon whatever the finer risk
         finer = once(4 * draws)
         return finer if finer.risk > first.risk else first
     # Each draw scales the durations of the jobs queued ahead by one factor per kind from how

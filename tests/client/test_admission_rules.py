@@ -303,10 +303,10 @@ def test_durations_all_equal_leave_no_doubt() -> None:
     assert curve.scales(0, 4) == [1.0] * 4
 
 
-def planner(**options: Any) -> Planner:
-    """A planner with the default policy and a 10/s poll budget."""
+def planner(policy: PollPolicy | None = None, **options: Any) -> Planner:
+    """A planner with ``policy`` (default: the default one) and a 10/s poll budget."""
     return Planner(
-        PollPolicy(),
+        PollPolicy() if policy is None else policy,
         schedule=lambda record: None,
         rng=random.Random(0),
         throttle_wait=1.0,
@@ -356,8 +356,29 @@ def test_the_planner_holds_on_the_distribution(
     learnt: list[float],
     held: bool,
 ) -> None:
-    """The planner's verdict from what it saw: learnt durations, running rates, the queue."""
-    plan = planner(account_concurrency=account)
+    """The planner's verdict from what it saw: learnt durations, running rates, the queue (the
+    risk rule alone: no ``queue_horizon``)."""
+    plan = seen(PollPolicy(queue_horizon=None), account, running, queued, learnt)
+    hold = plan.hold(timeout=900.0, kind="imagine", now=30.0)
+    assert (hold is not None) is held
+    if hold is not None:
+        assert "jobs are ahead" in hold.reason and "risk" in hold.reason
+        assert hold.retry_in is not None and hold.retry_in > 0
+
+
+def seen(
+    policy: PollPolicy,
+    account: int,
+    running: list[tuple[float, float]],
+    queued: int,
+    learnt: list[float],
+    *,
+    full: bool = True,
+) -> Planner:
+    """A planner that learnt ``learnt`` durations, saw the ``running`` jobs at t = 0 and 30 at
+    those progresses, and has ``queued`` more of its jobs in the account's queue (the oldest of
+    them seen queued at t = 30 when ``full``)."""
+    plan = planner(policy, account_concurrency=account)
     for seconds in learnt:
         plan.durations.add("imagine", seconds)
     records = []
@@ -368,11 +389,67 @@ def test_the_planner_holds_on_the_distribution(
     for record, (first, second) in zip(records, running, strict=False):
         plan.observe(record, Status.PROCESSING, first, at=0.0, now=0.0, sent=0.0)
         plan.observe(record, Status.PROCESSING, second, at=30.0, now=30.0, sent=30.0)
+    if full and queued:
+        # The oldest queued job seen queued: the account was found full.
+        plan.observe(records[len(running)], Status.QUEUED, 0, at=30.0, now=30.0, sent=30.0)
+    return plan
+
+
+UNIFORM = [30.0, 45.0, 60.0, 75.0, 90.0] * 4
+
+# (rule, queue_horizon, account, running jobs' progress at t=0 and 30, queued, learnt durations,
+#  held by the horizon?). Every queue here is one the risk rule lets through (table HOLDS).
+HORIZONS: list[tuple[str, float | None, int, list[tuple[float, float]], int, list[float], bool]] = [
+    ("C = 10 of ~60 s, 10 queued: starts in ~60 s, room", 120.0, 10, [(0, 50)] * 10, 10,
+     UNIFORM, False),
+    ("C = 10 of ~60 s, 30 queued: starts in ~180 s, waits unpaid", 120.0, 10, [(0, 50)] * 10,
+     30, UNIFORM, True),
+    ("the same without a horizon: room", None, 3, [(0, 50)] * 3, 25, UNIFORM, False),
+    ("a longer horizon: room", 600.0, 3, [(0, 50)] * 3, 25, UNIFORM, False),
+    ("C = 3, 25 queued: starts in ~500 s, waits unpaid", 120.0, 3, [(0, 50)] * 3, 25, UNIFORM,
+     True),
+    ("quicker jobs, C = 10, 40 queued: starts in ~60 s, room", 120.0, 10, [(0, 90)] * 10, 40,
+     [10.0] * 20, False),
+]  # fmt: skip
+
+
+def test_the_horizon_waits_until_the_account_was_seen_full() -> None:
+    """Until a look found one of its jobs queued, the account may run more than were seen
+    running: three long jobs running and nothing seen queued let the next one through (held on
+    the horizon, it would keep the account from ever being seen fuller)."""
+    long_jobs = [300.0] * 5
+    plan = seen(PollPolicy(), 3, [(0, 10)] * 3, 0, long_jobs, full=False)
+    assert plan.hold(timeout=900.0, kind="imagine", now=30.0) is None
+    plan = seen(PollPolicy(), 3, [(0, 10)] * 3, 1, long_jobs, full=True)
+    hold = plan.hold(timeout=900.0, kind="imagine", now=30.0)
+    assert hold is not None and "queue_horizon" in hold.reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "horizon", "account", "running", "queued", "learnt", "held"), HORIZONS
+)
+def test_a_submission_waits_unpaid_while_its_start_is_past_the_horizon(
+    rule: str,
+    horizon: float | None,
+    account: int,
+    running: list[tuple[float, float]],
+    queued: int,
+    learnt: list[float],
+    held: bool,
+) -> None:
+    """A queue deep enough to keep the account busy is not made deeper: a job held here is not
+    paid for, and cannot time out in the account's queue if the jobs ahead turn out slower."""
+    plan = seen(PollPolicy(queue_horizon=horizon), account, running, queued, learnt)
     hold = plan.hold(timeout=900.0, kind="imagine", now=30.0)
     assert (hold is not None) is held
     if hold is not None:
-        assert "jobs are ahead" in hold.reason and "risk" in hold.reason
-        assert hold.retry_in is not None and hold.retry_in > 0
+        assert "queue_horizon" in hold.reason and "risk" not in hold.reason
+        # Judged again when the running jobs have advanced far enough, if nothing happens first:
+        # when the start has come within the horizon.
+        assert horizon is not None and hold.retry_in is not None
+        assert hold.retry_in == pytest.approx(
+            float(hold.reason.split("~")[1].split()[0]) - horizon, abs=1
+        )
 
 
 @pytest.mark.anyio

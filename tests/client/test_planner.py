@@ -370,11 +370,11 @@ def test_failed_polls(rule: str, failures: list[Failure | None], verdict: Verdic
 # -- what is learnt: concurrency, durations, admission, fresh looks --------------------------------
 
 
-def rated(**options: Any) -> Run:
+def rated(policy: PollPolicy = POLICY, **options: Any) -> Run:
     """A run whose planner knows the poll budget's rate (10/s) and, maybe, the account's size."""
     run = Run()
     run.planner = Planner(
-        POLICY,
+        policy,
         schedule=run.pushed.append,
         rng=random.Random(0),
         throttle_wait=THROTTLE_WAIT,
@@ -385,7 +385,9 @@ def rated(**options: Any) -> Run:
 
 
 # (rule, submissions, jobs seen running, hint, expected hold?, expected concurrency). Nothing
-# learnt yet: durations are the prior, exponential with mean expected_duration (60 s).
+# learnt yet: durations are the prior, exponential with mean expected_duration (60 s). The risk
+# rule alone (no queue_horizon: see test_admission_rules.py's table HORIZONS).
+RISK_ONLY = PollPolicy(queue_horizon=None)
 ADMISSION: list[tuple[str, int, int, int | None, bool, int]] = [
     ("a few jobs ahead can end in time: no hold", 4, 1, None, False, 1),
     ("one at a time, 13 ahead of ~60 s each: the 14th would time out", 13, 1, None, True, 1),
@@ -400,7 +402,7 @@ def test_submissions_wait_while_a_new_job_could_not_end_in_time(
     rule: str, ahead: int, running: int, hint: int | None, held: bool, concurrency: int
 ) -> None:
     """A new job is held while the jobs ahead would keep it queued past its timeout."""
-    run = rated(account_concurrency=hint)
+    run = rated(RISK_ONLY, account_concurrency=hint)
     for n in range(ahead):
         run.step(("submit", f"j{n}", 0.0, float(n)))
     for n in range(running):
@@ -414,7 +416,7 @@ def test_submissions_wait_while_a_new_job_could_not_end_in_time(
 
 def test_a_reserved_submission_counts_as_ahead() -> None:
     """Submissions admitted but not yet tracked count as jobs ahead of the next one."""
-    run = rated()
+    run = rated(RISK_ONLY)
     for n in range(4):
         run.step(("submit", f"j{n}", 0.0, float(n)))
     assert run.planner.hold_reason(timeout=900.0, kind=None) is None

@@ -100,9 +100,13 @@ async def test_a_forged_delivery_costs_at_most_one_poll_and_decides_nothing() ->
 
 async def test_the_total_rate_of_fetches_for_deliveries_is_capped() -> None:
     """Forged DONE deliveries about many jobs are fetched only up to the client's hint limit."""
-    async with Simulator(time_scale=60, seed=4, duration=fixed_duration(600)) as slow:
+    # Four jobs that all run at once: none is held back as queued work (queue_horizon).
+    async with Simulator(
+        time_scale=60, seed=4, duration=fixed_duration(600), concurrency=4
+    ) as slow:
         limit = RateLimit(2, 600.0)
-        async with hooked_client(slow, webhook_hint_limit=limit) as (client, receiver, _):
+        options = {"webhook_hint_limit": limit, "account_concurrency": 4}
+        async with hooked_client(slow, **options) as (client, receiver, _):
             jobs = [await client.imagine(f"a slow lighthouse {n}") for n in range(4)]
             for job in jobs:
                 await post(client.webhook_url(), forged(job.message_id))
