@@ -645,19 +645,19 @@ class Planner:
         beyond = 0.0 if horizon is None else risk.start_p50 - horizon
         if risk.shift <= 0.0 and beyond <= 0.0:
             return None
-        start = (
+        opening = (
             f"{ahead} jobs are ahead on an account that runs about {concurrency} at once: a new "
             f"job would start in ~{risk.start_p50:.0f} s ({risk.start_p99:.0f} s at 99 %)"
         )
         if risk.shift > 0.0:
             reason = (
-                f"{start} and, running up to {mine.quantile(0.99):.0f} s (99 % of its kind), "
+                f"{opening} and, running up to {mine.quantile(0.99):.0f} s (99 % of its kind), "
                 f"would still be running past its {timeout:.0f} s timeout with a risk of "
                 f"{risk.risk:.1%} (more than {self.policy.queue_risk:.1%})"
             )
         else:
             reason = (
-                f"{start}; the queued jobs keep the account busy, and it waits here, unpaid, "
+                f"{opening}; the queued jobs keep the account busy, and it waits here, unpaid, "
                 f"until it would start within {horizon:.0f} s (queue_horizon): were the jobs "
                 f"ahead slower than learnt, it could not time out in the account's queue"
             )

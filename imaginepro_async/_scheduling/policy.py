@@ -8,6 +8,7 @@ __all__ = ["PollPolicy"]
 
 _POSITIVE = attrs.validators.gt(0.0)
 _POSITIVE_COUNT = attrs.validators.gt(0)
+_QUEUE_HORIZON: float | None = 120.0
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +72,7 @@ class PollPolicy:
         default=0.001, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
     )
     queue_horizon: float | None = attrs.field(
-        default=120.0, validator=attrs.validators.optional(_POSITIVE)
+        default=_QUEUE_HORIZON, validator=attrs.validators.optional(attrs.validators.gt(0.0))
     )
     webhook_silence: float = attrs.field(default=90.0, validator=_POSITIVE)
     hint_interval: float = attrs.field(default=5.0, validator=_POSITIVE)
