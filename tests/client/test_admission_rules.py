@@ -528,3 +528,13 @@ def test_the_stratified_columns_are_drawn_once_and_bounded() -> None:
     many = survival._columns(7, 16, survival._COLUMNS_KEPT + 5)
     assert many[: len(first)] == first and many[survival._COLUMNS_KEPT] is many[0]
     assert len(survival._COLUMNS[7, 16][1]) == survival._COLUMNS_KEPT
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0])
+def test_a_queue_horizon_that_is_not_positive_is_refused_by_name(bad: float) -> None:
+    """A horizon of 0 or less is refused when the policy is built (before any client sends),
+    naming the setting; None turns the horizon off and survives ``scaled``."""
+    with pytest.raises(ValueError, match="queue_horizon"):
+        PollPolicy(queue_horizon=bad)
+    assert PollPolicy(queue_horizon=None).scaled(2.0).queue_horizon is None
+    assert PollPolicy().scaled(0.5).queue_horizon == 60.0
